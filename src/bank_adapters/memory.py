@@ -1,0 +1,170 @@
+"""The in-memory store: for fast tests and for library users who need no database.
+
+Safe under concurrent tasks on one event loop: ``get_for_update`` takes one asyncio lock per
+account, held until the unit of work ends. Changes are staged in the unit of work and applied
+all at once on ``commit()``, so a unit of work left without a commit leaves no trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+from collections import defaultdict
+
+from bank_domain.account import Account
+from bank_domain.errors import DuplicateAccountNumber, DuplicateTransactionId
+from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.money import Money
+from bank_domain.ports import (
+    AccountQuery,
+    AccountRepository,
+    TransactionQuery,
+    TransactionRepository,
+    UnitOfWork,
+)
+from bank_domain.transaction import Transaction
+
+
+class InMemoryStore:
+    """The committed state, shared by every unit of work made from it."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[AccountNumber, Account] = {}
+        self.transactions: dict[TransactionId, Transaction] = {}
+        self.account_locks: defaultdict[AccountNumber, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def unit_of_work(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self)
+
+
+class _InMemoryAccounts(AccountRepository):
+    def __init__(self, store: InMemoryStore, uow: InMemoryUnitOfWork) -> None:
+        self._store = store
+        self._uow = uow
+        self.staged: dict[AccountNumber, Account] = {}
+        self.added: set[AccountNumber] = set()
+
+    async def get(self, number: AccountNumber) -> Account | None:
+        found = self.staged.get(number) or self._store.accounts.get(number)
+        return copy.copy(found) if found else None
+
+    async def get_for_update(self, number: AccountNumber) -> Account | None:
+        await self._uow.lock(number)
+        return await self.get(number)
+
+    async def number_taken(self, number: AccountNumber) -> bool:
+        return number in self.staged or number in self._store.accounts
+
+    async def add(self, account: Account) -> None:
+        if await self.number_taken(account.number):
+            raise DuplicateAccountNumber(str(account.number))
+        self.staged[account.number] = copy.copy(account)
+        self.added.add(account.number)
+
+    async def save(self, account: Account) -> None:
+        self.staged[account.number] = copy.copy(account)
+
+    async def list(self, query: AccountQuery) -> list[Account]:
+        matching = (
+            account
+            for number, account in sorted({**self._store.accounts, **self.staged}.items())
+            if not account.is_closed
+            and (query.after is None or number > query.after)
+            and (query.customer_name is None or account.customer_name == query.customer_name)
+            and (query.account_type is None or account.account_type is query.account_type)
+            and (query.status is None or account.status is query.status)
+        )
+        return [copy.copy(account) for account in itertools.islice(matching, query.limit)]
+
+
+class _InMemoryTransactions(TransactionRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self.staged: dict[TransactionId, Transaction] = {}
+        self.added: set[TransactionId] = set()
+
+    async def get(self, transaction_id: TransactionId) -> Transaction | None:
+        found = self.staged.get(transaction_id) or self._store.transactions.get(transaction_id)
+        return copy.copy(found) if found else None
+
+    async def add(self, transaction: Transaction) -> None:
+        tid = transaction.transaction_id
+        if tid in self.staged or tid in self._store.transactions:
+            raise DuplicateTransactionId(str(tid))
+        self.staged[tid] = copy.copy(transaction)
+        self.added.add(tid)
+
+    async def save(self, transaction: Transaction) -> None:
+        self.staged[transaction.transaction_id] = copy.copy(transaction)
+
+    def _of_account(self, number: AccountNumber) -> list[Transaction]:
+        every = {**self._store.transactions, **self.staged}.values()
+        return [t for t in every if t.account_number == number and not t.is_deleted]
+
+    async def list(self, query: TransactionQuery) -> list[Transaction]:
+        ordered = sorted(
+            self._of_account(query.account_number),
+            key=lambda t: (t.timestamp, t.transaction_id),
+        )
+        matching = (
+            t
+            for t in ordered
+            if (query.after is None or (t.timestamp, t.transaction_id) > query.after)
+            and (query.transaction_type is None or t.transaction_type is query.transaction_type)
+            and (query.status is None or t.status is query.status)
+            and (query.since is None or t.timestamp >= query.since)
+            and (query.until is None or t.timestamp <= query.until)
+        )
+        return [copy.copy(t) for t in itertools.islice(matching, query.limit)]
+
+    async def sum_of_effects(self, account_number: AccountNumber) -> Money:
+        total = Money.zero()
+        for transaction in self._of_account(account_number):
+            total += transaction.effect
+        return total
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._held: list[asyncio.Lock] = []
+        self._held_numbers: set[AccountNumber] = set()
+        self.accounts: _InMemoryAccounts = _InMemoryAccounts(store, self)
+        self.transactions: _InMemoryTransactions = _InMemoryTransactions(store)
+
+    async def lock(self, number: AccountNumber) -> None:
+        if number in self._held_numbers:
+            return
+        lock = self._store.account_locks[number]
+        await lock.acquire()
+        self._held.append(lock)
+        self._held_numbers.add(number)
+
+    async def commit(self) -> None:
+        # Check every insert before applying any, so a refused commit changes nothing.
+        for number in self.accounts.added:
+            if number in self._store.accounts:
+                raise DuplicateAccountNumber(str(number))
+        for tid in self.transactions.added:
+            if tid in self._store.transactions:
+                raise DuplicateTransactionId(str(tid))
+        self._store.accounts.update(self.accounts.staged)
+        self._store.transactions.update(self.transactions.staged)
+        self._discard()
+
+    async def rollback(self) -> None:
+        self._discard()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self.rollback()
+        finally:
+            for lock in reversed(self._held):
+                lock.release()
+            self._held.clear()
+            self._held_numbers.clear()
+
+    def _discard(self) -> None:
+        self.accounts = _InMemoryAccounts(self._store, self)
+        self.transactions = _InMemoryTransactions(self._store)

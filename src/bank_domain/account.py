@@ -1,0 +1,154 @@
+"""The Account entity: its balance moves only through transactions, never below zero."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from bank_domain.choices import parse_choice
+from bank_domain.errors import (
+    AccountFrozen,
+    AccountNotEmpty,
+    BalanceLimitExceeded,
+    InsufficientFunds,
+    InvalidValue,
+    VersionMismatch,
+)
+from bank_domain.identifiers import AccountNumber
+from bank_domain.money import MAX_BALANCE, Money
+from bank_domain.text import text
+
+MAX_CUSTOMER_NAME_LENGTH: Final = 200
+
+
+class AccountType(StrEnum):
+    SAVINGS = "savings"
+    CHECKING = "checking"
+
+    @classmethod
+    def parse(cls, value: object) -> AccountType:
+        return parse_choice(cls, value, "account_type")
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    FROZEN = "frozen"
+
+    @classmethod
+    def parse(cls, value: object) -> AccountStatus:
+        return parse_choice(cls, value, "status")
+
+
+def customer_name(value: object) -> str:
+    """A customer's name: 1 to 200 characters once surrounding white space is trimmed."""
+    trimmed = text("customer_name", value, MAX_CUSTOMER_NAME_LENGTH).strip()
+    if not trimmed:
+        raise InvalidValue(
+            "customer_name",
+            f"customer_name is 1 to {MAX_CUSTOMER_NAME_LENGTH} characters after trimming.",
+        )
+    return trimmed
+
+
+@dataclass(eq=False, slots=True)
+class Account:
+    number: AccountNumber
+    customer_name: str
+    account_type: AccountType
+    status: AccountStatus
+    balance: Money
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+    closed_at: datetime | None = None
+
+    @classmethod
+    def open(
+        cls,
+        number: AccountNumber,
+        name: str,
+        account_type: AccountType,
+        now: datetime,
+        opening_balance: Money,
+    ) -> Account:
+        """A new account at version 1; an opening balance comes with its own deposit record."""
+        if opening_balance.is_negative():
+            raise InvalidValue("initial_deposit", "An initial deposit is never negative.")
+        return cls(
+            number=number,
+            customer_name=customer_name(name),
+            account_type=account_type,
+            status=AccountStatus.ACTIVE,
+            balance=opening_balance,
+            created_at=now,
+            updated_at=now,
+        )
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
+
+    def expect_version(self, expected: int | None) -> None:
+        if expected is not None and expected != self.version:
+            raise VersionMismatch(
+                f"Account {self.number} is at version {self.version}, not {expected}."
+            )
+
+    def update(
+        self,
+        now: datetime,
+        *,
+        name: str | None = None,
+        account_type: AccountType | None = None,
+        status: AccountStatus | None = None,
+    ) -> None:
+        """Changes the holder's details; a request that changes nothing leaves the version alone."""
+        changed = False
+        if name is not None and (new_name := customer_name(name)) != self.customer_name:
+            self.customer_name, changed = new_name, True
+        if account_type is not None and account_type != self.account_type:
+            self.account_type, changed = account_type, True
+        if status is not None and status != self.status:
+            self.status, changed = status, True
+        if changed:
+            self._touch(now)
+
+    def move_balance(self, delta: Money, now: datetime) -> None:
+        """The only way a balance changes: refuses a frozen account, an overdraft, an overflow."""
+        if delta.is_zero():
+            return
+        if self.status is AccountStatus.FROZEN:
+            raise AccountFrozen(str(self.number))
+        new_balance = self.balance + delta
+        if new_balance.is_negative():
+            raise InsufficientFunds(
+                f"Account {self.number} holds {self.balance}; taking {-delta} would overdraw it."
+            )
+        if new_balance.amount > MAX_BALANCE:
+            raise BalanceLimitExceeded(
+                f"A balance is at most {MAX_BALANCE}; this change would take it to {new_balance}."
+            )
+        self.balance = new_balance
+        self._touch(now)
+
+    def correct_balance(self, recomputed: Money, now: datetime) -> bool:
+        """Repairs drift between the stored balance and the account's transactions."""
+        if recomputed == self.balance:
+            return False
+        self.balance = recomputed
+        self._touch(now)
+        return True
+
+    def close(self, now: datetime) -> None:
+        if not self.balance.is_zero():
+            raise AccountNotEmpty(
+                f"Account {self.number} holds {self.balance}; only an empty account closes."
+            )
+        self.closed_at = now
+        self._touch(now)
+
+    def _touch(self, now: datetime) -> None:
+        self.version += 1
+        self.updated_at = now

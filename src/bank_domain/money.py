@@ -1,0 +1,100 @@
+"""Money: exact decimal amounts with at most two places. A float is refused outright."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+from bank_domain.errors import InvalidValue
+
+CENT: Final = Decimal("0.01")
+MAX_AMOUNT: Final = Decimal("1000000000000.00")
+"""The largest amount one transaction (or initial deposit) may carry."""
+MAX_BALANCE: Final = Decimal("100000000000000.00")
+"""The largest balance an account may hold; it keeps every sum far inside a 64-bit cent count."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Money:
+    """An exact amount of the ledger's single currency, always held to two decimal places."""
+
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
+            raise TypeError("Money holds a finite Decimal")
+        if self.amount != self.amount.quantize(CENT):
+            raise InvalidValue("amount", "An amount has at most 2 decimal places.")
+        object.__setattr__(self, "amount", self.amount.quantize(CENT))
+
+    @classmethod
+    def parse(cls, value: object, field: str = "amount") -> Money:
+        """Reads a client's number; refuses floats, NaN, infinities and more than 2 places."""
+        if isinstance(value, bool | float):
+            raise InvalidValue(field, "An amount is an exact decimal number, never a float.")
+        if isinstance(value, Money):
+            return value
+        if not isinstance(value, Decimal | int | str):
+            raise InvalidValue(field, "An amount must be a number.")
+        try:
+            number = Decimal(value.strip() if isinstance(value, str) else value)
+        except (InvalidOperation, ValueError):
+            raise InvalidValue(field, "An amount must be a number.") from None
+        if not number.is_finite():
+            raise InvalidValue(field, "An amount must be a finite number.")
+        if abs(number) > MAX_BALANCE:
+            raise InvalidValue(field, f"An amount is at most {MAX_AMOUNT}.")
+        if number != number.quantize(CENT):
+            raise InvalidValue(field, "An amount has at most 2 decimal places.")
+        return cls(number.quantize(CENT))
+
+    @classmethod
+    def zero(cls) -> Money:
+        return cls(Decimal("0.00"))
+
+    @classmethod
+    def from_cents(cls, cents: int) -> Money:
+        return cls(Decimal(cents).scaleb(-2))
+
+    @property
+    def cents(self) -> int:
+        return int(self.amount.scaleb(2))
+
+    def __add__(self, other: Money) -> Money:
+        return Money(self.amount + other.amount)
+
+    def __sub__(self, other: Money) -> Money:
+        return Money(self.amount - other.amount)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount)
+
+    def is_negative(self) -> bool:
+        return self.amount < 0
+
+    def is_zero(self) -> bool:
+        return self.amount == 0
+
+    def __str__(self) -> str:
+        return str(self.amount)
+
+
+def transaction_amount(value: object, field: str = "amount") -> Money:
+    """An amount a transaction may carry: above zero and at most MAX_AMOUNT."""
+    money = Money.parse(value, field)
+    if money.amount <= 0:
+        raise InvalidValue(field, "An amount must be greater than 0.")
+    if money.amount > MAX_AMOUNT:
+        raise InvalidValue(field, f"An amount is at most {MAX_AMOUNT}.")
+    return money
+
+
+def deposit_amount(value: object, field: str) -> Money:
+    """An amount that may also be zero, such as an account's initial deposit."""
+    money = Money.parse(value, field)
+    if money.is_negative():
+        raise InvalidValue(field, "An amount is never negative.")
+    if money.amount > MAX_AMOUNT:
+        raise InvalidValue(field, f"An amount is at most {MAX_AMOUNT}.")
+    return money

@@ -1,0 +1,122 @@
+"""What the use cases need from a store, named by capability. Adapters implement these."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from bank_domain.account import Account, AccountStatus, AccountType
+from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.money import Money
+from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
+
+
+@dataclass(frozen=True, slots=True)
+class AccountQuery:
+    """Open accounts in account-number order, after ``after``, at most ``limit`` of them."""
+
+    limit: int
+    after: AccountNumber | None = None
+    customer_name: str | None = None
+    account_type: AccountType | None = None
+    status: AccountStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionQuery:
+    """An account's transactions that are not deleted, oldest first (timestamp, then id)."""
+
+    account_number: AccountNumber
+    limit: int
+    after: tuple[datetime, TransactionId] | None = None
+    transaction_type: TransactionType | None = None
+    status: TransactionStatus | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class AccountRepository(abc.ABC):
+    @abc.abstractmethod
+    async def get(self, number: AccountNumber) -> Account | None:
+        """The account with this number, closed ones included; no lock is taken."""
+
+    @abc.abstractmethod
+    async def get_for_update(self, number: AccountNumber) -> Account | None:
+        """The account, locked against every other unit of work until this one ends.
+
+        This must be the first read of the account in the unit of work, so that the balance it
+        returns is the one the lock protects.
+        """
+
+    @abc.abstractmethod
+    async def number_taken(self, number: AccountNumber) -> bool:
+        """Whether any account, closed ones included, ever had this number."""
+
+    @abc.abstractmethod
+    async def add(self, account: Account) -> None:
+        """Stores a new account; a taken number raises DuplicateAccountNumber here or at commit."""
+
+    @abc.abstractmethod
+    async def save(self, account: Account) -> None:
+        """Stores the changes to an account read in this unit of work."""
+
+    @abc.abstractmethod
+    async def list(self, query: AccountQuery) -> list[Account]: ...
+
+
+class TransactionRepository(abc.ABC):
+    @abc.abstractmethod
+    async def get(self, transaction_id: TransactionId) -> Transaction | None:
+        """The transaction with this id, deleted ones included."""
+
+    @abc.abstractmethod
+    async def add(self, transaction: Transaction) -> None:
+        """Stores a new transaction; a taken id raises DuplicateTransactionId here or at commit."""
+
+    @abc.abstractmethod
+    async def save(self, transaction: Transaction) -> None: ...
+
+    @abc.abstractmethod
+    async def list(self, query: TransactionQuery) -> list[Transaction]: ...
+
+    @abc.abstractmethod
+    async def sum_of_effects(self, account_number: AccountNumber) -> Money:
+        """Deposits minus withdrawals over the account's success transactions, not deleted."""
+
+
+class UnitOfWork(abc.ABC):
+    """One atomic piece of work on the store.
+
+    ``async with uow:`` opens it; ``await uow.commit()`` makes its changes durable; leaving the
+    block any other way (an error, or simply no commit) rolls every change back. Locks taken by
+    ``accounts.get_for_update`` are held until the block is left.
+    """
+
+    accounts: AccountRepository
+    transactions: TransactionRepository
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.rollback()
+
+    @abc.abstractmethod
+    async def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    async def rollback(self) -> None:
+        """Discards what was not committed; harmless after a commit."""
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+Clock = Callable[[], datetime]

@@ -1,0 +1,154 @@
+"""The Transaction entity and the rules of its life cycle."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from bank_domain.choices import parse_choice
+from bank_domain.errors import InvalidStatusChange
+from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.money import Money
+from bank_domain.text import text
+
+MAX_DESCRIPTION_LENGTH: Final = 500
+
+
+class TransactionType(StrEnum):
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+
+    @classmethod
+    def parse(cls, value: object) -> TransactionType:
+        return parse_choice(cls, value, "transaction_type")
+
+
+class TransactionStatus(StrEnum):
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def parse(cls, value: object) -> TransactionStatus:
+        return parse_choice(cls, value, "status")
+
+    @property
+    def is_final(self) -> bool:
+        return self in (TransactionStatus.FAILED, TransactionStatus.CANCELLED)
+
+
+_ALLOWED_STATUS_CHANGES: Final = {
+    TransactionStatus.PENDING: {
+        TransactionStatus.SUCCESS,
+        TransactionStatus.FAILED,
+        TransactionStatus.CANCELLED,
+    },
+    TransactionStatus.SUCCESS: {TransactionStatus.FAILED, TransactionStatus.CANCELLED},
+    TransactionStatus.FAILED: set(),
+    TransactionStatus.CANCELLED: set(),
+}
+
+
+class Unset(enum.Enum):
+    """Marks an optional field the caller left out, as opposed to one set to None."""
+
+    UNSET = enum.auto()
+
+
+UNSET: Final = Unset.UNSET
+
+
+def description(value: object) -> str | None:
+    if value is None:
+        return None
+    return text("description", value, MAX_DESCRIPTION_LENGTH)
+
+
+@dataclass(eq=False, slots=True)
+class Transaction:
+    transaction_id: TransactionId
+    account_number: AccountNumber
+    amount: Money
+    transaction_type: TransactionType
+    description: str | None
+    status: TransactionStatus
+    timestamp: datetime
+    updated_at: datetime
+    balance_after: Money | None = None
+    deleted_at: datetime | None = None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def effect(self) -> Money:
+        """What this transaction adds to its account's balance right now (negative to take)."""
+        if self.status is not TransactionStatus.SUCCESS or self.is_deleted:
+            return Money.zero()
+        return self.amount if self.transaction_type is TransactionType.DEPOSIT else -self.amount
+
+    def same_request(
+        self,
+        account_number: AccountNumber,
+        amount: Money,
+        transaction_type: TransactionType,
+        description: str | None,
+        status: TransactionStatus,
+    ) -> bool:
+        """Whether a repeated posting with this id asks for exactly what is stored (a retry)."""
+        return (
+            not self.is_deleted
+            and self.account_number == account_number
+            and self.amount == amount
+            and self.transaction_type is transaction_type
+            and self.description == description
+            and self.status is status
+        )
+
+    def amend(
+        self,
+        now: datetime,
+        *,
+        amount: Money | None = None,
+        transaction_type: TransactionType | None = None,
+        description: str | Unset | None = UNSET,
+        status: TransactionStatus | None = None,
+    ) -> bool:
+        """Applies the changes asked for; returns whether anything changed."""
+        if (
+            status is not None
+            and status is not self.status
+            and status not in _ALLOWED_STATUS_CHANGES[self.status]
+        ):
+            raise InvalidStatusChange(
+                f"A {self.status} transaction cannot become {status}"
+                + (": failed and cancelled are final." if self.status.is_final else ".")
+            )
+        before = (self.amount, self.transaction_type, self.description, self.status)
+        if amount is not None:
+            self.amount = amount
+        if transaction_type is not None:
+            self.transaction_type = transaction_type
+        if not isinstance(description, Unset):
+            self.description = description
+        if status is not None:
+            self.status = status
+        changed = before != (self.amount, self.transaction_type, self.description, self.status)
+        if changed:
+            self.updated_at = now
+        return changed
+
+    def record_balance(self, account_balance: Money) -> None:
+        """balance_after shows the balance right after this transaction's effect was applied,
+        and is None whenever the transaction does not count in the balance."""
+        self.balance_after = None if self.effect.is_zero() else account_balance
+
+    def delete(self, now: datetime) -> None:
+        self.deleted_at = now
+        self.updated_at = now
+        self.balance_after = None

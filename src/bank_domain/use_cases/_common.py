@@ -1,0 +1,50 @@
+"""Small pieces the use cases share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bank_domain.account import Account
+from bank_domain.errors import AccountNotFound, InvalidValue, TransactionNotFound
+from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.ports import UnitOfWork
+from bank_domain.transaction import Transaction
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def open_account(account: Account | None, number: AccountNumber) -> Account:
+    """The account, unless it does not exist or was closed: a closed one answers 'not found'."""
+    if account is None or account.is_closed:
+        raise AccountNotFound(str(number))
+    return account
+
+
+def live_transaction(transaction: Transaction | None, transaction_id: TransactionId) -> Transaction:
+    if transaction is None or transaction.is_deleted:
+        raise TransactionNotFound(str(transaction_id))
+    return transaction
+
+
+async def lock_transaction_and_account(
+    uow: UnitOfWork, transaction_id: TransactionId
+) -> tuple[Transaction, Account]:
+    """Locks the account a transaction belongs to, then reads the transaction afresh.
+
+    Every change to a transaction happens under its account's lock, so the second read sees the
+    transaction as no other unit of work can change it until this one ends.
+    """
+    seen = live_transaction(await uow.transactions.get(transaction_id), transaction_id)
+    account = await uow.accounts.get_for_update(seen.account_number)
+    transaction = live_transaction(await uow.transactions.get(transaction_id), transaction_id)
+    return transaction, open_account(account, transaction.account_number)
+
+
+def utc_timestamp(value: datetime | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue(field, f"{field} is an RFC 3339 timestamp with a UTC offset.")
+    return value.astimezone(UTC)

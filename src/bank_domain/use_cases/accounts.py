@@ -1,0 +1,193 @@
+"""Opening, changing, closing and reading accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bank_domain.account import Account, AccountStatus, AccountType
+from bank_domain.errors import DuplicateAccountNumber, InvalidValue
+from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.money import Money, deposit_amount
+from bank_domain.pagination import Page, decode_cursor, encode_cursor, page_size
+from bank_domain.ports import AccountQuery, Clock, UnitOfWorkFactory
+from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
+from bank_domain.use_cases._common import open_account, utc_now
+
+INITIAL_DEPOSIT_DESCRIPTION = "Initial deposit"
+_NUMBER_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAccountCommand:
+    customer_name: str
+    account_type: str
+    account_number: str | None = None
+    initial_deposit: Decimal | int | str = 0
+
+
+class OpenAccount:
+    """Opens an account. A non-zero initial deposit is posted as a real deposit transaction
+    described "Initial deposit", so the balance always equals the sum of the transactions."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, command: OpenAccountCommand) -> Account:
+        account_type = AccountType.parse(command.account_type)
+        deposit = deposit_amount(command.initial_deposit, "initial_deposit")
+        if command.account_number is not None:
+            return await self._open(
+                AccountNumber(command.account_number), command, account_type, deposit
+            )
+        for _ in range(_NUMBER_ATTEMPTS - 1):
+            try:
+                return await self._open(AccountNumber.generate(), command, account_type, deposit)
+            except DuplicateAccountNumber:
+                continue
+        return await self._open(AccountNumber.generate(), command, account_type, deposit)
+
+    async def _open(
+        self,
+        number: AccountNumber,
+        command: OpenAccountCommand,
+        account_type: AccountType,
+        deposit: Money,
+    ) -> Account:
+        now = self._clock()
+        account = Account.open(number, command.customer_name, account_type, now, deposit)
+        async with self._uow() as uow:
+            if await uow.accounts.number_taken(number):
+                raise DuplicateAccountNumber(str(number))
+            await uow.accounts.add(account)
+            if not deposit.is_zero():
+                await uow.transactions.add(
+                    Transaction(
+                        transaction_id=TransactionId.generate(),
+                        account_number=number,
+                        amount=deposit,
+                        transaction_type=TransactionType.DEPOSIT,
+                        description=INITIAL_DEPOSIT_DESCRIPTION,
+                        status=TransactionStatus.SUCCESS,
+                        timestamp=now,
+                        updated_at=now,
+                        balance_after=deposit,
+                    )
+                )
+            await uow.commit()
+        return account
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateAccountCommand:
+    """Fields left as None stay as they are. ``expected_version`` is the client's If-Match."""
+
+    account_number: str
+    customer_name: str | None = None
+    account_type: str | None = None
+    status: str | None = None
+    expected_version: int | None = None
+
+
+class UpdateAccount:
+    """Changes an account's holder name, type or status (freezing stops new transactions)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, command: UpdateAccountCommand) -> Account:
+        number = AccountNumber(command.account_number)
+        account_type = (
+            None if command.account_type is None else AccountType.parse(command.account_type)
+        )
+        status = None if command.status is None else AccountStatus.parse(command.status)
+        async with self._uow() as uow:
+            account = open_account(await uow.accounts.get_for_update(number), number)
+            account.expect_version(command.expected_version)
+            version = account.version
+            account.update(
+                self._clock(),
+                name=command.customer_name,
+                account_type=account_type,
+                status=status,
+            )
+            if account.version != version:
+                await uow.accounts.save(account)
+                await uow.commit()
+        return account
+
+
+@dataclass(frozen=True, slots=True)
+class CloseAccountCommand:
+    account_number: str
+    expected_version: int | None = None
+
+
+class CloseAccount:
+    """Closes an empty account. Its number is never handed out again and its transactions
+    stay readable by id."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, command: CloseAccountCommand) -> None:
+        number = AccountNumber(command.account_number)
+        async with self._uow() as uow:
+            account = open_account(await uow.accounts.get_for_update(number), number)
+            account.expect_version(command.expected_version)
+            account.close(self._clock())
+            await uow.accounts.save(account)
+            await uow.commit()
+
+
+class GetAccount:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, account_number: str) -> Account:
+        number = AccountNumber(account_number)
+        async with self._uow() as uow:
+            return open_account(await uow.accounts.get(number), number)
+
+
+@dataclass(frozen=True, slots=True)
+class ListAccountsQuery:
+    limit: int | None = None
+    cursor: str | None = None
+    customer_name: str | None = None
+    account_type: str | None = None
+    status: str | None = None
+
+
+class ListAccounts:
+    """Open accounts in account-number order, a page at a time."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, request: ListAccountsQuery) -> Page[Account]:
+        limit = page_size(request.limit)
+        after = None
+        if request.cursor is not None:
+            (number,) = decode_cursor(request.cursor, 1)
+            try:
+                after = AccountNumber(number)
+            except InvalidValue:
+                raise InvalidValue("cursor", "cursor is not a cursor this API returned.") from None
+        query = AccountQuery(
+            limit=limit + 1,
+            after=after,
+            customer_name=None if request.customer_name is None else request.customer_name.strip(),
+            account_type=None
+            if request.account_type is None
+            else AccountType.parse(request.account_type),
+            status=None if request.status is None else AccountStatus.parse(request.status),
+        )
+        async with self._uow() as uow:
+            found = await uow.accounts.list(query)
+        items = found[:limit]
+        more = len(found) > limit
+        return Page(items, encode_cursor([str(items[-1].number)]) if more else None)

@@ -1,0 +1,278 @@
+"""Posting, amending, deleting and reading transactions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from bank_domain.account import AccountStatus
+from bank_domain.errors import AccountFrozen, DuplicateTransactionId, InvalidValue
+from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.money import Money, transaction_amount
+from bank_domain.pagination import Page, decode_cursor, encode_cursor, page_size
+from bank_domain.ports import Clock, TransactionQuery, UnitOfWorkFactory
+from bank_domain.transaction import (
+    UNSET,
+    Transaction,
+    TransactionStatus,
+    TransactionType,
+    Unset,
+    description,
+)
+from bank_domain.use_cases._common import (
+    live_transaction,
+    lock_transaction_and_account,
+    open_account,
+    utc_now,
+    utc_timestamp,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PostTransactionCommand:
+    account_number: str
+    amount: Decimal | int | str
+    transaction_type: str
+    transaction_id: str | None = None
+    description: str | None = None
+    status: str = TransactionStatus.SUCCESS.value
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    transaction: Transaction
+    created: bool
+    """False when the posting repeated a stored one (a safe retry) and moved no money."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A posting's fields once every one of them has passed the ledger's rules."""
+
+    account_number: AccountNumber
+    amount: Money
+    transaction_type: TransactionType
+    description: str | None
+    status: TransactionStatus
+
+    @classmethod
+    def parse(cls, command: PostTransactionCommand) -> _Request:
+        return cls(
+            account_number=AccountNumber(command.account_number),
+            amount=transaction_amount(command.amount),
+            transaction_type=TransactionType.parse(command.transaction_type),
+            description=description(command.description),
+            status=TransactionStatus.parse(command.status),
+        )
+
+    def replay(self, stored: Transaction | None, transaction_id: TransactionId) -> Posting:
+        """A repeat of a stored posting is answered with it; any other use of the id is refused."""
+        if stored is None or not stored.same_request(
+            self.account_number,
+            self.amount,
+            self.transaction_type,
+            self.description,
+            self.status,
+        ):
+            raise DuplicateTransactionId(
+                str(transaction_id),
+                f"The transaction id {transaction_id} was used before, with other fields.",
+            )
+        return Posting(stored, created=False)
+
+
+class PostTransaction:
+    """Posts a deposit or withdrawal. Only a ``success`` transaction moves the balance, and a
+    withdrawal never takes it below zero. Posting the same transaction_id again with the same
+    fields returns the stored transaction and moves no money."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, command: PostTransactionCommand) -> Posting:
+        request = _Request.parse(command)
+        if command.transaction_id is None:
+            return await self._post(TransactionId.generate(), request, look_up_first=False)
+        transaction_id = TransactionId(command.transaction_id)
+        try:
+            return await self._post(transaction_id, request, look_up_first=True)
+        except DuplicateTransactionId:
+            # Another posting with this id committed between our look-up and our insert.
+            async with self._uow() as uow:
+                stored = await uow.transactions.get(transaction_id)
+            return request.replay(stored, transaction_id)
+
+    async def _post(
+        self, transaction_id: TransactionId, request: _Request, *, look_up_first: bool
+    ) -> Posting:
+        async with self._uow() as uow:
+            if look_up_first:
+                stored = await uow.transactions.get(transaction_id)
+                if stored is not None:
+                    return request.replay(stored, transaction_id)
+            number = request.account_number
+            account = open_account(await uow.accounts.get_for_update(number), number)
+            if account.status is AccountStatus.FROZEN:
+                raise AccountFrozen(str(number))
+            now = self._clock()
+            transaction = Transaction(
+                transaction_id=transaction_id,
+                account_number=number,
+                amount=request.amount,
+                transaction_type=request.transaction_type,
+                description=request.description,
+                status=request.status,
+                timestamp=now,
+                updated_at=now,
+            )
+            account.move_balance(transaction.effect, now)
+            transaction.record_balance(account.balance)
+            await uow.transactions.add(transaction)
+            if not transaction.effect.is_zero():
+                await uow.accounts.save(account)
+            await uow.commit()
+        return Posting(transaction, created=True)
+
+
+@dataclass(frozen=True, slots=True)
+class AmendTransactionCommand:
+    """Fields left out (None, or UNSET for the description) stay as they are."""
+
+    transaction_id: str
+    amount: Decimal | int | str | None = None
+    transaction_type: str | None = None
+    description: str | Unset | None = UNSET
+    status: str | None = None
+
+
+class AmendTransaction:
+    """Changes a transaction; the balance follows. Changing the amount or type of a ``success``
+    transaction moves the balance by the difference; ``pending`` -> ``success`` applies it;
+    ``success`` -> ``failed``/``cancelled`` takes it back; ``failed`` and ``cancelled`` are
+    final. A change that would overdraw the account is refused and changes nothing."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, command: AmendTransactionCommand) -> Transaction:
+        transaction_id = TransactionId(command.transaction_id)
+        amount = None if command.amount is None else transaction_amount(command.amount)
+        transaction_type = (
+            None
+            if command.transaction_type is None
+            else TransactionType.parse(command.transaction_type)
+        )
+        new_description = (
+            command.description
+            if isinstance(command.description, Unset)
+            else description(command.description)
+        )
+        status = None if command.status is None else TransactionStatus.parse(command.status)
+        async with self._uow() as uow:
+            transaction, account = await lock_transaction_and_account(uow, transaction_id)
+            now = self._clock()
+            effect_before = transaction.effect
+            changed = transaction.amend(
+                now,
+                amount=amount,
+                transaction_type=transaction_type,
+                description=new_description,
+                status=status,
+            )
+            if not changed:
+                return transaction
+            delta = transaction.effect - effect_before
+            if not delta.is_zero():
+                account.move_balance(delta, now)
+                transaction.record_balance(account.balance)
+                await uow.accounts.save(account)
+            await uow.transactions.save(transaction)
+            await uow.commit()
+        return transaction
+
+
+class DeleteTransaction:
+    """Deletes a transaction: a ``success`` one's effect on the balance is taken back (refused if
+    that would overdraw). The record is kept for audit; its id is never used again."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, transaction_id: str) -> None:
+        tid = TransactionId(transaction_id)
+        async with self._uow() as uow:
+            transaction, account = await lock_transaction_and_account(uow, tid)
+            now = self._clock()
+            if not transaction.effect.is_zero():
+                account.move_balance(-transaction.effect, now)
+                await uow.accounts.save(account)
+            transaction.delete(now)
+            await uow.transactions.save(transaction)
+            await uow.commit()
+
+
+class GetTransaction:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, transaction_id: str) -> Transaction:
+        tid = TransactionId(transaction_id)
+        async with self._uow() as uow:
+            return live_transaction(await uow.transactions.get(tid), tid)
+
+
+@dataclass(frozen=True, slots=True)
+class ListTransactionsQuery:
+    account_number: str
+    limit: int | None = None
+    cursor: str | None = None
+    transaction_type: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class ListTransactions:
+    """An open account's transactions, oldest first, a page at a time; ``since`` and ``until``
+    both include their bounds."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, request: ListTransactionsQuery) -> Page[Transaction]:
+        number = AccountNumber(request.account_number)
+        limit = page_size(request.limit)
+        query = TransactionQuery(
+            account_number=number,
+            limit=limit + 1,
+            after=None if request.cursor is None else _transaction_position(request.cursor),
+            transaction_type=None
+            if request.transaction_type is None
+            else TransactionType.parse(request.transaction_type),
+            status=None if request.status is None else TransactionStatus.parse(request.status),
+            since=utc_timestamp(request.since, "since"),
+            until=utc_timestamp(request.until, "until"),
+        )
+        async with self._uow() as uow:
+            open_account(await uow.accounts.get(number), number)
+            found = await uow.transactions.list(query)
+        items = found[:limit]
+        if len(found) <= limit:
+            return Page(items, None)
+        last = items[-1]
+        return Page(items, encode_cursor([last.timestamp.isoformat(), str(last.transaction_id)]))
+
+
+def _transaction_position(cursor: str) -> tuple[datetime, TransactionId]:
+    timestamp, transaction_id = decode_cursor(cursor, 2)
+    try:
+        position = (datetime.fromisoformat(timestamp), TransactionId(transaction_id))
+    except (ValueError, InvalidValue):
+        raise InvalidValue("cursor", "cursor is not a cursor this API returned.") from None
+    if position[0].tzinfo is None:
+        raise InvalidValue("cursor", "cursor is not a cursor this API returned.")
+    return position
