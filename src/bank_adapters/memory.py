@@ -37,6 +37,12 @@ class InMemoryStore:
     def unit_of_work(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self)
 
+    async def ping(self) -> None:
+        """Memory always answers."""
+
+    async def dispose(self) -> None:
+        """Nothing to release."""
+
 
 class _InMemoryAccounts(AccountRepository):
     def __init__(self, store: InMemoryStore, uow: InMemoryUnitOfWork) -> None:

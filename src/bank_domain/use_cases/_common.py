@@ -15,6 +15,27 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def account_number_for_lookup(value: str) -> AccountNumber:
+    """The number of an account to look up; one that cannot exist is simply not found."""
+    try:
+        return AccountNumber(value)
+    except InvalidValue:
+        raise AccountNotFound(_shortened(value)) from None
+
+
+def transaction_id_for_lookup(value: str) -> TransactionId:
+    """The id of a transaction to look up; one that cannot exist is simply not found."""
+    try:
+        return TransactionId(value)
+    except InvalidValue:
+        raise TransactionNotFound(_shortened(value)) from None
+
+
+def _shortened(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 64 else text[:64] + "..."
+
+
 def open_account(account: Account | None, number: AccountNumber) -> Account:
     """The account, unless it does not exist or was closed: a closed one answers 'not found'."""
     if account is None or account.is_closed:

@@ -12,7 +12,7 @@ from bank_domain.money import Money, deposit_amount
 from bank_domain.pagination import Page, decode_cursor, encode_cursor, page_size
 from bank_domain.ports import AccountQuery, Clock, UnitOfWorkFactory
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
-from bank_domain.use_cases._common import open_account, utc_now
+from bank_domain.use_cases._common import account_number_for_lookup, open_account, utc_now
 
 INITIAL_DEPOSIT_DESCRIPTION = "Initial deposit"
 _NUMBER_ATTEMPTS = 8
@@ -98,7 +98,7 @@ class UpdateAccount:
         self._clock = clock
 
     async def __call__(self, command: UpdateAccountCommand) -> Account:
-        number = AccountNumber(command.account_number)
+        number = account_number_for_lookup(command.account_number)
         account_type = (
             None if command.account_type is None else AccountType.parse(command.account_type)
         )
@@ -134,7 +134,7 @@ class CloseAccount:
         self._clock = clock
 
     async def __call__(self, command: CloseAccountCommand) -> None:
-        number = AccountNumber(command.account_number)
+        number = account_number_for_lookup(command.account_number)
         async with self._uow() as uow:
             account = open_account(await uow.accounts.get_for_update(number), number)
             account.expect_version(command.expected_version)
@@ -148,7 +148,7 @@ class GetAccount:
         self._uow = uow
 
     async def __call__(self, account_number: str) -> Account:
-        number = AccountNumber(account_number)
+        number = account_number_for_lookup(account_number)
         async with self._uow() as uow:
             return open_account(await uow.accounts.get(number), number)
 

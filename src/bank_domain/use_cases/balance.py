@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bank_domain.identifiers import AccountNumber
 from bank_domain.money import Money
 from bank_domain.ports import Clock, UnitOfWorkFactory
-from bank_domain.use_cases._common import open_account, utc_now
+from bank_domain.use_cases._common import account_number_for_lookup, open_account, utc_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ class RecalculateBalance:
         self._clock = clock
 
     async def __call__(self, account_number: str) -> Recalculation:
-        number = AccountNumber(account_number)
+        number = account_number_for_lookup(account_number)
         async with self._uow() as uow:
             account = open_account(await uow.accounts.get_for_update(number), number)
             previous = account.balance

@@ -21,9 +21,11 @@ from bank_domain.transaction import (
     description,
 )
 from bank_domain.use_cases._common import (
+    account_number_for_lookup,
     live_transaction,
     lock_transaction_and_account,
     open_account,
+    transaction_id_for_lookup,
     utc_now,
     utc_timestamp,
 )
@@ -158,7 +160,7 @@ class AmendTransaction:
         self._clock = clock
 
     async def __call__(self, command: AmendTransactionCommand) -> Transaction:
-        transaction_id = TransactionId(command.transaction_id)
+        transaction_id = transaction_id_for_lookup(command.transaction_id)
         amount = None if command.amount is None else transaction_amount(command.amount)
         transaction_type = (
             None
@@ -203,7 +205,7 @@ class DeleteTransaction:
         self._clock = clock
 
     async def __call__(self, transaction_id: str) -> None:
-        tid = TransactionId(transaction_id)
+        tid = transaction_id_for_lookup(transaction_id)
         async with self._uow() as uow:
             transaction, account = await lock_transaction_and_account(uow, tid)
             now = self._clock()
@@ -220,7 +222,7 @@ class GetTransaction:
         self._uow = uow
 
     async def __call__(self, transaction_id: str) -> Transaction:
-        tid = TransactionId(transaction_id)
+        tid = transaction_id_for_lookup(transaction_id)
         async with self._uow() as uow:
             return live_transaction(await uow.transactions.get(tid), tid)
 
@@ -244,7 +246,7 @@ class ListTransactions:
         self._uow = uow
 
     async def __call__(self, request: ListTransactionsQuery) -> Page[Transaction]:
-        number = AccountNumber(request.account_number)
+        number = account_number_for_lookup(request.account_number)
         limit = page_size(request.limit)
         query = TransactionQuery(
             account_number=number,

@@ -1,0 +1,39 @@
+"""Opening a store from a URL: ``memory://``, ``sqlite:///path`` or ``postgresql://...``."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bank_adapters.memory import InMemoryStore
+from bank_domain.ports import UnitOfWork
+
+
+class Store(Protocol):
+    """What the service needs of a store beyond its units of work."""
+
+    def unit_of_work(self) -> UnitOfWork: ...
+
+    async def ping(self) -> None:
+        """Raises StorageUnavailable when the store does not answer."""
+
+    async def dispose(self) -> None: ...
+
+
+MEMORY_URL = "memory://"
+
+
+def open_store(url: str) -> Store:
+    if url.strip() == MEMORY_URL:
+        return InMemoryStore()
+    from bank_adapters.sql import open_sql_store
+
+    return open_sql_store(url)
+
+
+def migrate(url: str) -> None:
+    """Brings a SQL database to the newest schema; memory needs none."""
+    if url.strip() == MEMORY_URL:
+        return
+    from bank_adapters.sql import migrate_to_newest
+
+    migrate_to_newest(url)

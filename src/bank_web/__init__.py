@@ -1,0 +1,1 @@
+"""The ledger's REST API: FastAPI routes that translate HTTP to use cases and back."""

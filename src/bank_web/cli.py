@@ -1,0 +1,73 @@
+"""``bank-api``: serve the API, or bring the database to the newest schema."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import uvicorn
+
+from bank_adapters.stores import MEMORY_URL, migrate
+from bank_web.settings import Settings
+
+logger = logging.getLogger("bank_web")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bank-api", description=__doc__)
+    parser.add_argument(
+        "--database-url",
+        help="sqlite:///path, postgresql://user@host:port/db or memory:// "
+        "(default: $BANK_DATABASE_URL, else sqlite:///./bank.db)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="migrate the database, then serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes")
+    commands.add_parser("migrate", help="bring the database to the newest schema, then exit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    if arguments.database_url:
+        # Server workers are fresh processes that read their settings from the environment.
+        os.environ["BANK_DATABASE_URL"] = arguments.database_url
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
+    url = settings.database_url
+    if arguments.command == "migrate":
+        migrate(url)
+        print(f"The database at {_safe(url)} has the newest schema.")
+        return 0
+    if url == MEMORY_URL and arguments.workers > 1:
+        print("memory:// lives in one process: serve it with --workers 1.", file=sys.stderr)
+        return 2
+    migrate(url)
+    uvicorn.run(
+        "bank_web.app:create_app_from_environment",
+        factory=True,
+        host=arguments.host,
+        port=arguments.port,
+        workers=arguments.workers,
+        log_level=settings.log_level,
+        proxy_headers=False,
+        server_header=False,
+    )
+    return 0
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{location}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

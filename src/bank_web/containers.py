@@ -1,0 +1,22 @@
+"""The composition root: which store, and the ledger over it."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from bank_adapters.stores import open_store
+from bank_domain.ledger import Ledger
+
+
+class Container(containers.DeclarativeContainer):
+    wiring_config = containers.WiringConfiguration(
+        modules=[
+            "bank_web.routes.accounts",
+            "bank_web.routes.transactions",
+            "bank_web.routes.service",
+        ]
+    )
+
+    config = providers.Configuration()
+    store = providers.Singleton(open_store, url=config.database_url)
+    ledger = providers.Singleton(Ledger, uow=store.provided.unit_of_work)

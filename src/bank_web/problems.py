@@ -1,0 +1,148 @@
+"""Errors as application/problem+json: one table from domain error kinds to HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bank_domain.errors import (
+    Conflict,
+    InvalidValue,
+    LedgerError,
+    NotFound,
+    StorageUnavailable,
+    VersionMismatch,
+)
+from bank_web.json_codec import ExactJSONResponse
+
+logger = logging.getLogger("bank_web")
+
+PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
+
+_STATUS_BY_ERROR_KIND: Final[tuple[tuple[type[LedgerError], HTTPStatus], ...]] = (
+    (InvalidValue, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (NotFound, HTTPStatus.NOT_FOUND),
+    (VersionMismatch, HTTPStatus.PRECONDITION_FAILED),
+    (Conflict, HTTPStatus.CONFLICT),
+    (StorageUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
+)
+
+_CODE_BY_HTTP_STATUS: Final = {
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+class ProblemDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details; ``code`` is stable and meant for programs."""
+
+    type: str = Field(examples=["https://bank-ledger.example/problems/insufficient_funds"])
+    title: str = Field(examples=["Conflict"])
+    status: int = Field(examples=[409])
+    detail: str = Field(
+        examples=["Account 1234567890 holds 100.00; taking 200.00 would overdraw it."]
+    )
+    code: str = Field(examples=["insufficient_funds"])
+    errors: list[ProblemDetail] | None = None
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ExactJSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://bank-ledger.example/problems/{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return ExactJSONResponse(
+        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def status_of(error: LedgerError) -> HTTPStatus:
+    for kind, status in _STATUS_BY_ERROR_KIND:
+        if isinstance(error, kind):
+            return status
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def _where(request: Request, field: str) -> str:
+    if field in request.path_params:
+        return "path"
+    if field in request.query_params or request.method in ("GET", "HEAD", "DELETE"):
+        return "query"
+    return "body"
+
+
+async def _ledger_error(request: Request, error: Exception) -> ExactJSONResponse:
+    assert isinstance(error, LedgerError)
+    status = status_of(error)
+    if status is HTTPStatus.INTERNAL_SERVER_ERROR:
+        return await _unexpected_error(request, error)
+    errors = None
+    if isinstance(error, InvalidValue):
+        errors = [{"loc": [_where(request, error.field), error.field], "msg": error.detail}]
+    headers = {"Retry-After": "1"} if status is HTTPStatus.SERVICE_UNAVAILABLE else None
+    return problem_response(status, error.code, error.detail, errors, headers)
+
+
+def _readable(location: tuple[Any, ...]) -> list[str | int]:
+    return [part if isinstance(part, int) else str(part) for part in location]
+
+
+async def _validation_error(request: Request, error: Exception) -> ExactJSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {"loc": _readable(tuple(item.get("loc", ()))), "msg": _message(item)}
+        for item in error.errors()
+    ]
+    summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
+    return problem_response(422, "validation_error", summary or "The request is not valid.", errors)
+
+
+def _message(item: Mapping[str, Any]) -> str:
+    if item.get("type") == "json_invalid":
+        return f"The body is not valid JSON: {item.get('ctx', {}).get('error', 'unreadable')}"
+    return str(item.get("msg", "invalid"))
+
+
+async def _http_error(request: Request, error: Exception) -> ExactJSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    code = _CODE_BY_HTTP_STATUS.get(error.status_code, "http_error")
+    detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+    return problem_response(error.status_code, code, detail, headers=error.headers)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> ExactJSONResponse:
+    logger.exception("Unexpected error on %s %s", request.method, request.url.path)
+    return problem_response(500, "internal_error", "The server met an unexpected error.")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(LedgerError, _ledger_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,25 @@
+"""The service's settings, read from the environment (prefix ``BANK_``)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL: Final = "sqlite:///./bank.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BANK_", extra="ignore")
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="Where the ledger lives: sqlite:///path, postgresql://..., or memory://",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024 - 1,
+        gt=0,
+        description="Request bodies of this many bytes or more are refused with 413 unread.",
+    )
+    log_level: str = "info"
