@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bank_web.problems import problem_response
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised inside the app as the body grows too large; an HTTPException, so that FastAPI's
+    body parsing lets it through to the problem handlers instead of calling it a parse error."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, too_large_detail(max_bytes), headers={"Connection": "close"})
+
+
+def too_large_detail(max_bytes: int) -> str:
+    return f"Request bodies must be smaller than {max_bytes + 1} bytes."
 
 
 class BodySizeLimit:
@@ -37,7 +46,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received >= self._max_bytes:
-                    raise _BodyTooLarge
+                    raise BodyTooLarge(self._max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -47,7 +56,7 @@ class BodySizeLimit:
 
         try:
             await self._app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             if not response_started:
                 await self._refuse(scope, receive, send)
 
@@ -55,7 +64,7 @@ class BodySizeLimit:
         response = problem_response(
             413,
             "payload_too_large",
-            f"A request body is smaller than {self._max_bytes + 1} bytes.",
+            too_large_detail(self._max_bytes),
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)

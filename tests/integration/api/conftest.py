@@ -1,0 +1,44 @@
+"""One real server per store for the HTTP tests: memory, a SQLite file, and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.api.server import running_server
+from tests.support.postgres import postgres_server_url, throwaway_database
+
+
+@pytest.fixture(scope="session", params=["memory", "sqlite", "postgresql"])
+def base_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp(f"server-{request.param}")
+    log = folder / "server.log"
+    if request.param == "memory":
+        with running_server("memory://", log) as url:
+            yield url
+    elif request.param == "sqlite":
+        with running_server(f"sqlite:///{folder / 'bank.db'}", log) as url:
+            yield url
+    else:
+        with (
+            throwaway_database(postgres_server_url(), "bank_http") as database_url,
+            running_server(database_url, log) as url,
+        ):
+            yield url
+    _assert_no_server_error(log)
+
+
+def _assert_no_server_error(log: Path) -> None:
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text, f"the server logged an error:\n{text[-4000:]}"
+
+
+@pytest.fixture
+def client(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        yield http
