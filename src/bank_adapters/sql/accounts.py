@@ -1,0 +1,73 @@
+"""Accounts in SQL: one simple statement per method."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, exists, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bank_adapters.sql.errors import storage_errors
+from bank_adapters.sql.rows import account_from_row, account_to_row
+from bank_adapters.sql.schema import ACCOUNTS_KEY, accounts
+from bank_domain.account import Account
+from bank_domain.errors import DuplicateAccountNumber
+from bank_domain.identifiers import AccountNumber
+from bank_domain.ports import AccountQuery, AccountRepository
+
+
+class SqlAccountRepository(AccountRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def get(self, number: AccountNumber) -> Account | None:
+        return await self._one(_by_number(number))
+
+    async def get_for_update(self, number: AccountNumber) -> Account | None:
+        # Locks the account's row alone (PostgreSQL; SQLite's write transaction already holds
+        # the whole database): its transactions are never joined in, so never locked with it.
+        return await self._one(_by_number(number).with_for_update())
+
+    async def number_taken(self, number: AccountNumber) -> bool:
+        taken = select(exists().where(accounts.c.account_number == number.value))
+        with storage_errors():
+            return bool(await self._connection.scalar(taken))
+
+    async def add(self, account: Account) -> None:
+        duplicate = DuplicateAccountNumber(str(account.number))
+        with storage_errors({ACCOUNTS_KEY: duplicate}):
+            await self._connection.execute(insert(accounts).values(account_to_row(account)))
+
+    async def save(self, account: Account) -> None:
+        changes = account_to_row(account)
+        del changes["account_number"]
+        statement = (
+            update(accounts)
+            .where(accounts.c.account_number == account.number.value)
+            .values(changes)
+        )
+        with storage_errors():
+            await self._connection.execute(statement)
+
+    async def list(self, query: AccountQuery) -> list[Account]:
+        statement = select(accounts).where(accounts.c.closed_at.is_(None))
+        if query.after is not None:
+            statement = statement.where(accounts.c.account_number > query.after.value)
+        if query.customer_name is not None:
+            statement = statement.where(accounts.c.customer_name == query.customer_name)
+        if query.account_type is not None:
+            statement = statement.where(accounts.c.account_type == query.account_type.value)
+        if query.status is not None:
+            statement = statement.where(accounts.c.status == query.status.value)
+        statement = statement.order_by(accounts.c.account_number).limit(query.limit)
+        with storage_errors():
+            result = await self._connection.execute(statement)
+        return [account_from_row(row) for row in result.mappings()]
+
+    async def _one(self, statement: Select[tuple[object, ...]]) -> Account | None:
+        with storage_errors():
+            result = await self._connection.execute(statement)
+        row = result.mappings().one_or_none()
+        return None if row is None else account_from_row(row)
+
+
+def _by_number(number: AccountNumber) -> Select[tuple[object, ...]]:
+    return select(accounts).where(accounts.c.account_number == number.value)

@@ -1,0 +1,61 @@
+"""The one engine a store uses, tuned for a server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bank_adapters.sql import sqlite_transactions
+from bank_adapters.sql.urls import async_database_url
+
+CONNECT_TIMEOUT_SECONDS: Final = 10.0
+POSTGRES_LOCK_TIMEOUT: Final = "30s"
+"""How long PostgreSQL waits for a row lock before the store reports unavailable (as SQLite)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    size: int = 10
+    max_overflow: int = 10
+    timeout_seconds: float = 30.0
+    recycle_seconds: int = 1800
+
+
+def create_engine(url: str | URL, pool: PoolSettings | None = None) -> AsyncEngine:
+    """An engine for the ledger's database; create one per process and share it.
+
+    PostgreSQL runs at READ COMMITTED, where ``SELECT ... FOR UPDATE`` waits for the lock and
+    then reads the latest committed row (REPEATABLE READ would fail instead of waiting).
+    """
+    pool = pool or PoolSettings()
+    database_url = async_database_url(url)
+    common = {
+        "pool_pre_ping": True,
+        "pool_size": pool.size,
+        "max_overflow": pool.max_overflow,
+        "pool_timeout": pool.timeout_seconds,
+        "pool_recycle": pool.recycle_seconds,
+    }
+    if database_url.get_backend_name() == "sqlite":
+        engine = create_async_engine(
+            database_url,
+            connect_args={"timeout": sqlite_transactions.BUSY_TIMEOUT_SECONDS},
+            **common,
+        )
+        sqlite_transactions.serialize_writers(engine)
+        return engine
+    return create_async_engine(
+        database_url,
+        isolation_level="READ COMMITTED",
+        connect_args={
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+            "server_settings": {
+                "application_name": "bank-ledger",
+                "lock_timeout": POSTGRES_LOCK_TIMEOUT,
+            },
+        },
+        **common,
+    )

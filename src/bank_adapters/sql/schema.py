@@ -1,0 +1,100 @@
+"""The ledger's tables, as SQLAlchemy Core tables. Every constraint has a name, because the
+adapter recognises broken unique keys by name and migrations refer to them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
+from sqlalchemy.types import TypeEngine
+
+from bank_adapters.sql.timestamps import UtcDateTime
+from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, AccountStatus, AccountType
+from bank_domain.transaction import MAX_DESCRIPTION_LENGTH, TransactionStatus, TransactionType
+
+ACCOUNT_NUMBER_LENGTH: Final = 10
+TRANSACTION_ID_LENGTH: Final = 64
+CHOICE_LENGTH: Final = 16
+
+ACCOUNTS_KEY: Final = "pk_accounts"
+TRANSACTIONS_KEY: Final = "pk_transactions"
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _key(length: int) -> TypeEngine[str]:
+    """A key compared byte by byte, as Python compares str, whatever the database's locale:
+    listings page by keys, so the database's order must be the ledger's order."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def _one_of(column: str, choices: type[StrEnum]) -> str:
+    words = ", ".join(f"'{choice.value}'" for choice in choices)
+    return f"{column} IN ({words})"
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_number", _key(ACCOUNT_NUMBER_LENGTH), nullable=False),
+    Column("customer_name", String(MAX_CUSTOMER_NAME_LENGTH), nullable=False),
+    Column("account_type", String(CHOICE_LENGTH), nullable=False),
+    Column("status", String(CHOICE_LENGTH), nullable=False),
+    Column("balance_cents", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("account_number", name=ACCOUNTS_KEY),
+    CheckConstraint("balance_cents >= 0", name="ck_accounts_balance_not_negative"),
+    CheckConstraint(_one_of("account_type", AccountType), name="ck_accounts_account_type"),
+    CheckConstraint(_one_of("status", AccountStatus), name="ck_accounts_status"),
+    CheckConstraint("version >= 1", name="ck_accounts_version_positive"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("transaction_id", _key(TRANSACTION_ID_LENGTH), nullable=False),
+    Column("account_number", _key(ACCOUNT_NUMBER_LENGTH), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("transaction_type", String(CHOICE_LENGTH), nullable=False),
+    Column("description", String(MAX_DESCRIPTION_LENGTH), nullable=True),
+    Column("status", String(CHOICE_LENGTH), nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("balance_after_cents", BigInteger, nullable=True),
+    Column("deleted_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("transaction_id", name=TRANSACTIONS_KEY),
+    ForeignKeyConstraint(
+        ["account_number"],
+        ["accounts.account_number"],
+        name="fk_transactions_account_number_accounts",
+    ),
+    CheckConstraint("amount_cents > 0", name="ck_transactions_amount_positive"),
+    CheckConstraint("balance_after_cents >= 0", name="ck_transactions_balance_after_not_negative"),
+    CheckConstraint(
+        _one_of("transaction_type", TransactionType), name="ck_transactions_transaction_type"
+    ),
+    CheckConstraint(_one_of("status", TransactionStatus), name="ck_transactions_status"),
+    Index("ix_transactions_account_timeline", "account_number", "timestamp", "transaction_id"),
+)

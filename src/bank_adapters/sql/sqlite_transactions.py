@@ -1,0 +1,51 @@
+"""SQLite as a ledger store: one writer at a time, waiting its turn rather than failing.
+
+Every unit of work opens SQLite's write transaction up front (``BEGIN IMMEDIATE``), so the
+balance it reads cannot change under it until it ends: SQLite renders ``FOR UPDATE`` as nothing,
+and a deferred transaction that reads first and writes later fails with "database is locked"
+instead of waiting. This follows SQLAlchemy's recipe: the driver's own BEGIN handling is turned
+off, and the engine's "begin" event emits ours.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+BUSY_TIMEOUT_SECONDS: Final = 30.0
+"""How long a unit of work waits for SQLite's write lock before the store reports unavailable."""
+
+BEGIN_MODE_OPTION: Final = "bank_sqlite_begin"
+"""Execution option naming the BEGIN a connection uses; a read-only check may say DEFERRED."""
+
+_BEGIN_MODES: Final = frozenset({"IMMEDIATE", "DEFERRED", "EXCLUSIVE"})
+
+
+def serialize_writers(engine: AsyncEngine) -> None:
+    event.listen(engine.sync_engine, "connect", _configure_connection)
+    event.listen(engine.sync_engine, "begin", _begin)
+
+
+def _configure_connection(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    # isolation_level None stops the driver from emitting its own (deferred) BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets readers go on while the one writer works.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+    finally:
+        cursor.close()
+
+
+def _begin(connection: Connection) -> None:
+    mode = connection.get_execution_options().get(BEGIN_MODE_OPTION, "IMMEDIATE")
+    if mode not in _BEGIN_MODES:
+        raise ValueError(f"{BEGIN_MODE_OPTION} is one of {sorted(_BEGIN_MODES)}, not {mode!r}.")
+    connection.exec_driver_sql(f"BEGIN {mode}")

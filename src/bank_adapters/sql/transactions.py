@@ -1,0 +1,90 @@
+"""Transactions in SQL: one simple statement per method."""
+
+from __future__ import annotations
+
+from sqlalchemy import case, func, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bank_adapters.sql.errors import storage_errors
+from bank_adapters.sql.rows import transaction_from_row, transaction_to_row
+from bank_adapters.sql.schema import TRANSACTIONS_KEY, transactions
+from bank_domain.errors import DuplicateTransactionId
+from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.money import Money
+from bank_domain.ports import TransactionQuery, TransactionRepository
+from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
+
+
+class SqlTransactionRepository(TransactionRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def get(self, transaction_id: TransactionId) -> Transaction | None:
+        statement = select(transactions).where(
+            transactions.c.transaction_id == transaction_id.value
+        )
+        with storage_errors():
+            result = await self._connection.execute(statement)
+        row = result.mappings().one_or_none()
+        return None if row is None else transaction_from_row(row)
+
+    async def add(self, transaction: Transaction) -> None:
+        duplicate = DuplicateTransactionId(str(transaction.transaction_id))
+        with storage_errors({TRANSACTIONS_KEY: duplicate}):
+            await self._connection.execute(
+                insert(transactions).values(transaction_to_row(transaction))
+            )
+
+    async def save(self, transaction: Transaction) -> None:
+        changes = transaction_to_row(transaction)
+        del changes["transaction_id"]
+        statement = (
+            update(transactions)
+            .where(transactions.c.transaction_id == transaction.transaction_id.value)
+            .values(changes)
+        )
+        with storage_errors():
+            await self._connection.execute(statement)
+
+    async def list(self, query: TransactionQuery) -> list[Transaction]:
+        timeline = (transactions.c.timestamp, transactions.c.transaction_id)
+        statement = select(transactions).where(
+            transactions.c.account_number == query.account_number.value,
+            transactions.c.deleted_at.is_(None),
+        )
+        if query.after is not None:
+            after_timestamp, after_id = query.after
+            # A tuple of plain values takes the columns' types, so the timestamp is stored-form.
+            statement = statement.where(tuple_(*timeline) > (after_timestamp, after_id.value))
+        if query.transaction_type is not None:
+            statement = statement.where(
+                transactions.c.transaction_type == query.transaction_type.value
+            )
+        if query.status is not None:
+            statement = statement.where(transactions.c.status == query.status.value)
+        if query.since is not None:
+            statement = statement.where(transactions.c.timestamp >= query.since)
+        if query.until is not None:
+            statement = statement.where(transactions.c.timestamp <= query.until)
+        statement = statement.order_by(*timeline).limit(query.limit)
+        with storage_errors():
+            result = await self._connection.execute(statement)
+        return [transaction_from_row(row) for row in result.mappings()]
+
+    async def sum_of_effects(self, account_number: AccountNumber) -> Money:
+        effect = case(
+            (
+                transactions.c.transaction_type == TransactionType.DEPOSIT.value,
+                transactions.c.amount_cents,
+            ),
+            else_=-transactions.c.amount_cents,
+        )
+        statement = select(func.coalesce(func.sum(effect), 0)).where(
+            transactions.c.account_number == account_number.value,
+            transactions.c.status == TransactionStatus.SUCCESS.value,
+            transactions.c.deleted_at.is_(None),
+        )
+        with storage_errors():
+            total = await self._connection.scalar(statement)
+        # PostgreSQL sums BIGINTs into an exact NUMERIC; SQLite into an integer.
+        return Money.from_cents(int(total or 0))
