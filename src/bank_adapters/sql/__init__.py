@@ -11,6 +11,7 @@ from bank_adapters.sql.migrate import (
     downgrade,
     head_revision,
     migrate_to_newest,
+    upgrade,
     upgrade_to_head,
 )
 from bank_adapters.sql.store import SqlStore, open_sql_store
@@ -27,5 +28,6 @@ __all__ = [
     "head_revision",
     "migrate_to_newest",
     "open_sql_store",
+    "upgrade",
     "upgrade_to_head",
 ]

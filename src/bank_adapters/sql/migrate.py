@@ -40,7 +40,12 @@ def head_revision() -> str:
 
 async def upgrade_to_head(url: str | URL) -> None:
     """Brings the database at ``url`` to the newest schema, in one transaction."""
-    await _migrate(url, lambda config: command.upgrade(config, "head"))
+    await upgrade(url, "head")
+
+
+async def upgrade(url: str | URL, revision: str) -> None:
+    """Brings the database at ``url`` forward to ``revision``, in one transaction."""
+    await _migrate(url, lambda config: command.upgrade(config, revision))
 
 
 def migrate_to_newest(url: str | URL) -> None:

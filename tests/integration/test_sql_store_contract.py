@@ -1,0 +1,435 @@
+"""The store contract: every store (memory, SQLite, PostgreSQL) keeps and finds accounts and
+transactions exactly alike: every field, every order, every filter."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from bank_adapters.stores import Store
+from bank_domain import (
+    Account,
+    AccountNumber,
+    AccountStatus,
+    AccountType,
+    DuplicateAccountNumber,
+    DuplicateTransactionId,
+    Money,
+    Transaction,
+    TransactionId,
+    TransactionStatus,
+    TransactionType,
+)
+from bank_domain.money import MAX_AMOUNT, MAX_BALANCE
+from bank_domain.ports import AccountQuery, TransactionQuery
+
+T0 = datetime(2024, 2, 29, 23, 59, 59, 999_999, tzinfo=UTC)
+INDIA = timezone(timedelta(hours=5, minutes=30))
+
+
+def random_number() -> AccountNumber:
+    return AccountNumber(f"{secrets.randbelow(10**10):010d}")
+
+
+def random_id() -> TransactionId:
+    return TransactionId(f"tx-{uuid.uuid4().hex}")
+
+
+def an_account(number: AccountNumber | None = None, **changes: object) -> Account:
+    fields: dict[str, object] = {
+        "number": number or random_number(),
+        "customer_name": "Ada Lovelace",
+        "account_type": AccountType.CHECKING,
+        "status": AccountStatus.ACTIVE,
+        "balance": Money(Decimal("0.00")),
+        "created_at": T0,
+        "updated_at": T0,
+    }
+    return Account(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def a_transaction(account: Account, **changes: object) -> Transaction:
+    fields: dict[str, object] = {
+        "transaction_id": random_id(),
+        "account_number": account.number,
+        "amount": Money(Decimal("10.00")),
+        "transaction_type": TransactionType.DEPOSIT,
+        "description": None,
+        "status": TransactionStatus.SUCCESS,
+        "timestamp": T0,
+        "updated_at": T0,
+    }
+    return Transaction(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def same_fields(loaded: Account | Transaction | None, expected: Account | Transaction) -> bool:
+    assert loaded is not None
+    return dataclasses.asdict(loaded) == dataclasses.asdict(expected)
+
+
+def assert_utc(*timestamps: datetime | None) -> None:
+    for timestamp in timestamps:
+        assert timestamp is None or timestamp.utcoffset() == timedelta(0), timestamp
+
+
+async def add(store: Store, *items: Account | Transaction) -> None:
+    async with store.unit_of_work() as uow:
+        for item in items:
+            if isinstance(item, Account):
+                await uow.accounts.add(item)
+            else:
+                await uow.transactions.add(item)
+        await uow.commit()
+
+
+# --- Accounts -------------------------------------------------------------------------------
+
+
+async def test_an_added_account_comes_back_field_for_field(store: Store) -> None:
+    account = an_account(
+        customer_name="Zoë Ölçer-Łukasiewicz 山田",
+        account_type=AccountType.SAVINGS,
+        status=AccountStatus.FROZEN,
+        balance=Money(MAX_BALANCE),
+        created_at=datetime(1999, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+        updated_at=datetime(2030, 1, 1, 0, 0, 0, 123_456, tzinfo=UTC),
+        version=7,
+        closed_at=datetime(2031, 6, 1, tzinfo=UTC),
+    )
+    await add(store, account)
+
+    async with store.unit_of_work() as uow:
+        loaded = await uow.accounts.get(account.number)
+        locked = await uow.accounts.get_for_update(account.number)
+
+    assert same_fields(loaded, account)
+    assert same_fields(locked, account)
+    assert loaded is not None
+    assert loaded.balance.amount == Decimal("100000000000000.00")
+    assert loaded.updated_at == datetime(2030, 1, 1, 0, 0, 0, 123_456, tzinfo=UTC)
+    assert_utc(loaded.created_at, loaded.updated_at, loaded.closed_at)
+
+
+async def test_a_saved_account_keeps_every_change(store: Store) -> None:
+    account = an_account(balance=Money(Decimal("0.01")))
+    await add(store, account)
+
+    async with store.unit_of_work() as uow:
+        changed = await uow.accounts.get_for_update(account.number)
+        assert changed is not None
+        changed.customer_name = "Grace Hopper"
+        changed.account_type = AccountType.SAVINGS
+        changed.status = AccountStatus.FROZEN
+        changed.balance = Money(Decimal("12345678901.23"))
+        changed.updated_at = T0 + timedelta(microseconds=1)
+        changed.version = 3
+        changed.closed_at = T0 + timedelta(days=1)
+        await uow.accounts.save(changed)
+        await uow.commit()
+
+    async with store.unit_of_work() as uow:
+        assert same_fields(await uow.accounts.get(account.number), changed)
+
+
+async def test_an_unknown_account_is_none(store: Store) -> None:
+    async with store.unit_of_work() as uow:
+        assert await uow.accounts.get(random_number()) is None
+        assert await uow.accounts.get_for_update(random_number()) is None
+
+
+async def test_a_number_stays_taken_after_its_account_closes(store: Store) -> None:
+    open_one, closed = an_account(), an_account(closed_at=T0)
+    await add(store, open_one, closed)
+
+    async with store.unit_of_work() as uow:
+        assert await uow.accounts.number_taken(open_one.number)
+        assert await uow.accounts.number_taken(closed.number)
+        assert not await uow.accounts.number_taken(random_number())
+
+
+async def test_adding_a_taken_number_is_a_duplicate_even_once_closed(store: Store) -> None:
+    closed = an_account(closed_at=T0)
+    await add(store, closed)
+
+    with pytest.raises(DuplicateAccountNumber) as raised:
+        await add(store, an_account(closed.number, customer_name="Someone Else"))
+
+    assert raised.value.account_number == str(closed.number)
+    async with store.unit_of_work() as uow:
+        assert same_fields(await uow.accounts.get(closed.number), closed)
+
+
+async def test_adding_one_number_twice_in_one_unit_of_work_is_a_duplicate(store: Store) -> None:
+    number = random_number()
+    with pytest.raises(DuplicateAccountNumber):
+        await add(store, an_account(number), an_account(number))
+
+    async with store.unit_of_work() as uow:
+        assert await uow.accounts.get(number) is None
+
+
+async def test_accounts_list_in_number_order_a_page_at_a_time_without_closed_ones(
+    store: Store,
+) -> None:
+    numbers = [AccountNumber(f"{n:010d}") for n in (5, 1, 4, 2, 3)]
+    await add(store, *(an_account(number) for number in numbers))
+    await add(store, an_account(AccountNumber("0000000000"), closed_at=T0))
+
+    async with store.unit_of_work() as uow:
+        first = await uow.accounts.list(AccountQuery(limit=2))
+        rest = await uow.accounts.list(AccountQuery(limit=10, after=first[-1].number))
+
+    assert [a.number.value for a in first] == ["0000000001", "0000000002"]
+    assert [a.number.value for a in rest] == ["0000000003", "0000000004", "0000000005"]
+
+
+async def test_accounts_list_by_name_type_and_status(store: Store) -> None:
+    ada_checking = an_account(customer_name="Ada")
+    ada_frozen = an_account(customer_name="Ada", status=AccountStatus.FROZEN)
+    ada_savings = an_account(customer_name="Ada", account_type=AccountType.SAVINGS)
+    grace = an_account(customer_name="Grace")
+    await add(store, ada_checking, ada_frozen, ada_savings, grace)
+
+    async def numbers(query: AccountQuery) -> set[AccountNumber]:
+        async with store.unit_of_work() as uow:
+            return {account.number for account in await uow.accounts.list(query)}
+
+    everyone = AccountQuery(limit=10)
+    all_four = {a.number for a in (ada_checking, ada_frozen, ada_savings, grace)}
+    assert await numbers(everyone) == all_four
+    assert await numbers(dataclasses.replace(everyone, customer_name="Ada")) == {
+        ada_checking.number,
+        ada_frozen.number,
+        ada_savings.number,
+    }
+    assert await numbers(dataclasses.replace(everyone, customer_name="ada")) == set()
+    assert await numbers(
+        dataclasses.replace(everyone, customer_name="Ada", account_type=AccountType.SAVINGS)
+    ) == {ada_savings.number}
+    assert await numbers(dataclasses.replace(everyone, status=AccountStatus.FROZEN)) == {
+        ada_frozen.number
+    }
+
+
+# --- Transactions ---------------------------------------------------------------------------
+
+
+async def test_an_added_transaction_comes_back_field_for_field(store: Store) -> None:
+    account = an_account()
+    transaction = a_transaction(
+        account,
+        amount=Money(MAX_AMOUNT),
+        transaction_type=TransactionType.WITHDRAWAL,
+        description="Ünïcode — and 'quotes' \"too\"; " + "x" * 400,
+        status=TransactionStatus.PENDING,
+        timestamp=datetime(2024, 5, 1, 12, 0, 0, 1, tzinfo=UTC),
+        updated_at=datetime(2024, 5, 1, 12, 0, 0, 2, tzinfo=UTC),
+        balance_after=Money(Decimal("0.00")),
+        deleted_at=datetime(2024, 5, 2, tzinfo=UTC),
+    )
+    await add(store, account, transaction)
+
+    async with store.unit_of_work() as uow:
+        loaded = await uow.transactions.get(transaction.transaction_id)
+
+    assert same_fields(loaded, transaction)
+    assert loaded is not None
+    assert loaded.amount.amount == Decimal("1000000000000.00")
+    assert_utc(loaded.timestamp, loaded.updated_at, loaded.deleted_at)
+
+
+async def test_a_transaction_without_optional_fields_comes_back_so(store: Store) -> None:
+    account = an_account()
+    transaction = a_transaction(account, amount=Money(Decimal("0.01")))
+    await add(store, account, transaction)
+
+    async with store.unit_of_work() as uow:
+        loaded = await uow.transactions.get(transaction.transaction_id)
+
+    assert same_fields(loaded, transaction)
+    assert loaded is not None
+    assert (loaded.description, loaded.balance_after, loaded.deleted_at) == (None, None, None)
+
+
+async def test_a_saved_transaction_keeps_every_change(store: Store) -> None:
+    account = an_account()
+    transaction = a_transaction(account, status=TransactionStatus.PENDING)
+    await add(store, account, transaction)
+
+    async with store.unit_of_work() as uow:
+        changed = await uow.transactions.get(transaction.transaction_id)
+        assert changed is not None
+        changed.amount = Money(Decimal("99.99"))
+        changed.transaction_type = TransactionType.WITHDRAWAL
+        changed.description = "corrected"
+        changed.status = TransactionStatus.SUCCESS
+        changed.updated_at = T0 + timedelta(seconds=1)
+        changed.balance_after = Money(Decimal("0.01"))
+        changed.deleted_at = T0 + timedelta(seconds=2)
+        await uow.transactions.save(changed)
+        await uow.commit()
+
+    async with store.unit_of_work() as uow:
+        assert same_fields(await uow.transactions.get(transaction.transaction_id), changed)
+
+
+async def test_an_unknown_transaction_is_none(store: Store) -> None:
+    async with store.unit_of_work() as uow:
+        assert await uow.transactions.get(random_id()) is None
+
+
+async def test_a_used_transaction_id_is_a_duplicate_on_any_account(store: Store) -> None:
+    first, second = an_account(), an_account()
+    deleted = a_transaction(first, deleted_at=T0)
+    await add(store, first, second, deleted)
+
+    with pytest.raises(DuplicateTransactionId) as raised:
+        await add(store, a_transaction(second, transaction_id=deleted.transaction_id))
+
+    assert raised.value.transaction_id == str(deleted.transaction_id)
+    async with store.unit_of_work() as uow:
+        assert same_fields(await uow.transactions.get(deleted.transaction_id), deleted)
+
+
+async def test_transactions_list_oldest_first_then_by_id_a_page_at_a_time(store: Store) -> None:
+    account, other = an_account(), an_account()
+    # Ids that sort differently under a locale than byte by byte ('-' < '0' < 'A' < '_' < 'a').
+    tie = [TransactionId(tid) for tid in ("aaaaaaaa", "________", "AAAAAAAA", "00000000")]
+    times = [
+        datetime(2023, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2024, 1, 1, tzinfo=UTC),  # the tie
+        datetime(2024, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(2024, 1, 1, 6, 0, 0, 2, tzinfo=INDIA),  # 00:30 UTC
+        datetime(2100, 1, 1, tzinfo=UTC),
+    ]
+    items = [a_transaction(account, transaction_id=tid, timestamp=times[1]) for tid in tie]
+    items += [a_transaction(account, timestamp=t) for t in (times[4], times[0], times[3], times[2])]
+    hidden = [
+        a_transaction(account, timestamp=times[2], deleted_at=T0),
+        a_transaction(other, timestamp=times[2]),
+    ]
+    await add(store, account, other, *items, *hidden)
+    expected = sorted(items, key=lambda t: (t.timestamp, t.transaction_id))
+
+    pages: list[list[Transaction]] = []
+    after = None
+    async with store.unit_of_work() as uow:
+        while True:
+            page = await uow.transactions.list(TransactionQuery(account.number, 3, after=after))
+            if not page:
+                break
+            pages.append(page)
+            after = (page[-1].timestamp, page[-1].transaction_id)
+
+    assert [len(page) for page in pages] == [3, 3, 2]
+    listed = [t for page in pages for t in page]
+    assert [t.transaction_id for t in listed] == [t.transaction_id for t in expected]
+    assert [t.transaction_id.value for t in listed[1:5]] == sorted(tid.value for tid in tie)
+    assert all(same_fields(got, want) for got, want in zip(listed, expected, strict=True))
+
+
+async def test_transactions_list_since_and_until_include_their_bounds(store: Store) -> None:
+    account = an_account()
+    times = [T0 + timedelta(microseconds=n) for n in range(5)]
+    items = [a_transaction(account, timestamp=t) for t in times]
+    await add(store, account, *items)
+
+    async def listed(**filters: object) -> list[datetime]:
+        query = dataclasses.replace(TransactionQuery(account.number, 10), **filters)
+        async with store.unit_of_work() as uow:
+            return [t.timestamp for t in await uow.transactions.list(query)]
+
+    assert await listed(since=times[1], until=times[3]) == times[1:4]
+    assert await listed(since=times[4]) == times[4:]
+    assert await listed(until=times[0]) == times[:1]
+    assert await listed(since=times[1].astimezone(INDIA)) == times[1:]
+    assert await listed(since=times[3], until=times[2]) == []
+
+
+async def test_transactions_list_by_type_and_status(store: Store) -> None:
+    account = an_account()
+    deposit = a_transaction(account)
+    withdrawal = a_transaction(account, transaction_type=TransactionType.WITHDRAWAL)
+    pending = a_transaction(account, status=TransactionStatus.PENDING)
+    failed = a_transaction(
+        account, transaction_type=TransactionType.WITHDRAWAL, status=TransactionStatus.FAILED
+    )
+    await add(store, account, deposit, withdrawal, pending, failed)
+
+    async def ids(**filters: object) -> set[TransactionId]:
+        query = dataclasses.replace(TransactionQuery(account.number, 10), **filters)
+        async with store.unit_of_work() as uow:
+            return {t.transaction_id for t in await uow.transactions.list(query)}
+
+    assert await ids(transaction_type=TransactionType.WITHDRAWAL) == {
+        withdrawal.transaction_id,
+        failed.transaction_id,
+    }
+    assert await ids(status=TransactionStatus.SUCCESS) == {
+        deposit.transaction_id,
+        withdrawal.transaction_id,
+    }
+    assert await ids(
+        transaction_type=TransactionType.DEPOSIT, status=TransactionStatus.PENDING
+    ) == {pending.transaction_id}
+
+
+async def test_sum_of_effects_counts_success_transactions_that_are_not_deleted(
+    store: Store,
+) -> None:
+    account, other = an_account(), an_account()
+
+    def cents(amount: str) -> Money:
+        return Money(Decimal(amount))
+
+    await add(
+        store,
+        account,
+        other,
+        a_transaction(account, amount=cents("10.00")),
+        a_transaction(account, amount=cents("0.01")),
+        a_transaction(account, amount=cents("3.00"), transaction_type=TransactionType.WITHDRAWAL),
+        a_transaction(account, amount=cents("100.00"), status=TransactionStatus.PENDING),
+        a_transaction(account, amount=cents("200.00"), status=TransactionStatus.CANCELLED),
+        a_transaction(
+            account,
+            amount=cents("400.00"),
+            transaction_type=TransactionType.WITHDRAWAL,
+            status=TransactionStatus.FAILED,
+        ),
+        a_transaction(account, amount=cents("800.00"), deleted_at=T0),
+        a_transaction(other, amount=cents("1600.00")),
+        a_transaction(other, amount=cents("0.10"), transaction_type=TransactionType.WITHDRAWAL),
+    )
+
+    async with store.unit_of_work() as uow:
+        assert await uow.transactions.sum_of_effects(account.number) == cents("7.01")
+        assert await uow.transactions.sum_of_effects(other.number) == cents("1599.90")
+        assert await uow.transactions.sum_of_effects(random_number()) == Money.zero()
+
+
+async def test_sum_of_effects_may_come_out_negative_when_the_records_say_so(store: Store) -> None:
+    account = an_account()
+    withdrawal = a_transaction(
+        account, amount=Money(Decimal("5.25")), transaction_type=TransactionType.WITHDRAWAL
+    )
+    await add(store, account, withdrawal)
+
+    async with store.unit_of_work() as uow:
+        assert await uow.transactions.sum_of_effects(account.number) == Money(Decimal("-5.25"))
+
+
+async def test_sum_of_effects_is_exact_at_the_largest_amounts(store: Store) -> None:
+    account = an_account()
+    deposits = [a_transaction(account, amount=Money(MAX_AMOUNT)) for _ in range(100)]
+    await add(store, account, *deposits, a_transaction(account, amount=Money(Decimal("0.01"))))
+
+    async with store.unit_of_work() as uow:
+        total = await uow.transactions.sum_of_effects(account.number)
+
+    assert total == Money(Decimal("100000000000000.01"))
