@@ -13,6 +13,8 @@ from bank_domain.errors import InvalidValue
 
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 500
+MAX_CURSOR_LENGTH: Final = 512
+"""Far longer than any cursor this ledger makes (a timestamp and a 64-character id)."""
 
 Item = TypeVar("Item")
 
@@ -38,10 +40,12 @@ def encode_cursor(position: list[str]) -> str:
 
 def decode_cursor(cursor: str, parts: int) -> list[str]:
     """The position a cursor names; anything that is not a cursor this ledger made is refused."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidValue("cursor", "cursor is not a cursor this API returned.")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidValue("cursor", "cursor is not a cursor this API returned.") from None
     if (
         not isinstance(position, list)
