@@ -1,0 +1,56 @@
+"""The database URLs people write become the async-driver URLs the store uses."""
+
+from __future__ import annotations
+
+import pytest
+
+from bank_adapters.sql import async_database_url
+
+
+@pytest.mark.parametrize(
+    ("given", "driver", "database"),
+    [
+        ("sqlite:///bank.db", "sqlite+aiosqlite", "bank.db"),
+        ("sqlite:///data/bank.db", "sqlite+aiosqlite", "data/bank.db"),
+        ("sqlite:////var/lib/bank/bank.db", "sqlite+aiosqlite", "/var/lib/bank/bank.db"),
+        ("sqlite+aiosqlite:///bank.db", "sqlite+aiosqlite", "bank.db"),
+        ("postgresql://postgres@127.0.0.1:5432/test", "postgresql+asyncpg", "test"),
+        ("postgres://postgres@db/bank", "postgresql+asyncpg", "bank"),
+        ("postgresql+asyncpg://postgres@db/bank", "postgresql+asyncpg", "bank"),
+    ],
+)
+def test_known_urls_name_the_async_driver(given: str, driver: str, database: str) -> None:
+    url = async_database_url(given)
+
+    assert (url.drivername, url.database) == (driver, database)
+
+
+def test_credentials_host_port_and_options_are_kept() -> None:
+    url = async_database_url("postgres://ledger:p%40ss%3Aword@db.internal:6432/bank?ssl=require")
+
+    assert (url.username, url.password, url.host, url.port) == (
+        "ledger",
+        "p@ss:word",
+        "db.internal",
+        6432,
+    )
+    assert dict(url.query) == {"ssl": "require"}
+    assert url.render_as_string(hide_password=False) == (
+        "postgresql+asyncpg://ledger:p%40ss%3Aword@db.internal:6432/bank?ssl=require"
+    )
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "mysql://root@localhost/bank",
+        "postgresql+psycopg2://postgres@localhost/bank",
+        "sqlite://",
+        "sqlite:///:memory:",
+        "memory://",
+        "not a url",
+    ],
+)
+def test_other_urls_are_refused_with_a_reason(given: str) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        async_database_url(given)
