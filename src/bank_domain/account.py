@@ -43,7 +43,9 @@ class AccountStatus(StrEnum):
 
 def customer_name(value: object) -> str:
     """A customer's name: 1 to 200 characters once surrounding white space is trimmed."""
-    trimmed = text("customer_name", value, MAX_CUSTOMER_NAME_LENGTH).strip()
+    if not isinstance(value, str):
+        raise InvalidValue("customer_name", "customer_name is a string.")
+    trimmed = text("customer_name", value.strip(), MAX_CUSTOMER_NAME_LENGTH)
     if not trimmed:
         raise InvalidValue(
             "customer_name",

@@ -43,7 +43,7 @@ class Money:
             raise InvalidValue(field, "An amount must be a number.") from None
         if not number.is_finite():
             raise InvalidValue(field, "An amount must be a finite number.")
-        if abs(number) > MAX_BALANCE:
+        if number.copy_abs() > MAX_BALANCE:  # copy_abs, unlike abs, never overflows
             raise InvalidValue(field, f"An amount is at most {MAX_AMOUNT}.")
         if number != number.quantize(CENT):
             raise InvalidValue(field, "An amount has at most 2 decimal places.")

@@ -6,7 +6,7 @@ from bank_domain.errors import InvalidValue
 
 
 def text(field: str, value: object, max_length: int) -> str:
-    """A string a store can keep exactly: no NUL, valid Unicode, bounded after trimming."""
+    """A string a store can keep exactly: no NUL, valid Unicode, at most max_length long."""
     if not isinstance(value, str):
         raise InvalidValue(field, f"{field} is a string.")
     if "\x00" in value:
@@ -15,6 +15,6 @@ def text(field: str, value: object, max_length: int) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidValue(field, f"{field} is not valid Unicode text.") from None
-    if len(value.strip()) > max_length:
+    if len(value) > max_length:
         raise InvalidValue(field, f"{field} is at most {max_length} characters.")
     return value
