@@ -1,0 +1,114 @@
+"""The Alembic migrations shipped in the package: each step goes up, down and up again (the
+"stairway"), and the newest schema is exactly the one the adapter's tables describe."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+from bank_adapters.sql import (
+    current_revision,
+    downgrade,
+    head_revision,
+    migrate_to_newest,
+    upgrade,
+    upgrade_to_head,
+)
+from bank_adapters.sql.engine import create_engine
+from bank_adapters.sql.migrate import alembic_config
+from bank_adapters.sql.schema import metadata
+from tests.support.postgres import postgres_server_url, throwaway_database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bank.db'}"
+        return
+    with throwaway_database(postgres_server_url(), "bank_migrations") as url:
+        yield url
+
+
+def revisions_oldest_first() -> list[Any]:
+    script = ScriptDirectory.from_config(alembic_config())
+    return list(reversed(list(script.walk_revisions())))
+
+
+async def run_on(url: str, inspection: Any) -> Any:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(inspection)
+    finally:
+        await engine.dispose()
+
+
+def table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+def schema_differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+async def test_every_migration_goes_up_down_and_up_again(empty_database_url: str) -> None:
+    revisions = revisions_oldest_first()
+    assert revisions, "the package ships no migrations"
+    for revision in revisions:
+        await upgrade(empty_database_url, revision.revision)
+        assert await current_revision(empty_database_url) == revision.revision
+        await downgrade(empty_database_url, revision.down_revision or "base")
+        assert await current_revision(empty_database_url) == revision.down_revision
+        await upgrade(empty_database_url, revision.revision)
+
+    assert await current_revision(empty_database_url) == head_revision()
+
+
+async def test_downgrading_to_base_removes_every_table(empty_database_url: str) -> None:
+    await upgrade_to_head(empty_database_url)
+    assert {"accounts", "transactions"} <= await run_on(empty_database_url, table_names)
+
+    await downgrade(empty_database_url, "base")
+
+    assert await run_on(empty_database_url, table_names) <= {"alembic_version"}
+    assert await current_revision(empty_database_url) is None
+
+
+async def test_the_newest_schema_is_the_one_the_adapter_describes(
+    empty_database_url: str,
+) -> None:
+    await upgrade_to_head(empty_database_url)
+
+    assert await run_on(empty_database_url, schema_differences) == []
+
+
+async def test_upgrading_twice_changes_nothing(empty_database_url: str) -> None:
+    await upgrade_to_head(empty_database_url)
+    await upgrade_to_head(empty_database_url)
+
+    assert await current_revision(empty_database_url) == head_revision()
+
+
+async def test_concurrent_upgrades_migrate_once(empty_database_url: str) -> None:
+    await asyncio.gather(*(upgrade_to_head(empty_database_url) for _ in range(3)))
+
+    assert await current_revision(empty_database_url) == head_revision()
+
+
+def test_migrate_to_newest_serves_callers_without_an_event_loop(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bank.db'}"
+
+    migrate_to_newest(url)
+
+    assert asyncio.run(current_revision(url)) == head_revision()
