@@ -37,6 +37,9 @@ class InMemoryStore:
     def unit_of_work(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self)
 
+    def posting_unit_of_work(self) -> InMemoryUnitOfWork:
+        return self.unit_of_work()
+
     async def ping(self) -> None:
         """Memory always answers."""
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Protocol
 
 from bank_adapters.memory import InMemoryStore
-from bank_domain.ports import UnitOfWork
+from bank_domain.ports import PostingUnitOfWork, UnitOfWork
 
 
 class Store(Protocol):
     """What the service needs of a store beyond its units of work."""
 
     def unit_of_work(self) -> UnitOfWork: ...
+
+    def posting_unit_of_work(self) -> PostingUnitOfWork:
+        """A unit of work for PostTransaction alone; a store may serve it more leanly."""
 
     async def ping(self) -> None:
         """Raises StorageUnavailable when the store does not answer."""

@@ -14,6 +14,7 @@ from bank_domain.errors import (
     BalanceLimitExceeded,
     InsufficientFunds,
     InvalidValue,
+    LedgerInconsistent,
     VersionMismatch,
 )
 from bank_domain.identifiers import AccountNumber
@@ -136,7 +137,13 @@ class Account:
         self._touch(now)
 
     def correct_balance(self, recomputed: Money, now: datetime) -> bool:
-        """Repairs drift between the stored balance and the account's transactions."""
+        """Repairs drift between the stored balance and the account's transactions; a sum that
+        no balance may be (below zero, above the limit) is reported, never stored."""
+        if recomputed.is_negative() or recomputed.amount > MAX_BALANCE:
+            raise LedgerInconsistent(
+                f"Account {self.number}'s transactions add up to {recomputed}, which no balance "
+                "may be; the stored balance is left as it is."
+            )
         if recomputed == self.balance:
             return False
         self.balance = recomputed

@@ -70,6 +70,12 @@ class BalanceLimitExceeded(Conflict):
     code = "balance_limit_exceeded"
 
 
+class LedgerInconsistent(Conflict):
+    """The stored transactions add up to a balance no account may hold: a repair needs a person."""
+
+    code = "ledger_inconsistent"
+
+
 class DuplicateAccountNumber(Conflict):
     code = "duplicate_account_number"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bank_domain.ports import Clock, UnitOfWorkFactory
+from bank_domain.ports import Clock, PostingUnitOfWorkFactory, UnitOfWorkFactory
 from bank_domain.use_cases._common import utc_now
 from bank_domain.use_cases.accounts import (
     CloseAccount,
@@ -28,13 +28,20 @@ class Ledger:
     >>> account = await ledger.open_account(OpenAccountCommand("Ada", "checking"))  # +SKIP
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock = utc_now,
+        postings: PostingUnitOfWorkFactory | None = None,
+    ) -> None:
+        """``postings``, when given, serves PostTransaction instead of ``uow``: a store's leaner
+        path for the busiest use case. Every other use case runs on ``uow``."""
         self.open_account = OpenAccount(uow, clock)
         self.update_account = UpdateAccount(uow, clock)
         self.close_account = CloseAccount(uow, clock)
         self.get_account = GetAccount(uow)
         self.list_accounts = ListAccounts(uow)
-        self.post_transaction = PostTransaction(uow, clock)
+        self.post_transaction = PostTransaction(postings or uow, clock)
         self.amend_transaction = AmendTransaction(uow, clock)
         self.delete_transaction = DeleteTransaction(uow, clock)
         self.get_transaction = GetTransaction(uow)

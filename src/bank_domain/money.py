@@ -44,7 +44,7 @@ class Money:
         if not number.is_finite():
             raise InvalidValue(field, "An amount must be a finite number.")
         if number.copy_abs() > MAX_BALANCE:  # copy_abs, unlike abs, never overflows
-            raise InvalidValue(field, f"An amount is at most {MAX_AMOUNT}.")
+            raise InvalidValue(field, f"An amount is at most {MAX_BALANCE}.")
         if number != number.quantize(CENT):
             raise InvalidValue(field, "An amount has at most 2 decimal places.")
         return cls(number.quantize(CENT))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from bank_domain.account import Account, AccountStatus, AccountType
 from bank_domain.identifiers import AccountNumber, TransactionId
@@ -118,5 +118,45 @@ class UnitOfWork(abc.ABC):
         """Discards what was not committed; harmless after a commit."""
 
 
+class PostingAccounts(Protocol):
+    """The part of AccountRepository that posting a transaction uses."""
+
+    async def get_for_update(self, number: AccountNumber) -> Account | None: ...
+
+    async def save(self, account: Account) -> None: ...
+
+
+class PostingTransactions(Protocol):
+    """The part of TransactionRepository that posting a transaction uses."""
+
+    async def get(self, transaction_id: TransactionId) -> Transaction | None: ...
+
+    async def add(self, transaction: Transaction) -> None: ...
+
+
+class PostingUnitOfWork(Protocol):
+    """What posting needs of a unit of work, and no more: a store may serve postings through a
+    leaner path (for example, grouping concurrent postings into one database transaction) as
+    long as it keeps this contract. Every UnitOfWork is one."""
+
+    @property
+    def accounts(self) -> PostingAccounts: ...
+
+    @property
+    def transactions(self) -> PostingTransactions: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+PostingUnitOfWorkFactory = Callable[[], PostingUnitOfWork]
 Clock = Callable[[], datetime]

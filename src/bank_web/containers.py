@@ -19,4 +19,8 @@ class Container(containers.DeclarativeContainer):
 
     config = providers.Configuration()
     store = providers.Singleton(open_store, url=config.database_url)
-    ledger = providers.Singleton(Ledger, uow=store.provided.unit_of_work)
+    ledger = providers.Singleton(
+        Ledger,
+        uow=store.provided.unit_of_work,
+        postings=store.provided.posting_unit_of_work,
+    )

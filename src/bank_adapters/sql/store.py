@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bank_adapters.sql.engine import PoolSettings, create_engine
 from bank_adapters.sql.errors import storage_errors
+from bank_adapters.sql.group_commit import GroupCommitter
 from bank_adapters.sql.sqlite_transactions import BEGIN_MODE_OPTION
 from bank_adapters.sql.unit_of_work import SqlUnitOfWork
 from bank_domain.errors import StorageUnavailable
+from bank_domain.ports import PostingUnitOfWork
 
 PING_TIMEOUT_SECONDS: Final = 5.0
 
@@ -31,6 +33,7 @@ class SqlStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._group_committer: GroupCommitter | None = None
 
     @classmethod
     def from_url(cls, url: str | URL, pool: PoolSettings | None = None) -> SqlStore:
@@ -55,6 +58,15 @@ class SqlStore:
 
     def unit_of_work(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._engine)
+
+    def posting_unit_of_work(self) -> PostingUnitOfWork:
+        """On PostgreSQL, concurrent postings share database transactions (group_commit.py);
+        SQLite has one writer at a time anyway, so there each posting has its own."""
+        if self._engine.dialect.name != "postgresql":
+            return self.unit_of_work()
+        if self._group_committer is None:
+            self._group_committer = GroupCommitter(self._engine)
+        return self._group_committer.unit_of_work()
 
     async def ping(self) -> None:
         """Returns once the database answers a query; raises StorageUnavailable otherwise."""

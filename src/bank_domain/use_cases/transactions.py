@@ -11,7 +11,12 @@ from bank_domain.errors import AccountFrozen, DuplicateTransactionId, InvalidVal
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, transaction_amount
 from bank_domain.pagination import Page, decode_cursor, encode_cursor, page_size
-from bank_domain.ports import Clock, TransactionQuery, UnitOfWorkFactory
+from bank_domain.ports import (
+    Clock,
+    PostingUnitOfWorkFactory,
+    TransactionQuery,
+    UnitOfWorkFactory,
+)
 from bank_domain.transaction import (
     UNSET,
     Transaction,
@@ -89,7 +94,7 @@ class PostTransaction:
     withdrawal never takes it below zero. Posting the same transaction_id again with the same
     fields returns the stored transaction and moves no money."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+    def __init__(self, uow: PostingUnitOfWorkFactory, clock: Clock = utc_now) -> None:
         self._uow = uow
         self._clock = clock
 

@@ -1,0 +1,170 @@
+"""PostgreSQL's grouped postings: concurrent postings share database transactions, and still
+lose no update, never overdraw, move money once per transaction id, and fail whole."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from bank_adapters.sql import SqlStore
+from bank_domain import (
+    AccountNumber,
+    InsufficientFunds,
+    Ledger,
+    Money,
+    OpenAccountCommand,
+    PostTransactionCommand,
+    StorageUnavailable,
+)
+from tests.integration.conftest import _fresh
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def postgres_store(postgres_store_url: str) -> AsyncIterator[SqlStore]:
+    store = SqlStore.from_url(postgres_store_url)
+    try:
+        yield await _fresh(store)
+    finally:
+        await store.dispose()
+
+
+def grouped_ledger(store: SqlStore) -> Ledger:
+    return Ledger(store.unit_of_work, postings=store.posting_unit_of_work)
+
+
+async def open_account(ledger: Ledger, initial_deposit: str = "0") -> str:
+    account = await ledger.open_account(
+        OpenAccountCommand("Ada Lovelace", "checking", initial_deposit=initial_deposit)
+    )
+    return account.number.value
+
+
+async def stored_sum(store: SqlStore, number: str) -> Money:
+    async with store.unit_of_work() as uow:
+        return await uow.transactions.sum_of_effects(AccountNumber(number))
+
+
+async def test_it_serves_postings_on_postgresql(postgres_store: SqlStore) -> None:
+    assert type(postgres_store.posting_unit_of_work()).__name__ == "GroupedPosting"
+
+
+async def test_64_concurrent_deposits_to_one_account_are_all_counted(
+    postgres_store: SqlStore,
+) -> None:
+    ledger = grouped_ledger(postgres_store)
+    number = await open_account(ledger)
+
+    postings = await asyncio.gather(
+        *(
+            ledger.post_transaction(PostTransactionCommand(number, "1.00", "deposit"))
+            for _ in range(64)
+        )
+    )
+
+    balances_after = sorted(p.transaction.balance_after.amount for p in postings)  # type: ignore[union-attr]
+    assert balances_after == [Decimal(n) for n in range(1, 65)]
+    account = await ledger.get_account(number)
+    assert account.balance == Money(Decimal("64.00")) == await stored_sum(postgres_store, number)
+    assert account.version == 65
+
+
+async def test_concurrent_withdrawals_never_overdraw(postgres_store: SqlStore) -> None:
+    ledger = grouped_ledger(postgres_store)
+    number = await open_account(ledger, initial_deposit="100.00")
+
+    results = await asyncio.gather(
+        *(
+            ledger.post_transaction(PostTransactionCommand(number, "10.00", "withdrawal"))
+            for _ in range(64)
+        ),
+        return_exceptions=True,
+    )
+
+    assert sum(1 for r in results if isinstance(r, InsufficientFunds)) == 54
+    assert sum(1 for r in results if not isinstance(r, Exception)) == 10
+    assert (await ledger.get_account(number)).balance == Money(Decimal("0.00"))
+    assert await stored_sum(postgres_store, number) == Money(Decimal("0.00"))
+
+
+async def test_postings_spread_over_many_accounts_each_add_up(postgres_store: SqlStore) -> None:
+    ledger = grouped_ledger(postgres_store)
+    numbers = [await open_account(ledger, initial_deposit="50.00") for _ in range(12)]
+    expected = {number: Decimal("50.00") for number in numbers}
+    commands = []
+    for i in range(240):
+        number, withdrawal = numbers[i % 12], i % 3 == 0
+        commands.append(
+            PostTransactionCommand(
+                number, "2.00" if withdrawal else "3.00", "withdrawal" if withdrawal else "deposit"
+            )
+        )
+        expected[number] += Decimal("-2.00") if withdrawal else Decimal("3.00")
+
+    results = await asyncio.gather(*(ledger.post_transaction(c) for c in commands))
+
+    assert all(r.created for r in results)
+    for number in numbers:
+        balance = (await ledger.get_account(number)).balance
+        assert balance == Money(expected[number]) == await stored_sum(postgres_store, number)
+
+
+async def test_one_transaction_id_posted_at_once_moves_money_once(
+    postgres_store: SqlStore,
+) -> None:
+    ledger = grouped_ledger(postgres_store)
+    number = await open_account(ledger)
+    command = PostTransactionCommand(number, "25.00", "deposit", transaction_id="same-id-0001")
+
+    postings = await asyncio.gather(*(ledger.post_transaction(command) for _ in range(10)))
+
+    assert sum(p.created for p in postings) == 1
+    assert {p.transaction.transaction_id.value for p in postings} == {"same-id-0001"}
+    assert (await ledger.get_account(number)).balance == Money(Decimal("25.00"))
+
+
+async def test_a_group_that_cannot_commit_stores_none_of_its_postings(
+    postgres_store: SqlStore, postgres_store_url: str
+) -> None:
+    """Two processes (two stores) post the same new id at once: the group that loses the race
+    on the id's unique key fails whole, and a bystander posting in that group is not stored."""
+    ledger = grouped_ledger(postgres_store)
+    number = await open_account(ledger, initial_deposit="10.00")
+    other_process = SqlStore.from_url(postgres_store_url)
+    other_ledger = grouped_ledger(other_process)
+    holder = await asyncpg.connect(postgres_store_url)
+    try:
+        # Hold the account's row: each process's first group queues for it, and the other
+        # process's next postings gather behind its first group, into one group.
+        blocker = holder.transaction()
+        await blocker.start()
+        await holder.execute("SELECT 1 FROM accounts WHERE account_number = $1 FOR UPDATE", number)
+        racing = PostTransactionCommand(number, "5.00", "deposit", transaction_id="race-id-0001")
+        first = asyncio.ensure_future(ledger.post_transaction(racing))
+        await asyncio.sleep(0.2)
+        queued = asyncio.ensure_future(
+            other_ledger.post_transaction(PostTransactionCommand(number, "0.50", "deposit"))
+        )
+        await asyncio.sleep(0.2)
+        second = asyncio.ensure_future(other_ledger.post_transaction(racing))
+        bystander = asyncio.ensure_future(
+            other_ledger.post_transaction(PostTransactionCommand(number, "1.00", "deposit"))
+        )
+        await asyncio.sleep(0.2)
+        await blocker.rollback()
+        outcomes = await asyncio.gather(first, queued, second, bystander, return_exceptions=True)
+    finally:
+        await holder.close()
+        await other_process.dispose()
+
+    assert not isinstance(outcomes[0], BaseException)
+    assert not isinstance(outcomes[1], BaseException)
+    assert isinstance(outcomes[2], StorageUnavailable)
+    assert isinstance(outcomes[3], StorageUnavailable)
+    assert (await ledger.get_account(number)).balance == Money(Decimal("15.50"))
+    assert await stored_sum(postgres_store, number) == Money(Decimal("15.50"))
