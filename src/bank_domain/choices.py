@@ -11,8 +11,9 @@ Choice = TypeVar("Choice", bound=StrEnum)
 
 
 def parse_choice(choices: type[Choice], value: object, field: str) -> Choice:
-    allowed = {member.value: member for member in choices}
-    if not isinstance(value, str) or value not in allowed:
-        words = ", ".join(f"'{word}'" for word in allowed)
-        raise InvalidValue(field, f"{field} is one of {words}.")
-    return allowed[value]
+    if isinstance(value, str):
+        for member in choices:
+            if member.value == value:
+                return member
+    words = ", ".join(f"'{member.value}'" for member in choices)
+    raise InvalidValue(field, f"{field} is one of {words}.")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
-import uuid
 from dataclasses import dataclass
 from typing import Final
 
@@ -50,7 +50,7 @@ class TransactionId:
 
     @classmethod
     def generate(cls) -> TransactionId:
-        return cls(uuid.uuid4().hex)
+        return cls(os.urandom(16).hex())
 
     def __str__(self) -> str:
         return self.value

@@ -9,14 +9,6 @@ from bank_domain.ledger import Ledger
 
 
 class Container(containers.DeclarativeContainer):
-    wiring_config = containers.WiringConfiguration(
-        modules=[
-            "bank_web.routes.accounts",
-            "bank_web.routes.transactions",
-            "bank_web.routes.service",
-        ]
-    )
-
     config = providers.Configuration()
     store = providers.Singleton(open_store, url=config.database_url)
     ledger = providers.Singleton(

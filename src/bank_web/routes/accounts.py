@@ -2,8 +2,7 @@
 
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
-from fastapi import Body, Depends, Header, Query, Request, Response, status
+from fastapi import Body, Header, Query, Request, Response, status
 
 from bank_domain.account import AccountStatus, AccountType
 from bank_domain.ledger import Ledger
@@ -14,7 +13,7 @@ from bank_domain.use_cases.accounts import (
     OpenAccountCommand,
     UpdateAccountCommand,
 )
-from bank_web.containers import Container
+from bank_web.dependencies import LedgerDep
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.routes._http import entity_tag, expected_version, problems, router
 from bank_web.schemas import (
@@ -28,7 +27,6 @@ from bank_web.schemas import (
 
 accounts = router(prefix="/v1/accounts", tags=["accounts"])
 
-LedgerDep = Annotated[Ledger, Depends(Provide[Container.ledger])]
 IfMatch = Annotated[
     str | None,
     Header(description='The ETag ("<version>") last seen; a stale one is refused with 412.'),
@@ -73,7 +71,6 @@ def _account_response(
     response_model=AccountOut,
     responses=problems(409, 422, 503),
 )
-@inject
 async def open_account(
     request: Request,
     body: Annotated[AccountCreate, Body(openapi_examples=_OPEN_EXAMPLES)],
@@ -89,12 +86,11 @@ async def open_account(
             initial_deposit=body.initial_deposit,
         )
     )
-    location = str(request.url_for("get_account", account_number=account.number.value).path)
+    location = f"/v1/accounts/{account.number.value}"
     return _account_response(AccountOut.of(account), account.version, 201, location)
 
 
 @accounts.get("", response_model=AccountPage, responses=problems(422, 503))
-@inject
 async def list_accounts(
     ledger: LedgerDep,
     limit: Annotated[
@@ -125,7 +121,6 @@ async def list_accounts(
 
 
 @accounts.get("/{account_number}", response_model=AccountOut, responses=problems(404, 503))
-@inject
 async def get_account(account_number: str, ledger: LedgerDep) -> Response:
     """One open account. A closed account answers 404."""
     account = await ledger.get_account(account_number)
@@ -140,7 +135,6 @@ async def _update(ledger: Ledger, command: UpdateAccountCommand) -> Response:
 @accounts.patch(
     "/{account_number}", response_model=AccountOut, responses=problems(404, 412, 422, 503)
 )
-@inject
 async def patch_account(
     account_number: str, body: AccountPatch, ledger: LedgerDep, if_match: IfMatch = None
 ) -> Response:
@@ -161,7 +155,6 @@ async def patch_account(
 @accounts.put(
     "/{account_number}", response_model=AccountOut, responses=problems(404, 412, 422, 503)
 )
-@inject
 async def put_account(
     account_number: str, body: AccountPut, ledger: LedgerDep, if_match: IfMatch = None
 ) -> Response:
@@ -184,7 +177,6 @@ async def put_account(
     response_class=Response,
     responses=problems(404, 409, 412, 503),
 )
-@inject
 async def close_account(
     account_number: str, ledger: LedgerDep, if_match: IfMatch = None
 ) -> Response:
@@ -201,7 +193,6 @@ async def close_account(
     response_model=RecalculationOut,
     responses=problems(404, 503),
 )
-@inject
 async def recalculate_balance(account_number: str, ledger: LedgerDep) -> Response:
     """Recomputes the balance from the account's `success` transactions under the account's
     lock, and repairs any drift."""

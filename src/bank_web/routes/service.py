@@ -1,12 +1,8 @@
 """Service routes: liveness and readiness."""
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from dependency_injector.wiring import Provide, inject
-from fastapi import APIRouter, Depends, Response
-
-from bank_adapters.stores import Store
-from bank_web.containers import Container
+from bank_web.dependencies import StoreDep
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.routes._http import problems
 from bank_web.schemas import Health
@@ -21,8 +17,7 @@ async def health() -> Response:
 
 
 @service.get("/ready", response_model=Health, responses=problems(503))
-@inject
-async def ready(store: Annotated[Store, Depends(Provide[Container.store])]) -> Response:
+async def ready(store: StoreDep) -> Response:
     """200 when the database answers; 503 `service_unavailable` otherwise."""
     await store.ping()
     return ExactJSONResponse({"status": "ready"})

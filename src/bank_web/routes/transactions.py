@@ -3,8 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
-from fastapi import Body, Depends, Query, Request, Response
+from fastapi import Body, Query, Request, Response
 
 from bank_domain.ledger import Ledger
 from bank_domain.pagination import MAX_PAGE_SIZE
@@ -14,7 +13,7 @@ from bank_domain.use_cases.transactions import (
     ListTransactionsQuery,
     PostTransactionCommand,
 )
-from bank_web.containers import Container
+from bank_web.dependencies import LedgerDep
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.routes._http import problems, router
 from bank_web.schemas import (
@@ -27,7 +26,6 @@ from bank_web.schemas import (
 
 transactions = router(tags=["transactions"])
 
-LedgerDep = Annotated[Ledger, Depends(Provide[Container.ledger])]
 
 _POST_EXAMPLES = {
     "challenge": {
@@ -66,7 +64,6 @@ _POST_EXAMPLES = {
         **problems(404, 409, 422, 503),
     },
 )
-@inject
 async def post_transaction(
     request: Request,
     body: Annotated[TransactionCreate, Body(openapi_examples=_POST_EXAMPLES)],
@@ -87,9 +84,7 @@ async def post_transaction(
         )
     )
     transaction = posting.transaction
-    location = request.url_for(
-        "get_transaction", transaction_id=transaction.transaction_id.value
-    ).path
+    location = f"/v1/transactions/{transaction.transaction_id.value}"
     return ExactJSONResponse(
         TransactionOut.of(transaction),
         status_code=201 if posting.created else 200,
@@ -100,7 +95,6 @@ async def post_transaction(
 @transactions.get(
     "/v1/transactions/{transaction_id}", response_model=TransactionOut, responses=problems(404, 503)
 )
-@inject
 async def get_transaction(transaction_id: str, ledger: LedgerDep) -> Response:
     """One transaction; also one of a closed account. A deleted transaction answers 404."""
     return ExactJSONResponse(TransactionOut.of(await ledger.get_transaction(transaction_id)))
@@ -111,7 +105,6 @@ async def get_transaction(transaction_id: str, ledger: LedgerDep) -> Response:
     response_model=TransactionPage,
     responses=problems(404, 422, 503),
 )
-@inject
 async def list_transactions(
     account_number: str,
     ledger: LedgerDep,
@@ -154,7 +147,6 @@ async def _amend(ledger: Ledger, command: AmendTransactionCommand) -> Response:
     response_model=TransactionOut,
     responses=problems(404, 409, 422, 503),
 )
-@inject
 async def patch_transaction(
     transaction_id: str, body: TransactionPatch, ledger: LedgerDep
 ) -> Response:
@@ -177,7 +169,6 @@ async def patch_transaction(
     response_model=TransactionOut,
     responses=problems(404, 409, 422, 503),
 )
-@inject
 async def put_transaction(transaction_id: str, body: TransactionPut, ledger: LedgerDep) -> Response:
     """Replaces `amount`, `transaction_type` and `description` (null when left out), and
     `status` when given."""
@@ -199,7 +190,6 @@ async def put_transaction(transaction_id: str, body: TransactionPut, ledger: Led
     response_class=Response,
     responses=problems(404, 409, 503),
 )
-@inject
 async def delete_transaction(transaction_id: str, ledger: LedgerDep) -> Response:
     """Takes a `success` transaction's effect back (409 if that would overdraw) and keeps the
     record for audit; the id then answers 404 and is never used again."""
