@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
 from bank_domain.errors import InvalidValue
 
+_DECIMAL_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A number written in ASCII digits; Decimal alone would also read "1_000" and Arabic-Indic."""
 CENT: Final = Decimal("0.01")
 MAX_AMOUNT: Final = Decimal("1000000000000.00")
 """The largest amount one transaction (or initial deposit) may carry."""
@@ -36,6 +39,8 @@ class Money:
         if isinstance(value, Money):
             return value
         if not isinstance(value, Decimal | int | str):
+            raise InvalidValue(field, "An amount must be a number.")
+        if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value.strip()):
             raise InvalidValue(field, "An amount must be a number.")
         try:
             number = Decimal(value.strip() if isinstance(value, str) else value)

@@ -217,3 +217,9 @@ class TestCents:
     def test_any_two_place_decimal_parses_to_itself(self, value: Decimal) -> None:
         assert Money.parse(value).amount == value
         assert Money.parse(str(value)).amount == value
+
+
+@pytest.mark.parametrize("text", ["1_000", "\u0661\u0662", "\uff11\uff12", "1,000", "0x10"])
+def test_amount_text_is_plain_ascii_decimal_notation(text: str) -> None:
+    with pytest.raises(InvalidValue):
+        Money.parse(text)
