@@ -109,18 +109,41 @@ class PartialRequestBody(RequestBody):
 
 
 class AccountPatch(PartialRequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "frozen"}]})
+
     customer_name: CustomerNameIn | None = None
     account_type: AccountType | None = None
     status: AccountStatus | None = None
 
 
 class AccountPut(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"customer_name": "Ada King", "account_type": "savings"}]}
+    )
+
     customer_name: CustomerNameIn
     account_type: AccountType
     status: AccountStatus | None = None
 
 
 class AccountOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_number": "1234567890",
+                    "customer_name": "Ada Lovelace",
+                    "account_type": "checking",
+                    "balance": 300.0,
+                    "status": "active",
+                    "created_at": "2026-11-25T18:42:32.123456Z",
+                    "updated_at": "2026-11-25T18:45:01.000001Z",
+                    "version": 3,
+                }
+            ]
+        }
+    )
+
     account_number: str
     customer_name: str
     account_type: AccountType
@@ -161,6 +184,8 @@ class TransactionCreate(RequestBody):
 
 
 class TransactionPatch(PartialRequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "cancelled"}]})
+
     nullable = frozenset({"description"})
 
     amount: AmountIn | None = None
@@ -170,6 +195,19 @@ class TransactionPatch(PartialRequestBody):
 
 
 class TransactionPut(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount": 450.0,
+                    "transaction_type": "deposit",
+                    "description": "Salary, corrected",
+                    "status": "success",
+                }
+            ]
+        }
+    )
+
     amount: AmountIn
     transaction_type: TransactionType
     description: DescriptionIn = None
@@ -179,6 +217,24 @@ class TransactionPut(RequestBody):
 
 
 class TransactionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "transaction_id": "abcdefghijk",
+                    "account_number": "1234567890",
+                    "amount": 500.0,
+                    "transaction_type": "deposit",
+                    "description": "Initial deposit",
+                    "status": "success",
+                    "timestamp": "2026-11-25T18:43:00.000000Z",
+                    "updated_at": "2026-11-25T18:43:00.000000Z",
+                    "balance_after": 500.0,
+                }
+            ]
+        }
+    )
+
     transaction_id: str
     account_number: str
     amount: MoneyOut
@@ -218,6 +274,19 @@ class TransactionPage(BaseModel):
 
 
 class RecalculationOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_number": "1234567890",
+                    "balance": 300.0,
+                    "previous_balance": 300.0,
+                    "corrected": False,
+                }
+            ]
+        }
+    )
+
     account_number: str
     balance: MoneyOut
     previous_balance: MoneyOut
