@@ -80,13 +80,17 @@ def _with_problem_media_type(schema: dict[str, Any]) -> dict[str, Any]:
             for status, response in operation.get("responses", {}).items():
                 if status.startswith(("4", "5")):
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem}}
-            operation["responses"].setdefault(
-                "500",
-                {
-                    "description": "Unexpected error",
-                    "content": {PROBLEM_MEDIA_TYPE: {"schema": problem}},
-                },
-            )
+            extra = {"500": "Unexpected error"}
+            if "requestBody" in operation:
+                extra |= {"413": "Body too large", "415": "Body is not JSON"}
+            for status, description in extra.items():
+                operation["responses"].setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {PROBLEM_MEDIA_TYPE: {"schema": problem}},
+                    },
+                )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
