@@ -1,0 +1,552 @@
+"""Postings per second through the API, against PostgreSQL's own ceiling for the same work.
+
+For each repeat and worker count: serve the API on a throwaway database, load it with wrk
+(bench/posting.lua) in each mix (spread, hot), stop it, then run the same postings with pgbench
+(bench/posting.sql). Then check the ledger and print medians. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+BANK_API = ROOT / ".venv" / "bin" / "bank-api"
+CONNECTIONS, THREADS = 32, 2
+FIRST_SPREAD_ACCOUNT = 1_000_000_001
+HOT_ACCOUNT = 9_000_000_000
+OPENING_BALANCE = Decimal("1000000.00")
+DURABILITY = ("synchronous_commit", "fsync", "full_page_writes", "wal_sync_method")
+COLUMNS = (  # title, key in the table's rows, format
+    ("mix", "mix", "{}"),
+    ("workers", "workers", "{}"),
+    ("API postings/s", "api_postings_per_s", "{:.0f}"),
+    ("p50 ms", "p50_ms", "{:.1f}"),
+    ("p99 ms", "p99_ms", "{:.1f}"),
+    ("pgbench postings/s", "pgbench_postings_per_s", "{:.0f}"),
+    ("API / pgbench", "api_over_pgbench", "{:.2f}"),
+    ("server CPU ms/posting", "server_cpu_ms_per_posting", "{:.1f}"),
+)
+LOG_PROBLEM = re.compile(r'^(ERROR|CRITICAL)\b|Traceback|" 5\d\d\b', re.MULTILINE)
+
+
+@dataclass
+class Load:
+    """One wrk run, as posting.lua's done() reports it."""
+
+    description: str
+    sent: int
+    status_2xx: int
+    status_409: int
+    status_other: int
+    responses: int
+    duration_us: int
+    p50_us: int
+    p99_us: int
+    mean_us: int
+    errors_connect: int
+    errors_read: int
+    errors_write: int
+    errors_timeout: int
+    server_cpu_s: float = 0.0
+    """CPU time the server's processes used during this load."""
+
+    @property
+    def postings_per_s(self) -> float:
+        return self.status_2xx / (self.duration_us / 1e6)
+
+    @property
+    def server_cpu_ms_per_posting(self) -> float:
+        return 1000 * self.server_cpu_s / self.status_2xx if self.status_2xx else 0.0
+
+    @property
+    def unanswered(self) -> int:
+        """Requests still in flight when wrk stopped: the server may have stored them."""
+        return self.sent - self.responses
+
+    @property
+    def socket_errors(self) -> int:
+        return self.errors_connect + self.errors_read + self.errors_write + self.errors_timeout
+
+
+@dataclass
+class Pgbench:
+    description: str
+    processed: int
+    failed: int
+    tps: float
+    latency_ms: float
+    exit_code: int
+    stored: int = 0
+    """Rows this run stored, counted at the end (a withdrawal without funds stores none)."""
+
+    @property
+    def postings_per_s(self) -> float:
+        return self.tps * self.stored / self.processed if self.processed else 0.0
+
+
+@dataclass
+class Phase:
+    mix: str
+    workers: int
+    repeat: int
+    load_average: float
+    warmup: Load | None
+    api: Load
+    pgbench: Pgbench
+    server_log_problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+class Postgres:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def rows(self, sql: str) -> list[list[str]]:
+        command = ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
+        result = subprocess.run(
+            [*command, "-d", self.url, "-c", sql], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed: {result.stderr.strip()}\n{sql}")
+        return [line.split("\t") for line in result.stdout.splitlines() if line]
+
+    def value(self, sql: str) -> str:
+        return self.rows(sql)[0][0]
+
+    def settle(self, seconds: float) -> None:
+        """Between phases: write dirty pages out now, not during the next phase, then rest."""
+        self.rows("CHECKPOINT")
+        time.sleep(seconds)
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
+    parser.add_argument("--duration", type=int, default=15, help="seconds per load (15)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per mix and workers (3)")
+    parser.add_argument("--workers", default="1,2", help="server worker counts (1,2)")
+    parser.add_argument("--mixes", default="spread,hot", help="spread and/or hot")
+    parser.add_argument("--accounts", type=int, default=10_000, help="spread accounts (10000)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load (2)")
+    parser.add_argument("--pause", type=float, default=2.0, help="seconds between phases (2)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="where to CREATE DATABASE bench_<random> ($BENCH_POSTGRES_URL)",
+    )
+    parser.add_argument("--server-log-level", help="BANK_LOG_LEVEL for the server (its default)")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
+    arguments = parser.parse_args()
+    arguments.workers = [int(n) for n in arguments.workers.split(",")]
+    arguments.mixes = arguments.mixes.split(",")
+    if not set(arguments.mixes) <= {"spread", "hot"}:
+        parser.error("--mixes takes spread and/or hot")
+    return arguments
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read(), parse_float=Decimal)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+@contextmanager
+def _server(url: str, workers: int, log: Path, level: str | None) -> Iterator[tuple[str, int]]:
+    """`bank-api serve` (which migrates first) on a free port; stopped when the block ends."""
+    port = _free_port()
+    environment = dict(os.environ, **({"BANK_LOG_LEVEL": level} if level else {}))
+    command = [str(BANK_API), "--database-url", url, "serve", "--port", str(port)]
+    with log.open("a") as out:
+        out.write(f"\n===== bank-api serve --port {port} --workers {workers} =====\n")
+        out.flush()
+        process = subprocess.Popen(
+            [*command, "--workers", str(workers)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=environment,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _ready(base):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"bank-api serve did not get ready; see {log}")
+            time.sleep(0.2)
+        yield base, process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _cpu_seconds(session: int) -> float:
+    """CPU time used so far by the live processes of a session (the server and its workers)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _ready(base: str) -> bool:
+    try:
+        return _http("GET", f"{base}/ready")[0] == 200
+    except OSError:
+        return False
+
+
+def _check_durability(db: Postgres) -> dict[str, str]:
+    settings = {name: db.value(f"SHOW {name}") for name in DURABILITY}
+    print("PostgreSQL:", " ".join(f"{name}={value}" for name, value in settings.items()))
+    if settings["synchronous_commit"] != "on" or settings["fsync"] != "on":
+        raise SystemExit("synchronous_commit and fsync must be on: refusing to measure.")
+    return settings
+
+
+def _setup(db: Postgres, accounts: int, log: Path, level: str | None) -> None:
+    """Spread accounts straight in SQL (the schema's rows: the account, its opening deposit);
+    the hot account over HTTP; then the API reads one of each back."""
+    started = time.monotonic()
+    cents = int(OPENING_BALANCE * 100)
+    last = FIRST_SPREAD_ACCOUNT + accounts - 1
+    with _server(db.url, 1, log, level) as (base, _):
+        db.rows(f"""
+            INSERT INTO accounts (account_number, customer_name, account_type, status,
+                balance_cents, created_at, updated_at, version)
+            SELECT n::text, 'Bench customer ' || n, 'checking', 'active', {cents}, now(), now(), 1
+            FROM generate_series({FIRST_SPREAD_ACCOUNT}, {last}) AS n;
+            INSERT INTO transactions (transaction_id, account_number, amount_cents,
+                transaction_type, description, status, "timestamp", updated_at,
+                balance_after_cents)
+            SELECT replace(gen_random_uuid()::text, '-', ''), account_number, balance_cents,
+                'deposit', 'Initial deposit', 'success', created_at, created_at, balance_cents
+            FROM accounts;
+            ANALYZE accounts;
+            ANALYZE transactions""")
+        hot = {
+            "account_number": str(HOT_ACCOUNT),
+            "customer_name": "Bench hot account",
+            "account_type": "checking",
+            "initial_deposit": str(OPENING_BALANCE),
+        }
+        status, created = _http("POST", f"{base}/v1/accounts", hot)
+        if status != 201:
+            raise RuntimeError(f"creating the hot account: {status} {created}")
+        for number in (HOT_ACCOUNT, FIRST_SPREAD_ACCOUNT, last):
+            status, account = _http("GET", f"{base}/v1/accounts/{number}")
+            if status != 200 or account["balance"] != OPENING_BALANCE:
+                raise RuntimeError(f"account {number} reads back as {status} {account}")
+    print(f"setup: {accounts} + 1 accounts, {time.monotonic() - started:.1f} s")
+
+
+def _wrk(base: str, seconds: int, accounts: tuple[int, int], description: str) -> Load:
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
+    script = ["--timeout", "10s", "-s", str(BENCH / "posting.lua"), base, "--"]
+    arguments = [str(accounts[0]), str(accounts[1]), description]
+    out = subprocess.run(
+        [*command, *script, *arguments], capture_output=True, text=True, check=True
+    )
+    line = next(line for line in out.stdout.splitlines() if line.startswith("BENCH_RESULT "))
+    values = dict(item.split("=", 1) for item in line.split()[1:])
+    return Load(description, **{key: int(value) for key, value in values.items()})
+
+
+def _pgbench(
+    url: str, seconds: int, accounts: tuple[int, int], run: int, description: str
+) -> Pgbench:
+    variables = [f"lo={accounts[0]}", f"hi={accounts[1]}", f"run={run}"]
+    variables.append(f"description={description}")
+    command = ["pgbench", "-n", "-M", "prepared", "-c", str(CONNECTIONS), "-j", str(THREADS)]
+    command += ["-T", str(seconds), "-f", str(BENCH / "posting.sql"), url]
+    for variable in variables:
+        command += ["-D", variable]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        print(result.stdout, result.stderr, sep="\n", file=sys.stderr)
+
+    def number(pattern: str) -> float:
+        found = re.search(pattern, result.stdout)
+        return float(found.group(1)) if found else 0.0
+
+    return Pgbench(
+        description,
+        processed=int(number(r"actually processed: (\d+)")),
+        failed=int(number(r"failed transactions: (\d+)")),
+        tps=number(r"tps = ([\d.]+) \(without initial connection time\)"),
+        latency_ms=number(r"latency average = ([\d.]+) ms"),
+        exit_code=result.returncode,
+    )
+
+
+def _log_problems(log: Path, offset: int) -> list[str]:
+    with log.open() as text:
+        text.seek(offset)
+        return [line for line in text.read().splitlines() if LOG_PROBLEM.search(line)]
+
+
+def _block(
+    db: Postgres, options: argparse.Namespace, log: Path, repeat: int, workers: int
+) -> list[Phase]:
+    """One server start: wrk on each mix; the server stops; then pgbench on each mix."""
+    runs = {}
+    offset = log.stat().st_size
+    with _server(db.url, workers, log, options.server_log_level) as (base, session):
+        for mix in options.mixes:
+            tag = f"{mix}-w{workers}-r{repeat}"
+            db.settle(options.pause)
+            load_average = os.getloadavg()[0]
+            warmup = None
+            if options.warmup > 0:
+                warmup = _wrk(base, options.warmup, _accounts(mix, options), f"api {tag} warm-up")
+            cpu = _cpu_seconds(session)
+            api = _wrk(base, options.duration, _accounts(mix, options), f"api {tag}")
+            api.server_cpu_s = _cpu_seconds(session) - cpu
+            runs[mix] = (load_average, warmup, api)
+    problems = _log_problems(log, offset)
+    phases = []
+    for mix in options.mixes:
+        tag = f"{mix}-w{workers}-r{repeat}"
+        db.settle(options.pause)
+        run = 1000 * repeat + 10 * workers + options.mixes.index(mix)  # unique pgbench run
+        pgbench = _pgbench(db.url, options.duration, _accounts(mix, options), run, f"pgb {tag}")
+        phases.append(Phase(mix, workers, repeat, *runs[mix], pgbench, problems))
+    return phases
+
+
+def _accounts(mix: str, options: argparse.Namespace) -> tuple[int, int]:
+    """The first and last account number a mix posts to."""
+    if mix == "hot":
+        return HOT_ACCOUNT, HOT_ACCOUNT
+    return FIRST_SPREAD_ACCOUNT, FIRST_SPREAD_ACCOUNT + options.accounts - 1
+
+
+def _count_stored(db: Postgres, phases: list[Phase]) -> dict[str, int]:
+    """Stored transactions per description, except opening deposits."""
+    rows = db.rows(
+        "SELECT coalesce(description, ''), count(*) FROM transactions"
+        " WHERE description IS DISTINCT FROM 'Initial deposit' GROUP BY 1"
+    )
+    stored = {description: int(count) for description, count in rows}
+    for phase in phases:
+        phase.pgbench.stored = stored.get(phase.pgbench.description, 0)
+    return stored
+
+
+def _checks(db: Postgres, phases: list[Phase], problems: list[str]) -> list[Check]:
+    accounts, wrong = db.rows("""
+        SELECT count(*), count(*) FILTER (WHERE a.balance_cents <> coalesce(t.total, 0))
+        FROM accounts AS a LEFT JOIN (
+            SELECT account_number, sum(CASE transaction_type WHEN 'deposit' THEN amount_cents
+                                                             ELSE -amount_cents END) AS total
+            FROM transactions WHERE status = 'success' AND deleted_at IS NULL
+            GROUP BY account_number
+        ) AS t USING (account_number)""")[0]
+    api_stored = int(
+        db.value(
+            "SELECT count(*) FROM transactions WHERE transaction_id NOT LIKE 'pgb%'"
+            " AND description IS DISTINCT FROM 'Initial deposit'"
+        )
+    )
+    stored = _count_stored(db, phases)
+    loads = [load for phase in phases for load in (phase.warmup, phase.api) if load]
+    answered = sum(load.status_2xx for load in loads)
+    unanswered = sum(load.unanswered for load in loads)
+    per_load = [
+        f"{load.description}: {stored.get(load.description, 0)} stored, {load.status_2xx} 2xx"
+        for load in loads
+        if not load.status_2xx
+        <= stored.get(load.description, 0)
+        <= load.status_2xx + load.unanswered
+    ]
+    other = sum(load.status_other for load in loads)
+    errors = sum(load.socket_errors for load in loads)
+    pgbench_bad = [
+        f"{p.description}: exit {p.exit_code}, {p.failed} failed, {p.stored}/{p.processed} stored"
+        for p in (phase.pgbench for phase in phases)
+        if p.exit_code or p.failed or not 0 < p.stored <= p.processed
+    ]
+    return [
+        Check("balances", wrong == "0", f"{wrong} of {accounts} accounts differ from their sum"),
+        Check(
+            "API transactions stored = 2xx",
+            not per_load and answered <= api_stored <= answered + unanswered,
+            f"{api_stored} stored, {answered} 2xx counted by wrk, {unanswered} requests in"
+            f" flight when wrk stopped (may or may not be stored)"
+            + "".join(f"; {line}" for line in per_load),
+        ),
+        Check(
+            "statuses",
+            other == 0 and errors == 0,
+            f"{other} answers neither 2xx nor 409, {errors} socket errors/timeouts,"
+            f" {sum(load.status_409 for load in loads)} 409s",
+        ),
+        Check(
+            "server log",
+            not problems,
+            f"{len(problems)} error lines" + "".join(f"\n    {line}" for line in problems[:5]),
+        ),
+        Check("pgbench", not pgbench_bad, "; ".join(pgbench_bad) or "all runs complete"),
+    ]
+
+
+def _table(phases: list[Phase], options: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for mix in options.mixes:
+        for workers in options.workers:
+            runs = [p for p in phases if p.mix == mix and p.workers == workers]
+            api = statistics.median(p.api.postings_per_s for p in runs)
+            pgbench = statistics.median(p.pgbench.postings_per_s for p in runs)
+            rows.append(
+                {
+                    "mix": mix,
+                    "workers": workers,
+                    "api_postings_per_s": round(api, 1),
+                    "p50_ms": round(statistics.median(p.api.p50_us for p in runs) / 1000, 1),
+                    "p99_ms": round(statistics.median(p.api.p99_us for p in runs) / 1000, 1),
+                    "pgbench_postings_per_s": round(pgbench, 1),
+                    "api_over_pgbench": round(api / pgbench, 3) if pgbench else None,
+                    "server_cpu_ms_per_posting": round(
+                        statistics.median(p.api.server_cpu_ms_per_posting for p in runs), 2
+                    ),
+                }
+            )
+    return rows
+
+
+def _print_table(rows: list[dict[str, Any]], options: argparse.Namespace) -> None:
+    print(
+        f"\nMedians of {options.repeat} run(s) of {options.duration} s, {CONNECTIONS} connections:"
+    )
+    print("| " + " | ".join(title for title, _, _ in COLUMNS) + " |")
+    print("| --- | --- |" + " ---: |" * (len(COLUMNS) - 2))
+    for row in rows:
+        cells = ("n/a" if row[key] is None else form.format(row[key]) for _, key, form in COLUMNS)
+        print("| " + " | ".join(cells) + " |")
+
+
+def _progress(phase: Phase, done: int, options: argparse.Namespace) -> None:
+    total = options.repeat * len(options.workers) * len(options.mixes)
+    api = phase.api
+    print(
+        f"[{done}/{total}] {phase.mix} workers={phase.workers} repeat={phase.repeat}:"
+        f" API {api.postings_per_s:.0f}/s (p50 {api.p50_us / 1000:.1f} ms,"
+        f" p99 {api.p99_us / 1000:.1f} ms, {api.status_409} 409, {api.status_other} other,"
+        f" server CPU {api.server_cpu_ms_per_posting:.1f} ms/posting)"
+        f" | pgbench {phase.pgbench.tps:.0f} tps | load average {phase.load_average:.1f}",
+        flush=True,
+    )
+
+
+def main() -> int:
+    options = _arguments()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    RESULTS.mkdir(exist_ok=True)
+    log = RESULTS / f"{stamp}-server.log"
+    name = f"bench_{secrets.token_hex(4)}"
+    admin = Postgres(options.postgres_url)
+    admin.rows(f"CREATE DATABASE {name}")
+    db = Postgres(_with_database(options.postgres_url, name))
+    print(f"database {name}; server log {log.relative_to(ROOT)}")
+    started = {"at": stamp, "load_average": os.getloadavg()[0]}
+    try:
+        settings = _check_durability(db)
+        _setup(db, options.accounts, log, options.server_log_level)
+        phases: list[Phase] = []
+        problems: list[str] = []
+        for repeat in range(1, options.repeat + 1):
+            for workers in options.workers:
+                block = _block(db, options, log, repeat, workers)
+                problems += block[0].server_log_problems
+                for phase in block:
+                    phases.append(phase)
+                    _progress(phase, len(phases), options)
+        checks = _checks(db, phases, problems)
+        version = db.value("SHOW server_version")
+    finally:
+        if not options.keep_db:
+            admin.rows(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    rows = _table(phases, options)
+    _print_table(rows, options)
+    print()
+    for check in checks:
+        print(f"check {'ok' if check.ok else 'FAILED'}: {check.name}: {check.detail}")
+    busiest, cpus = max(phase.load_average for phase in phases), os.cpu_count() or 1
+    if busiest > cpus:
+        print(f"warning: load average up to {busiest:.1f} on {cpus} CPUs: other work competed")
+    report = {
+        "started": started,
+        "finished_load_average": os.getloadavg()[0],
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "postgres": {"version": version, **settings},
+        "options": vars(options),
+        "table": rows,
+        "checks": [asdict(check) for check in checks],
+        "phases": [
+            asdict(phase)
+            | {"api_postings_per_s": phase.api.postings_per_s}
+            | {"pgbench_postings_per_s": phase.pgbench.postings_per_s}
+            for phase in phases
+        ],
+        "server_log": str(log.relative_to(ROOT)),
+    }
+    output = RESULTS / f"{stamp}.json"
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nresults: {output.relative_to(ROOT)}")
+    return 0 if all(check.ok for check in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
