@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 
 from bank_web.body_limit import BodySizeLimit
 from bank_web.containers import Container
+from bank_web.posting_lane import PostingLane
 from bank_web.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from bank_web.routes.accounts import accounts
 from bank_web.routes.service import service
@@ -43,12 +44,20 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Off unless asked for: even unconfigured, it looks up its providers on every request.
+        telemetry={
+            "tracing": settings.opentelemetry,
+            "metrics": settings.opentelemetry,
+            "logs": settings.opentelemetry,
+        },
     )
     app.state.container = container
     app.include_router(accounts)
     app.include_router(transactions)
     app.include_router(service)
     install_problem_handlers(app)
+    # Added first, so it runs inside the body size limit.
+    app.add_middleware(PostingLane, container=container)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     def openapi() -> dict[str, Any]:

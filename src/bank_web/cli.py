@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         port=arguments.port,
         workers=arguments.workers,
         log_level=settings.log_level,
+        access_log=settings.access_log,
         proxy_headers=False,
         server_header=False,
     )

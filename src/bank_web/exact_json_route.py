@@ -21,21 +21,21 @@ class ExactJSONRequest(Request):
         return self._json
 
 
-def _is_json(content_type: str) -> bool:
+def is_json(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
     return media_type in _JSON_MEDIA_TYPES or media_type.endswith("+json")
 
 
 class ExactJSONRoute(APIRoute):
-    """Bodies are JSON: another media type is a 415, and numbers arrive as Decimal, not float."""
+    """Bodies are JSON: a body of another media type, or of none named, is a 415; numbers
+    arrive as Decimal, not float."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
         async def handle_exactly(request: Request) -> Response:
             exact = ExactJSONRequest(request.scope, request.receive)
-            content_type = exact.headers.get("content-type")
-            if content_type is not None and not _is_json(content_type) and await exact.body():
+            if await exact.body() and not is_json(exact.headers.get("content-type", "")):
                 return problem_response(
                     415, "unsupported_media_type", "Request bodies are application/json."
                 )

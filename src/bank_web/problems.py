@@ -141,6 +141,17 @@ async def _unexpected_error(request: Request, error: Exception) -> ExactJSONResp
     return problem_response(500, "internal_error", "The server met an unexpected error.")
 
 
+async def expected_problem(request: Request, error: Exception) -> ExactJSONResponse | None:
+    """The problem response for an error the API answers on purpose; None for any other."""
+    if isinstance(error, LedgerError):
+        return await _ledger_error(request, error)
+    if isinstance(error, RequestValidationError):
+        return await _validation_error(request, error)
+    if isinstance(error, StarletteHTTPException):
+        return await _http_error(request, error)
+    return None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LedgerError, _ledger_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

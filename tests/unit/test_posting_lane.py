@@ -1,0 +1,93 @@
+"""The posting lane answers POST /v1/transactions exactly as the FastAPI route it stands in for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from bank_web.app import create_app
+from bank_web.posting_lane import PostingLane
+from bank_web.settings import Settings
+
+ACCOUNT = "1234567890"
+JSON = {"content-type": "application/json"}
+
+BODIES: list[tuple[bytes, dict[str, str]]] = [
+    (b'{"account_number": "1234567890", "amount": 12.50, "transaction_type": "deposit"}', JSON),
+    (b'{"account_number": "1234567890", "amount": 1e9, "transaction_type": "withdrawal"}', JSON),
+    (b'{"account_number": "1234567890", "amount": 1.005, "transaction_type": "deposit"}', JSON),
+    (b'{"account_number": "1234567890", "amount": NaN, "transaction_type": "deposit"}', JSON),
+    (b'{"account_number": "1234567890", "amount": "abc", "transaction_type": "deposit"}', JSON),
+    (b'{"account_number": "0000000000", "amount": 1, "transaction_type": "deposit"}', JSON),
+    (b'{"account_number": "12", "amount": 1, "transaction_type": "deposit"}', JSON),
+    (b'{"account_number": "1234567890", "amount": 1, "transaction_type": "loan"}', JSON),
+    (b'{"account_number": "1234567890", "amount": 1, "transaction_type": "deposit", "x": 1}', JSON),
+    (b'{"account_number": "1234567890"}', JSON),
+    (
+        b'{"account_number": "1234567890", "amount": 1, "transaction_type": "deposit",'
+        b' "timestamp": "2020-01-01T00:00:00Z"}',
+        JSON,
+    ),
+    (b"[1, 2]", JSON),
+    (b"null", JSON),
+    (b"{not json", JSON),
+    (b"", JSON),
+    (b"amount=1", {"content-type": "text/plain"}),
+    (b'{"account_number": "1234567890", "amount": 2, "transaction_type": "deposit"}', {}),
+]
+
+
+def _without_lane(app: FastAPI) -> FastAPI:
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not PostingLane]
+    return app
+
+
+@pytest.fixture
+def clients() -> Iterator[tuple[TestClient, TestClient]]:
+    with (
+        TestClient(create_app(Settings(database_url="memory://"))) as lane,
+        TestClient(_without_lane(create_app(Settings(database_url="memory://")))) as route,
+    ):
+        for client in (lane, route):
+            opened = client.post(
+                "/v1/accounts",
+                json={
+                    "account_number": ACCOUNT,
+                    "customer_name": "Ada",
+                    "account_type": "checking",
+                    "initial_deposit": 100,
+                },
+            )
+            assert opened.status_code == 201
+        yield lane, route
+
+
+def _comparable(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {
+            k: v for k, v in body.items() if k not in {"transaction_id", "timestamp", "updated_at"}
+        }
+    return body
+
+
+@pytest.mark.parametrize(("content", "headers"), BODIES)
+def test_the_lane_and_the_route_answer_alike(
+    clients: tuple[TestClient, TestClient], content: bytes, headers: dict[str, str]
+) -> None:
+    lane, route = clients
+    by_lane = lane.post("/v1/transactions", content=content, headers=headers)
+    by_route = route.post("/v1/transactions", content=content, headers=headers)
+    assert by_lane.status_code == by_route.status_code, (by_lane.text, by_route.text)
+    assert by_lane.headers["content-type"] == by_route.headers["content-type"]
+    assert _comparable(by_lane.json()) == _comparable(by_route.json())
+    assert (by_lane.headers.get("location") is None) == (by_route.headers.get("location") is None)
+
+
+def test_the_lane_takes_only_posting(clients: tuple[TestClient, TestClient]) -> None:
+    lane, _ = clients
+    assert lane.get(f"/v1/accounts/{ACCOUNT}").status_code == 200
+    assert lane.put("/v1/transactions").status_code == 405
