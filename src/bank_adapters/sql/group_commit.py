@@ -22,6 +22,7 @@ database's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from collections import Counter
@@ -31,7 +32,7 @@ from typing import Any, Final, Self, cast
 from sqlalchemy import String, any_, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -135,6 +136,7 @@ class GroupCommitter:
         self._recently_written: dict[TransactionId, int] = {}
         self._live_lookups: Counter[int] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writer_connection: AsyncConnection | None = None
 
     def unit_of_work(self) -> GroupedPosting:
         return GroupedPosting(self)
@@ -185,9 +187,8 @@ class GroupCommitter:
 
     async def _lock_write_and_commit(self, group: _Group) -> None:
         with storage_errors():
-            async with self._engine.connect() as pooled:
-                raw = await pooled.get_raw_connection()
-                driver: Any = raw.driver_connection
+            driver = await self._writer()
+            try:
                 async with driver.transaction():
                     numbers = sorted(number.value for number in group.numbers)
                     rows = await driver.fetch(LOCK_ACCOUNTS.sql, numbers)
@@ -199,6 +200,33 @@ class GroupCommitter:
                     await group.settled.wait()
                     group.written = True
                     await self._write_changes(driver, group)
+            except BaseException:
+                await self._drop_writer()
+                raise
+
+    async def _writer(self) -> Any:
+        """The asyncpg connection groups are written on, kept from one group to the next: taking
+        one from the pool for each group would cost a ping and a checkout every time. After a
+        failure it is dropped, and the next group takes a fresh one."""
+        if self._writer_connection is None:
+            self._writer_connection = await self._engine.connect()
+        raw = await self._writer_connection.get_raw_connection()
+        return raw.driver_connection
+
+    async def _drop_writer(self) -> None:
+        connection, self._writer_connection = self._writer_connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+                await connection.close()
+
+    async def dispose(self) -> None:
+        """Hands the writer connection back; the store calls this before disposing the pool."""
+        async with self._one_group_at_a_time:
+            connection, self._writer_connection = self._writer_connection, None
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
 
     @staticmethod
     async def _write_changes(driver: Any, group: _Group) -> None:

@@ -84,6 +84,8 @@ class SqlStore:
 
     async def dispose(self) -> None:
         """Closes every pooled connection; the store makes new ones if used again."""
+        if self._group_committer is not None:
+            await self._group_committer.dispose()
         with storage_errors():
             await self._engine.dispose()
 
