@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_problem_handlers(app)
     # Added first, so it runs inside the body size limit.
     app.add_middleware(PostingLane, container=container)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, limit_bytes=settings.body_limit_bytes)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

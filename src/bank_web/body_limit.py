@@ -12,28 +12,28 @@ class BodyTooLarge(HTTPException):
     """Raised inside the app as the body grows too large; an HTTPException, so that FastAPI's
     body parsing lets it through to the problem handlers instead of calling it a parse error."""
 
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, too_large_detail(max_bytes), headers={"Connection": "close"})
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(413, too_large_detail(limit_bytes), headers={"Connection": "close"})
 
 
-def too_large_detail(max_bytes: int) -> str:
-    return f"Request bodies must be smaller than {max_bytes + 1} bytes."
+def too_large_detail(limit_bytes: int) -> str:
+    return f"Request bodies must be smaller than {limit_bytes} bytes."
 
 
 class BodySizeLimit:
     """ASGI middleware: a declared Content-Length at or over the limit is refused at once; a
     streamed body is counted as it arrives and refused as soon as it reaches the limit."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, limit_bytes: int) -> None:
         self._app = app
-        self._max_bytes = max_bytes
+        self._limit_bytes = limit_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) >= self._max_bytes):
+        if declared is not None and (not declared.isdigit() or int(declared) >= self._limit_bytes):
             await self._refuse(scope, receive, send)
             return
 
@@ -45,8 +45,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received >= self._max_bytes:
-                    raise BodyTooLarge(self._max_bytes)
+                if received >= self._limit_bytes:
+                    raise BodyTooLarge(self._limit_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -64,7 +64,7 @@ class BodySizeLimit:
         response = problem_response(
             413,
             "payload_too_large",
-            too_large_detail(self._max_bytes),
+            too_large_detail(self._limit_bytes),
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)

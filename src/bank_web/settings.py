@@ -17,10 +17,10 @@ class Settings(BaseSettings):
         default=DEFAULT_DATABASE_URL,
         description="Where the ledger lives: sqlite:///path, postgresql://..., or memory://",
     )
-    max_body_bytes: int = Field(
-        default=1024 * 1024 - 1,
+    body_limit_bytes: int = Field(
+        default=1024 * 1024,
         gt=0,
-        description="Request bodies of this many bytes or more are refused with 413 unread.",
+        description="A request body of this many bytes or more is refused with 413, unread.",
     )
     log_level: str = "info"
     opentelemetry: bool = Field(

@@ -12,8 +12,13 @@ from bank_adapters.sql import sqlite_transactions
 from bank_adapters.sql.urls import async_database_url
 
 CONNECT_TIMEOUT_SECONDS: Final = 10.0
-POSTGRES_LOCK_TIMEOUT: Final = "30s"
-"""How long PostgreSQL waits for a row lock before the store reports unavailable (as SQLite)."""
+POSTGRES_LOCK_TIMEOUT: Final = "10s"
+"""How long PostgreSQL waits for a row lock before the store reports unavailable."""
+POSTGRES_STATEMENT_TIMEOUT: Final = "15s"
+"""How long PostgreSQL lets one statement run before it cancels it."""
+COMMAND_TIMEOUT_SECONDS: Final = 20.0
+"""How long the driver waits for any answer: a database that holds its connections open but
+says nothing (a dead network path) is reported unavailable instead of hanging requests."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +57,11 @@ def create_engine(url: str | URL, pool: PoolSettings | None = None) -> AsyncEngi
         isolation_level="READ COMMITTED",
         connect_args={
             "timeout": CONNECT_TIMEOUT_SECONDS,
+            "command_timeout": COMMAND_TIMEOUT_SECONDS,
             "server_settings": {
                 "application_name": "bank-ledger",
                 "lock_timeout": POSTGRES_LOCK_TIMEOUT,
+                "statement_timeout": POSTGRES_STATEMENT_TIMEOUT,
             },
         },
         **common,

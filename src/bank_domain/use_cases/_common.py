@@ -68,4 +68,7 @@ def utc_timestamp(value: datetime | None, field: str) -> datetime | None:
         return None
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidValue(field, f"{field} is an RFC 3339 timestamp with a UTC offset.")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first UTC instant
+        raise InvalidValue(field, f"{field} is out of the range of timestamps.") from None

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bank_domain.account import Account, AccountStatus, AccountType
+from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, Account, AccountStatus, AccountType
 from bank_domain.errors import DuplicateAccountNumber, InvalidValue
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, deposit_amount
 from bank_domain.pagination import Page, decode_cursor, encode_cursor, page_size
 from bank_domain.ports import AccountQuery, Clock, UnitOfWorkFactory
+from bank_domain.text import text
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
 from bank_domain.use_cases._common import account_number_for_lookup, open_account, utc_now
 
@@ -180,7 +181,9 @@ class ListAccounts:
         query = AccountQuery(
             limit=limit + 1,
             after=after,
-            customer_name=None if request.customer_name is None else request.customer_name.strip(),
+            customer_name=None
+            if request.customer_name is None
+            else text("customer_name", request.customer_name, MAX_CUSTOMER_NAME_LENGTH).strip(),
             account_type=None
             if request.account_type is None
             else AccountType.parse(request.account_type),

@@ -37,10 +37,10 @@ ANSWER_WITHIN_SECONDS: Final = 12.0
 """The longest an answer may take while the database is gone (the store's connect timeout is
 10 s; refused connections should be answered far sooner)."""
 RECOVERY_SECONDS: Final = 10.0
-SILENCE_BOUND_SECONDS: Final = 35.0
+SILENCE_BOUND_SECONDS: Final = 25.0
 """The longest an answer may take while the database holds its connections open but says
-nothing: a request may rightly wait up to PostgreSQL's lock_timeout (30 s) for an account's
-lock; later than that, and a margin, it hangs."""
+nothing: the driver gives up on a silent database after its command timeout (20 s); later than
+that, and a margin, it hangs."""
 
 
 @pytest.fixture
