@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 from fastapi import APIRouter
 
+from bank_domain.pagination import Page
 from bank_web.exact_json_route import ExactJSONRoute
+from bank_web.json_codec import ExactJSONResponse
 from bank_web.problems import Problem
 
 _ENTITY_TAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
@@ -34,3 +37,13 @@ def expected_version(if_match: str | None) -> int | None:
         return None
     match = _ENTITY_TAG.match(if_match)
     return int(match.group(1)) if match else NEVER_MATCHES
+
+
+Item = TypeVar("Item")
+
+
+def page_response(page: Page[Item], render: Callable[[Item], dict[str, Any]]) -> ExactJSONResponse:
+    """A page of a listing as the API returns every list: items and the next cursor."""
+    return ExactJSONResponse(
+        {"items": [render(item) for item in page.items], "next_cursor": page.next_cursor}
+    )

@@ -15,7 +15,7 @@ from bank_domain.use_cases.accounts import (
 )
 from bank_web.dependencies import LedgerDep
 from bank_web.json_codec import ExactJSONResponse
-from bank_web.routes._http import entity_tag, expected_version, problems, router
+from bank_web.routes._http import entity_tag, expected_version, page_response, problems, router
 from bank_web.schemas import (
     AccountCreate,
     AccountOut,
@@ -115,9 +115,7 @@ async def list_accounts(
             status=status,
         )
     )
-    return ExactJSONResponse(
-        {"items": [AccountOut.of(a) for a in page.items], "next_cursor": page.next_cursor}
-    )
+    return page_response(page, AccountOut.of)
 
 
 @accounts.get("/{account_number}", response_model=AccountOut, responses=problems(404, 503))

@@ -15,7 +15,7 @@ from bank_domain.use_cases.transactions import (
 )
 from bank_web.dependencies import LedgerDep
 from bank_web.json_codec import ExactJSONResponse
-from bank_web.routes._http import problems, router
+from bank_web.routes._http import page_response, problems, router
 from bank_web.schemas import (
     TransactionCreate,
     TransactionOut,
@@ -133,9 +133,7 @@ async def list_transactions(
             until=until,
         )
     )
-    return ExactJSONResponse(
-        {"items": [TransactionOut.of(t) for t in page.items], "next_cursor": page.next_cursor}
-    )
+    return page_response(page, TransactionOut.of)
 
 
 async def _amend(ledger: Ledger, command: AmendTransactionCommand) -> Response:
