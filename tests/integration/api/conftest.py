@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.api.server import running_server
 from tests.support.postgres import postgres_server_url, throwaway_database
+from tests.support.server import assert_clean_log, running_server
 
 
 @pytest.fixture(scope="session", params=["memory", "sqlite", "postgresql"])
@@ -30,12 +29,7 @@ def base_url(
             running_server(database_url, log) as url,
         ):
             yield url
-    _assert_no_server_error(log)
-
-
-def _assert_no_server_error(log: Path) -> None:
-    text = log.read_text(errors="replace")
-    assert "Traceback" not in text, f"the server logged an error:\n{text[-4000:]}"
+    assert_clean_log(log)
 
 
 @pytest.fixture

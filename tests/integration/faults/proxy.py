@@ -11,7 +11,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 
-from tests.integration.api.server import free_port
+from tests.support.server import free_port
 
 _T = TypeVar("_T")
 

@@ -21,9 +21,8 @@ import httpx
 import pytest
 
 from tests.integration.api.helpers import assert_problem, exact, open_account, post
-from tests.integration.api.server import running_server
-from tests.integration.faults.server import assert_clean_log
 from tests.support.postgres import postgres_server_url, throwaway_database
+from tests.support.server import assert_clean_log, running_server
 
 MEBIBYTE: Final = 1024 * 1024
 ANSWER_TIMEOUT_SECONDS: Final = 20.0

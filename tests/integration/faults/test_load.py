@@ -17,7 +17,7 @@ from tests.integration.faults.ledger_checks import (
     stored_postings,
 )
 from tests.integration.faults.load import Load, Posting, status_counts
-from tests.integration.faults.server import ServerProcess, assert_clean_log
+from tests.support.server import ServerProcess, assert_clean_log
 
 pytestmark = pytest.mark.postgres
 

@@ -25,7 +25,7 @@ from tests.integration.faults.ledger_checks import (
 )
 from tests.integration.faults.load import Load, Posting, status_counts
 from tests.integration.faults.proxy import TcpProxy
-from tests.integration.faults.server import ServerProcess, assert_clean_log
+from tests.support.server import ServerProcess, assert_clean_log
 
 pytestmark = pytest.mark.postgres
 

@@ -1,4 +1,7 @@
-"""`bank-api serve` in a session of its own, so that a test can kill it, workers and all."""
+"""The real `bank-api serve` in a child process, as a user runs it, for the HTTP and fault tests.
+
+It runs in a session of its own, so that a test can kill it, workers and all, as a crash would.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
 import httpx
-
-from tests.integration.api.server import free_port
 
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 15.0
@@ -23,11 +25,18 @@ STOP_TIMEOUT_SECONDS: Final = 15.0
 _TROUBLE: Final = ("Traceback", "Unexpected error", "Exception in ASGI application")
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 class ServerProcess:
     """The real server (``python -m bank_web.cli serve``), started as a process group leader:
     ``kill()`` sends SIGKILL to the master and every worker at once, as a crash would."""
 
-    def __init__(self, database_url: str, log: Path, workers: int = 2) -> None:
+    def __init__(self, database_url: str, log: Path, workers: int = 1) -> None:
         self._database_url = database_url
         self._log = log
         self._workers = workers
@@ -154,6 +163,13 @@ class ServerProcess:
                 return
             time.sleep(0.05)
         raise AssertionError(f"port {self._port} still accepts connections after SIGKILL")
+
+
+@contextlib.contextmanager
+def running_server(database_url: str, log: Path, workers: int = 1) -> Iterator[str]:
+    """Starts the server, waits until it answers /health, yields its base URL, stops it."""
+    with ServerProcess(database_url, log, workers) as server:
+        yield server.base_url
 
 
 def assert_clean_log(log: Path, since: int = 0) -> None:
