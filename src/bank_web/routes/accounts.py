@@ -125,7 +125,17 @@ async def get_account(account_number: str, ledger: LedgerDep) -> Response:
     return _account_response(AccountOut.of(account), account.version)
 
 
-async def _update(ledger: Ledger, command: UpdateAccountCommand) -> Response:
+async def _update(
+    ledger: Ledger, account_number: str, body: AccountPatch | AccountPut, if_match: str | None
+) -> Response:
+    """PATCH and PUT differ only in which fields their bodies require; the domain decides."""
+    command = UpdateAccountCommand(
+        account_number=account_number,
+        customer_name=body.customer_name,
+        account_type=body.account_type,
+        status=body.status,
+        expected_version=expected_version(if_match),
+    )
     account = await ledger.update_account(command)
     return _account_response(AccountOut.of(account), account.version)
 
@@ -138,16 +148,7 @@ async def patch_account(
 ) -> Response:
     """Changes some of `customer_name`, `account_type`, `status` (`frozen` stops new
     transactions). `balance`, `account_number` and the timestamps are read-only (422)."""
-    return await _update(
-        ledger,
-        UpdateAccountCommand(
-            account_number=account_number,
-            customer_name=body.customer_name,
-            account_type=body.account_type,
-            status=body.status,
-            expected_version=expected_version(if_match),
-        ),
-    )
+    return await _update(ledger, account_number, body, if_match)
 
 
 @accounts.put(
@@ -157,16 +158,7 @@ async def put_account(
     account_number: str, body: AccountPut, ledger: LedgerDep, if_match: IfMatch = None
 ) -> Response:
     """Replaces `customer_name` and `account_type` (and `status`, when given)."""
-    return await _update(
-        ledger,
-        UpdateAccountCommand(
-            account_number=account_number,
-            customer_name=body.customer_name,
-            account_type=body.account_type,
-            status=body.status,
-            expected_version=expected_version(if_match),
-        ),
-    )
+    return await _update(ledger, account_number, body, if_match)
 
 
 @accounts.delete(
