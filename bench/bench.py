@@ -39,6 +39,7 @@ FIRST_SPREAD_ACCOUNT = 1_000_000_001
 HOT_ACCOUNT = 9_000_000_000
 OPENING_BALANCE = Decimal("1000000.00")
 DURABILITY = ("synchronous_commit", "fsync", "full_page_writes", "wal_sync_method")
+BUSY_WARNING = 0.25  # of all CPUs busy while the benchmark itself is idle
 COLUMNS = (  # title, key in the table's rows, format
     ("mix", "mix", "{}"),
     ("workers", "workers", "{}"),
@@ -112,7 +113,8 @@ class Phase:
     mix: str
     workers: int
     repeat: int
-    load_average: float
+    busy_before: float
+    """Share of the machine's CPU time busy during the rest before the API load."""
     warmup: Load | None
     api: Load
     pgbench: Pgbench
@@ -142,10 +144,26 @@ class Postgres:
     def value(self, sql: str) -> str:
         return self.rows(sql)[0][0]
 
-    def settle(self, seconds: float) -> None:
-        """Between phases: write dirty pages out now, not during the next phase, then rest."""
+    def settle(self, seconds: float) -> float:
+        """Between phases: write dirty pages out now, not during the next phase, then rest.
+        Returns the share of CPU time that was busy during the rest: the benchmark's own
+        processes are idle then, so what is busy is other work that will compete."""
         self.rows("CHECKPOINT")
+        before = _cpu_times()
         time.sleep(seconds)
+        return _busy_share(before, _cpu_times())
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(idle, total) jiffies of all CPUs, from /proc/stat; iowait counts as idle."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
+def _busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    idle, total = after[0] - before[0], after[1] - before[1]
+    return 0.0 if total <= 0 else 1 - idle / total
 
 
 def _arguments() -> argparse.Namespace:
@@ -349,15 +367,14 @@ def _block(
     with _server(db.url, workers, log, options.server_log_level) as (base, session):
         for mix in options.mixes:
             tag = f"{mix}-w{workers}-r{repeat}"
-            db.settle(options.pause)
-            load_average = os.getloadavg()[0]
+            busy_before = db.settle(options.pause)
             warmup = None
             if options.warmup > 0:
                 warmup = _wrk(base, options.warmup, _accounts(mix, options), f"api {tag} warm-up")
             cpu = _cpu_seconds(session)
             api = _wrk(base, options.duration, _accounts(mix, options), f"api {tag}")
             api.server_cpu_s = _cpu_seconds(session) - cpu
-            runs[mix] = (load_average, warmup, api)
+            runs[mix] = (busy_before, warmup, api)
     problems = _log_problems(log, offset)
     phases = []
     for mix in options.mixes:
@@ -488,7 +505,7 @@ def _progress(phase: Phase, done: int, options: argparse.Namespace) -> None:
         f" API {api.postings_per_s:.0f}/s (p50 {api.p50_us / 1000:.1f} ms,"
         f" p99 {api.p99_us / 1000:.1f} ms, {api.status_409} 409, {api.status_other} other,"
         f" server CPU {api.server_cpu_ms_per_posting:.1f} ms/posting)"
-        f" | pgbench {phase.pgbench.tps:.0f} tps | load average {phase.load_average:.1f}",
+        f" | pgbench {phase.pgbench.tps:.0f} tps | CPU busy before {phase.busy_before:.0%}",
         flush=True,
     )
 
@@ -526,9 +543,12 @@ def main() -> int:
     print()
     for check in checks:
         print(f"check {'ok' if check.ok else 'FAILED'}: {check.name}: {check.detail}")
-    busiest, cpus = max(phase.load_average for phase in phases), os.cpu_count() or 1
-    if busiest > cpus:
-        print(f"warning: load average up to {busiest:.1f} on {cpus} CPUs: other work competed")
+    busiest = max(phase.busy_before for phase in phases)
+    if busiest > BUSY_WARNING:
+        print(
+            f"warning: up to {busiest:.0%} of the CPU was busy with other work while the"
+            " benchmark rested before a load: the numbers are noisy"
+        )
     report = {
         "started": started,
         "finished_load_average": os.getloadavg()[0],
