@@ -78,3 +78,12 @@ def storage_errors(duplicates: Mapping[str, Conflict] | None = None) -> Iterator
     except DRIVER_ERRORS as error:
         _logger.warning("The database did not answer: %r", error)
         raise StorageUnavailable("The database does not answer; try again later.") from error
+
+
+def as_storage_unavailable(error: BaseException, failed: str) -> StorageUnavailable:
+    """What every caller sharing a failed database call is told. ``storage_errors`` already
+    translated the database's errors; anything else is a defect, logged here once."""
+    if isinstance(error, StorageUnavailable):
+        return error
+    _logger.error("%s failed: %r", failed, error)
+    return StorageUnavailable("The database could not do this; nothing was changed.")

@@ -16,81 +16,36 @@ A posting's ``commit()`` returns only once its group is durable. If the group fa
 every posting in it fails with StorageUnavailable and nothing of the group is stored, so a
 client's retry is safe. The statements go to the asyncpg driver connection directly (SQLAlchemy
 keeps the pool and the schema): on this path SQLAlchemy's own work would cost more than the
-database's.
+database's. A posting that brings its own transaction id looks it up first, batched with the
+look-ups of other postings (transaction_lookups.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
-import logging
 from collections import Counter
 from types import TracebackType
-from typing import Any, Final, Self, cast
+from typing import Any, Final, Self
 
-from sqlalchemy import String, any_, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bank_adapters.sql.errors import storage_errors
-from bank_adapters.sql.rows import (
-    account_from_row,
-    account_to_row,
-    transaction_from_row,
-    transaction_to_row,
+from bank_adapters.sql.driver_statements import (
+    INSERT_TRANSACTION,
+    LOCK_ACCOUNTS,
+    UPDATE_ACCOUNT,
 )
-from bank_adapters.sql.schema import accounts, transactions
+from bank_adapters.sql.errors import as_storage_unavailable, storage_errors
+from bank_adapters.sql.kept_connection import KeptConnection
+from bank_adapters.sql.rows import account_from_row, account_to_row, transaction_to_row
+from bank_adapters.sql.transaction_lookups import BatchedTransactionLookups
 from bank_domain.account import Account
-from bank_domain.errors import DuplicateTransactionId, StorageUnavailable
+from bank_domain.errors import DuplicateTransactionId
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.transaction import Transaction
 
-logger = logging.getLogger(__name__)
-
 MAX_GROUP_SIZE: Final = 512
 """Postings one group takes at most; later ones wait for the next group."""
-
-
-class _Statement:
-    """A Core statement compiled once for asyncpg: its SQL and the order of its parameters."""
-
-    def __init__(self, statement: ClauseElement) -> None:
-        compiled = cast(SQLCompiler, statement.compile(dialect=_ASYNCPG))
-        self.sql: Final = compiled.string
-        self._order: Final = tuple(compiled.positiontup or ())
-
-    def arguments(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(values[name] for name in self._order)
-
-
-_ASYNCPG: Final = asyncpg_dialect()  # type: ignore[no-untyped-call]
-LOCK_ACCOUNTS: Final = _Statement(
-    select(accounts)
-    .where(accounts.c.account_number == any_(bindparam("numbers", type_=ARRAY(String))))
-    .order_by(accounts.c.account_number)
-    .with_for_update()
-)
-GET_TRANSACTION: Final = _Statement(
-    select(transactions).where(transactions.c.transaction_id == bindparam("transaction_id"))
-)
-INSERT_TRANSACTION: Final = _Statement(
-    insert(transactions).values({column.name: bindparam(column.name) for column in transactions.c})
-)
-UPDATE_ACCOUNT: Final = _Statement(
-    update(accounts)
-    .where(accounts.c.account_number == bindparam("key"))
-    .values(
-        {
-            column.name: bindparam(column.name)
-            for column in accounts.c
-            if column.name != "account_number"
-        }
-    )
-)
 
 
 class _Group:
@@ -126,7 +81,6 @@ class GroupCommitter:
     """
 
     def __init__(self, engine: AsyncEngine, max_group_size: int = MAX_GROUP_SIZE) -> None:
-        self._engine = engine
         self._max_group_size = max_group_size
         self._gathering: _Group | None = None
         self._one_group_at_a_time = asyncio.Lock()
@@ -136,7 +90,9 @@ class GroupCommitter:
         self._recently_written: dict[TransactionId, int] = {}
         self._live_lookups: Counter[int] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._writer_connection: AsyncConnection | None = None
+        # Kept from one group to the next; taking one from the pool each time costs a ping.
+        self._writer = KeptConnection(engine)
+        self._lookups = BatchedTransactionLookups(KeptConnection(engine))
 
     def unit_of_work(self) -> GroupedPosting:
         return GroupedPosting(self)
@@ -171,7 +127,7 @@ class GroupCommitter:
             try:
                 await self._lock_write_and_commit(group)
             except BaseException as error:
-                failure = _as_storage_error(error)
+                failure = as_storage_unavailable(error, "A group of postings")
                 for future in (group.locked, group.durable):
                     if not future.done():
                         future.set_exception(failure)
@@ -187,7 +143,7 @@ class GroupCommitter:
 
     async def _lock_write_and_commit(self, group: _Group) -> None:
         with storage_errors():
-            driver = await self._writer()
+            driver = await self._writer.driver()
             try:
                 async with driver.transaction():
                     numbers = sorted(number.value for number in group.numbers)
@@ -201,32 +157,14 @@ class GroupCommitter:
                     group.written = True
                     await self._write_changes(driver, group)
             except BaseException:
-                await self._drop_writer()
+                await self._writer.drop()
                 raise
 
-    async def _writer(self) -> Any:
-        """The asyncpg connection groups are written on, kept from one group to the next: taking
-        one from the pool for each group would cost a ping and a checkout every time. After a
-        failure it is dropped, and the next group takes a fresh one."""
-        if self._writer_connection is None:
-            self._writer_connection = await self._engine.connect()
-        raw = await self._writer_connection.get_raw_connection()
-        return raw.driver_connection
-
-    async def _drop_writer(self) -> None:
-        connection, self._writer_connection = self._writer_connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                await connection.invalidate()
-                await connection.close()
-
     async def dispose(self) -> None:
-        """Hands the writer connection back; the store calls this before disposing the pool."""
+        """Hands the kept connections back; the store calls this before disposing the pool."""
         async with self._one_group_at_a_time:
-            connection, self._writer_connection = self._writer_connection, None
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    await connection.close()
+            await self._writer.close()
+        await self._lookups.close()
 
     @staticmethod
     async def _write_changes(driver: Any, group: _Group) -> None:
@@ -279,12 +217,7 @@ class GroupCommitter:
         pending = self._pending_ids.get(transaction_id)
         if pending is not None:
             await asyncio.wait([pending.durable])
-        with storage_errors():
-            async with self._engine.connect() as pooled:
-                raw = await pooled.get_raw_connection()
-                driver: Any = raw.driver_connection
-                row = await driver.fetchrow(GET_TRANSACTION.sql, transaction_id.value)
-        return None if row is None else transaction_from_row(row)
+        return await self._lookups.get(transaction_id)
 
 
 class _GroupedAccounts:
@@ -378,10 +311,3 @@ class GroupedPosting:
         if self._group is not None:
             self._group.leave()
             self._group = None
-
-
-def _as_storage_error(error: BaseException) -> StorageUnavailable:
-    if isinstance(error, StorageUnavailable):
-        return error
-    logger.error("A group of postings failed to commit: %r", error)
-    return StorageUnavailable("The database did not store this posting; nothing was changed.")

@@ -1,0 +1,63 @@
+"""The grouped posting path's statements, built from the schema and compiled once for asyncpg.
+
+They run on the driver connection directly (group_commit.py): SQLAlchemy's per-execution work
+would cost more than the database's. Building them with Core keeps them tied to the schema that
+Alembic migrates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, cast
+
+from sqlalchemy import String, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
+
+from bank_adapters.sql.schema import accounts, transactions
+
+
+class DriverStatement:
+    """A Core statement compiled for asyncpg: its SQL and the order of its parameters."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=_ASYNCPG))
+        self.sql: Final = compiled.string
+        self._order: Final = tuple(compiled.positiontup or ())
+
+    def arguments(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[name] for name in self._order)
+
+
+_ASYNCPG: Final = asyncpg_dialect()  # type: ignore[no-untyped-call]
+
+LOCK_ACCOUNTS: Final = DriverStatement(
+    select(accounts)
+    .where(accounts.c.account_number == any_(bindparam("numbers", type_=ARRAY(String))))
+    .order_by(accounts.c.account_number)
+    .with_for_update()
+)
+"""Locks the rows of the given accounts, in account-number order (so no two groups deadlock)."""
+
+GET_TRANSACTIONS: Final = DriverStatement(
+    select(transactions).where(
+        transactions.c.transaction_id == any_(bindparam("transaction_ids", type_=ARRAY(String)))
+    )
+)
+
+INSERT_TRANSACTION: Final = DriverStatement(
+    insert(transactions).values({column.name: bindparam(column.name) for column in transactions.c})
+)
+
+UPDATE_ACCOUNT: Final = DriverStatement(
+    update(accounts)
+    .where(accounts.c.account_number == bindparam("key"))
+    .values(
+        {
+            column.name: bindparam(column.name)
+            for column in accounts.c
+            if column.name != "account_number"
+        }
+    )
+)
