@@ -183,6 +183,11 @@ def _arguments() -> argparse.Namespace:
         help="where to CREATE DATABASE bench_<random> ($BENCH_POSTGRES_URL)",
     )
     parser.add_argument("--server-log-level", help="BANK_LOG_LEVEL for the server (its default)")
+    parser.add_argument(
+        "--client-ids",
+        action="store_true",
+        help="every posting brings its own transaction_id (an idempotency key)",
+    )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
     arguments = parser.parse_args()
     arguments.workers = [int(n) for n in arguments.workers.split(",")]
@@ -313,10 +318,14 @@ def _setup(db: Postgres, accounts: int, log: Path, level: str | None) -> None:
     print(f"setup: {accounts} + 1 accounts, {time.monotonic() - started:.1f} s")
 
 
-def _wrk(base: str, seconds: int, accounts: tuple[int, int], description: str) -> Load:
+def _wrk(
+    base: str, seconds: int, accounts: tuple[int, int], description: str, id_prefix: str | None
+) -> Load:
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
     script = ["--timeout", "10s", "-s", str(BENCH / "posting.lua"), base, "--"]
     arguments = [str(accounts[0]), str(accounts[1]), description]
+    if id_prefix is not None:
+        arguments.append(id_prefix)
     out = subprocess.run(
         [*command, *script, *arguments], capture_output=True, text=True, check=True
     )
@@ -370,9 +379,21 @@ def _block(
             busy_before = db.settle(options.pause)
             warmup = None
             if options.warmup > 0:
-                warmup = _wrk(base, options.warmup, _accounts(mix, options), f"api {tag} warm-up")
+                warmup = _wrk(
+                    base,
+                    options.warmup,
+                    _accounts(mix, options),
+                    f"api {tag} warm-up",
+                    f"{tag}-warm-up" if options.client_ids else None,
+                )
             cpu = _cpu_seconds(session)
-            api = _wrk(base, options.duration, _accounts(mix, options), f"api {tag}")
+            api = _wrk(
+                base,
+                options.duration,
+                _accounts(mix, options),
+                f"api {tag}",
+                tag if options.client_ids else None,
+            )
             api.server_cpu_s = _cpu_seconds(session) - cpu
             runs[mix] = (busy_before, warmup, api)
     problems = _log_problems(log, offset)

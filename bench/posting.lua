@@ -1,6 +1,8 @@
 -- wrk script: every request is one posting, POST /v1/transactions, a deposit or a withdrawal
--- of 0.01 to 100.00 on an account drawn uniformly from lo..hi. No transaction_id: the server
--- makes one. Usage: wrk ... -s bench/posting.lua <url> -- <lo> <hi> <description>
+-- of 0.01 to 100.00 on an account drawn uniformly from lo..hi. Without an id prefix there is
+-- no transaction_id and the server makes one; with one, every posting brings its own id,
+-- <prefix>-<thread>-<n>, as a client using idempotency keys would.
+-- Usage: wrk ... -s bench/posting.lua <url> -- <lo> <hi> <description> [<id prefix>]
 -- done() prints one line: "BENCH_RESULT key=value ..." (times in microseconds).
 
 local threads = {}
@@ -11,7 +13,7 @@ function setup(thread)
 end
 
 function init(args)
-  lo, hi, description = tonumber(args[1]), tonumber(args[2]), args[3]
+  lo, hi, description, id_prefix = tonumber(args[1]), tonumber(args[2]), args[3], args[4]
   math.randomseed(os.time() * 1000 + thread_number)
   wrk.headers["Content-Type"] = "application/json"
   -- wrk calls request() once on the first thread to inspect the script before the run.
@@ -23,9 +25,13 @@ function request()
   sent = sent + 1
   local cents = math.random(1, 10000)
   local kind = math.random(2) == 1 and "deposit" or "withdrawal"
+  local own_id = ""
+  if id_prefix then
+    own_id = string.format(', "transaction_id": "%s-%d-%d"', id_prefix, thread_number, sent)
+  end
   local body = string.format(
-    '{"account_number": "%.0f", "amount": %d.%02d, "transaction_type": "%s", "description": "%s"}',
-    math.random(lo, hi), math.floor(cents / 100), cents % 100, kind, description)
+    '{"account_number": "%.0f", "amount": %d.%02d, "transaction_type": "%s", "description": "%s"%s}',
+    math.random(lo, hi), math.floor(cents / 100), cents % 100, kind, description, own_id)
   return wrk.format("POST", "/v1/transactions", nil, body)
 end
 
