@@ -168,3 +168,40 @@ async def test_a_group_that_cannot_commit_stores_none_of_its_postings(
     assert isinstance(outcomes[3], StorageUnavailable)
     assert (await ledger.get_account(number)).balance == Money(Decimal("15.50"))
     assert await stored_sum(postgres_store, number) == Money(Decimal("15.50"))
+
+
+async def test_a_group_stuck_on_one_account_does_not_hold_up_postings_to_others(
+    postgres_store: SqlStore, postgres_store_url: str
+) -> None:
+    """Two groups are written at once when they share no account: a posting to a free account
+    is stored while a group waits for a row another session holds; a later posting to the held
+    account waits in the process (not on the row) for that group, then both are stored."""
+    ledger = grouped_ledger(postgres_store)
+    held = await open_account(ledger, initial_deposit="10.00")
+    free = await open_account(ledger, initial_deposit="10.00")
+    holder = await asyncpg.connect(postgres_store_url)
+    try:
+        blocker = holder.transaction()
+        await blocker.start()
+        await holder.execute("SELECT 1 FROM accounts WHERE account_number = $1 FOR UPDATE", held)
+        stuck = asyncio.ensure_future(
+            ledger.post_transaction(PostTransactionCommand(held, "1.00", "deposit"))
+        )
+        await asyncio.sleep(0.2)
+        await asyncio.wait_for(
+            ledger.post_transaction(PostTransactionCommand(free, "3.00", "deposit")), timeout=5
+        )
+        behind = asyncio.ensure_future(
+            ledger.post_transaction(PostTransactionCommand(held, "2.00", "deposit"))
+        )
+        await asyncio.sleep(0.2)
+        assert not stuck.done()
+        assert not behind.done()
+        await blocker.rollback()
+        await asyncio.wait_for(asyncio.gather(stuck, behind), timeout=10)
+    finally:
+        await holder.close()
+
+    assert (await ledger.get_account(free)).balance == Money(Decimal("13.00"))
+    assert (await ledger.get_account(held)).balance == Money(Decimal("13.00"))
+    assert await stored_sum(postgres_store, held) == Money(Decimal("13.00"))

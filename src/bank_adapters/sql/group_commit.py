@@ -12,6 +12,10 @@ next group, which:
 3. writes what the accepted postings changed (their transaction rows, each account's final row)
    and commits once: one WAL flush for the whole group.
 
+A process writes two groups at once when they share no account: while one waits for its
+commit's flush, the other's postings run. A group that shares an account with one in flight
+waits for it in the process, gathering meanwhile, rather than on the row lock in the database.
+
 A posting's ``commit()`` returns only once its group is durable. If the group fails to commit,
 every posting in it fails with StorageUnavailable and nothing of the group is stored, so a
 client's retry is safe. The statements go to the asyncpg driver connection directly (SQLAlchemy
@@ -47,6 +51,11 @@ from bank_domain.transaction import Transaction
 MAX_GROUP_SIZE: Final = 512
 """Postings one group takes at most; later ones wait for the next group."""
 
+MAX_GROUPS_IN_FLIGHT: Final = 2
+"""Groups one process writes at once, each on its own connection: while one waits for the
+database (its commit's flush), the process runs the next one's postings. A group that shares an
+account with one in flight waits for it (and gathers meanwhile) rather than for its row lock."""
+
 
 class _Group:
     """One database transaction shared by the postings that joined it."""
@@ -62,6 +71,7 @@ class _Group:
         self.changed_accounts: dict[AccountNumber, Account] = {}
         self.new_transactions: list[Transaction] = []
         self.written = False
+        self.finished = asyncio.Event()
 
     def enter(self) -> None:
         self.members += 1
@@ -76,22 +86,30 @@ class _Group:
 class GroupCommitter:
     """Gathers concurrent postings into groups and writes each group in one transaction.
 
-    One group is written at a time per process; the next one gathers meanwhile. Make one per
-    process and share it; its units of work serve ``PostTransaction`` (``Ledger(postings=...)``).
+    A process writes up to MAX_GROUPS_IN_FLIGHT groups at once; the next one gathers meanwhile.
+    Make one per process and share it; its units of work serve ``PostTransaction``
+    (``Ledger(postings=...)``).
     """
 
-    def __init__(self, engine: AsyncEngine, max_group_size: int = MAX_GROUP_SIZE) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        max_group_size: int = MAX_GROUP_SIZE,
+        max_groups_in_flight: int = MAX_GROUPS_IN_FLIGHT,
+    ) -> None:
         self._max_group_size = max_group_size
         self._gathering: _Group | None = None
-        self._one_group_at_a_time = asyncio.Lock()
+        # Kept from one group to the next; taking one from the pool each time costs a ping.
+        self._writers = [KeptConnection(engine) for _ in range(max_groups_in_flight)]
+        self._idle_writers = list(self._writers)
+        self._groups_in_flight = asyncio.Semaphore(max_groups_in_flight)
+        self._in_flight: set[_Group] = set()
         self._pending_ids: dict[TransactionId, _Group] = {}
         # Ids written since a look-up that is still in use began: such a look-up is stale.
         self._groups_written = 0
         self._recently_written: dict[TransactionId, int] = {}
         self._live_lookups: Counter[int] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
-        # Kept from one group to the next; taking one from the pool each time costs a ping.
-        self._writer = KeptConnection(engine)
         self._lookups = BatchedTransactionLookups(KeptConnection(engine))
 
     def unit_of_work(self) -> GroupedPosting:
@@ -121,11 +139,14 @@ class GroupCommitter:
         return group
 
     async def _write(self, group: _Group) -> None:
-        async with self._one_group_at_a_time:
+        async with self._groups_in_flight:
+            await self._until_no_group_in_flight_shares_an_account(group)
             if self._gathering is group:
                 self._gathering = None
+            self._in_flight.add(group)
+            writer = self._idle_writers.pop()
             try:
-                await self._lock_write_and_commit(group)
+                await self._lock_write_and_commit(group, writer)
             except BaseException as error:
                 failure = as_storage_unavailable(error, "A group of postings")
                 for future in (group.locked, group.durable):
@@ -138,12 +159,24 @@ class GroupCommitter:
                     self._recently_written[transaction.transaction_id] = self._groups_written
                 group.durable.set_result(None)
             finally:
+                self._idle_writers.append(writer)
+                self._in_flight.discard(group)
+                group.finished.set()
                 for transaction in group.new_transactions:
                     self._pending_ids.pop(transaction.transaction_id, None)
 
-    async def _lock_write_and_commit(self, group: _Group) -> None:
+    async def _until_no_group_in_flight_shares_an_account(self, group: _Group) -> None:
+        """Two groups on one account would only queue on its row lock in the database, the
+        second holding a connection with few postings in it; here it goes on gathering."""
+        while True:
+            sharing = [other for other in self._in_flight if other.numbers & group.numbers]
+            if not sharing:
+                return
+            await sharing[0].finished.wait()
+
+    async def _lock_write_and_commit(self, group: _Group, writer: KeptConnection) -> None:
         with storage_errors():
-            driver = await self._writer.driver()
+            driver = await writer.driver()
             try:
                 async with driver.transaction():
                     numbers = sorted(number.value for number in group.numbers)
@@ -157,13 +190,19 @@ class GroupCommitter:
                     group.written = True
                     await self._write_changes(driver, group)
             except BaseException:
-                await self._writer.drop()
+                await writer.drop()
                 raise
 
     async def dispose(self) -> None:
         """Hands the kept connections back; the store calls this before disposing the pool."""
-        async with self._one_group_at_a_time:
-            await self._writer.close()
+        for _ in self._writers:  # every slot, so that no group is still being written
+            await self._groups_in_flight.acquire()
+        try:
+            for writer in self._writers:
+                await writer.close()
+        finally:
+            for _ in self._writers:
+                self._groups_in_flight.release()
         await self._lookups.close()
 
     @staticmethod
