@@ -205,3 +205,27 @@ async def test_a_group_stuck_on_one_account_does_not_hold_up_postings_to_others(
     assert (await ledger.get_account(free)).balance == Money(Decimal("13.00"))
     assert (await ledger.get_account(held)).balance == Money(Decimal("13.00"))
     assert await stored_sum(postgres_store, held) == Money(Decimal("13.00"))
+
+
+async def test_it_keeps_no_record_of_postings_once_no_look_up_needs_it(
+    postgres_store: SqlStore,
+) -> None:
+    """The ids a group wrote are kept only while a look-up that began earlier is in use: a
+    long-running process must not hold every posting it ever made."""
+    ledger = grouped_ledger(postgres_store)
+    number = await open_account(ledger)
+
+    def posting(own_id: str | None = None) -> PostTransactionCommand:
+        return PostTransactionCommand(number, "1.00", "deposit", transaction_id=own_id)
+
+    await asyncio.gather(*(ledger.post_transaction(posting()) for _ in range(40)))
+    await asyncio.gather(
+        *(ledger.post_transaction(posting(f"kept-id-{n:04d}")) for n in range(40)),
+        *(ledger.post_transaction(posting()) for _ in range(40)),
+    )
+
+    committer = postgres_store._group_committer  # the state under test is the committer's own
+    assert committer is not None
+    assert committer._recently_written == {}
+    assert not committer._live_lookups
+    assert (await ledger.get_account(number)).balance == Money(Decimal("120.00"))

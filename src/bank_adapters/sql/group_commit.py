@@ -155,8 +155,11 @@ class GroupCommitter:
                         future.exception()  # a group nobody awaits any more logs no warning
             else:
                 self._groups_written += 1
-                for transaction in group.new_transactions:
-                    self._recently_written[transaction.transaction_id] = self._groups_written
+                # Only a look-up still in use can be stale; with none, nothing needs keeping
+                # (else the ids of every posting would pile up for the life of the process).
+                if self._live_lookups:
+                    for transaction in group.new_transactions:
+                        self._recently_written[transaction.transaction_id] = self._groups_written
                 group.durable.set_result(None)
             finally:
                 self._idle_writers.append(writer)
