@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,5 +112,31 @@ def test_migrate_to_newest_serves_callers_without_an_event_loop(tmp_path: Path) 
     url = f"sqlite:///{tmp_path / 'bank.db'}"
 
     migrate_to_newest(url)
+
+    assert asyncio.run(current_revision(url)) == head_revision()
+
+
+def test_a_migrated_sqlite_file_is_in_write_ahead_log_mode(tmp_path: Path) -> None:
+    """Readers go on while the one writer works; the file keeps the mode for every connection."""
+    path = tmp_path / "bank.db"
+
+    migrate_to_newest(f"sqlite:///{path}")
+
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_concurrent_first_upgrades_of_a_new_sqlite_file_all_succeed(
+    tmp_path: Path, attempt: int
+) -> None:
+    """Several processes starting on a new file at once (``serve --workers N``) race to switch
+    it to WAL; the losers wait and go on rather than fail."""
+    url = f"sqlite:///{tmp_path / f'bank-{attempt}.db'}"
+
+    async def upgrade_at_once() -> None:
+        await asyncio.gather(*(upgrade_to_head(url) for _ in range(4)))
+
+    asyncio.run(upgrade_at_once())
 
     assert asyncio.run(current_revision(url)) == head_revision()

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 
 from bank_adapters.sql.engine import PoolSettings, create_engine
+from bank_adapters.sql.sqlite_transactions import use_write_ahead_log
 
 MIGRATIONS_PATH: Final = Path(__file__).with_name("migrations")
 CONNECTION_ATTRIBUTE: Final = "connection"
@@ -73,6 +74,8 @@ async def current_revision(url: str | URL) -> str | None:
 async def _migrate(url: str | URL, action: Callable[[Config], None]) -> None:
     engine = create_engine(url, PoolSettings(size=1, max_overflow=0))
     try:
+        if engine.dialect.name == "sqlite":
+            await use_write_ahead_log(engine)
         # One transaction for every step (on SQLite too, where BEGIN IMMEDIATE also keeps
         # writers out): a failed step leaves the schema as it was.
         async with engine.begin() as connection:

@@ -9,11 +9,14 @@ off, and the engine's "begin" event emits ours.
 
 from __future__ import annotations
 
-from typing import Final
+import asyncio
+import sqlite3
+from typing import Any, Final
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -22,6 +25,8 @@ BUSY_TIMEOUT_SECONDS: Final = 30.0
 
 BEGIN_MODE_OPTION: Final = "bank_sqlite_begin"
 """Execution option naming the BEGIN a connection uses; a read-only check may say DEFERRED."""
+
+_WAL_RETRY_SECONDS: Final = 0.05
 
 _BEGIN_MODES: Final = frozenset({"IMMEDIATE", "DEFERRED", "EXCLUSIVE"})
 
@@ -36,8 +41,6 @@ def _configure_connection(dbapi_connection: DBAPIConnection, _record: Connection
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        # WAL lets readers go on while the one writer works.
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
     finally:
@@ -49,3 +52,27 @@ def _begin(connection: Connection) -> None:
     if mode not in _BEGIN_MODES:
         raise ValueError(f"{BEGIN_MODE_OPTION} is one of {sorted(_BEGIN_MODES)}, not {mode!r}.")
     connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+async def use_write_ahead_log(engine: AsyncEngine) -> None:
+    """Switches the database file to WAL, which lets readers go on while the one writer works.
+
+    The file keeps the mode, so the migrations do this once rather than every connection. Two
+    connections switching a new file at once make one of them fail at once with "database is
+    locked", whatever the busy timeout: that one tries again. The PRAGMA goes to the driver
+    directly, since SQLAlchemy would wrap it in a transaction, where the mode cannot change.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            async with engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                driver: Any = raw.driver_connection
+                cursor = await driver.execute("PRAGMA journal_mode=WAL")
+                await cursor.close()
+            return
+        except (OperationalError, sqlite3.OperationalError):
+            if loop.time() >= deadline:
+                raise
+        await asyncio.sleep(_WAL_RETRY_SECONDS)
