@@ -71,7 +71,6 @@ class _Group:
         self.changed_accounts: dict[AccountNumber, Account] = {}
         self.new_transactions: list[Transaction] = []
         self.written = False
-        self.finished = asyncio.Event()
 
     def enter(self) -> None:
         self.members += 1
@@ -100,9 +99,11 @@ class GroupCommitter:
         self._max_group_size = max_group_size
         self._gathering: _Group | None = None
         # Kept from one group to the next; taking one from the pool each time costs a ping.
-        self._writers = [KeptConnection(engine) for _ in range(max_groups_in_flight)]
-        self._idle_writers = list(self._writers)
-        self._groups_in_flight = asyncio.Semaphore(max_groups_in_flight)
+        # A group in flight holds a writer: the idle ones are the free slots.
+        self._idle_writers: asyncio.Queue[KeptConnection] = asyncio.Queue()
+        for _ in range(max_groups_in_flight):
+            self._idle_writers.put_nowait(KeptConnection(engine))
+        self._max_groups_in_flight = max_groups_in_flight
         self._in_flight: set[_Group] = set()
         self._pending_ids: dict[TransactionId, _Group] = {}
         # Ids written since a look-up that is still in use began: such a look-up is stale.
@@ -139,34 +140,32 @@ class GroupCommitter:
         return group
 
     async def _write(self, group: _Group) -> None:
-        async with self._groups_in_flight:
+        writer = await self._idle_writers.get()
+        try:
             await self._until_no_group_in_flight_shares_an_account(group)
             if self._gathering is group:
                 self._gathering = None
             self._in_flight.add(group)
-            writer = self._idle_writers.pop()
-            try:
-                await self._lock_write_and_commit(group, writer)
-            except BaseException as error:
-                failure = as_storage_unavailable(error, "A group of postings")
-                for future in (group.locked, group.durable):
-                    if not future.done():
-                        future.set_exception(failure)
-                        future.exception()  # a group nobody awaits any more logs no warning
-            else:
-                self._groups_written += 1
-                # Only a look-up still in use can be stale; with none, nothing needs keeping
-                # (else the ids of every posting would pile up for the life of the process).
-                if self._live_lookups:
-                    for transaction in group.new_transactions:
-                        self._recently_written[transaction.transaction_id] = self._groups_written
-                group.durable.set_result(None)
-            finally:
-                self._idle_writers.append(writer)
-                self._in_flight.discard(group)
-                group.finished.set()
+            await self._lock_write_and_commit(group, writer)
+        except BaseException as error:
+            failure = as_storage_unavailable(error, "A group of postings")
+            for future in (group.locked, group.durable):
+                if not future.done():
+                    future.set_exception(failure)
+                    future.exception()  # a group nobody awaits any more logs no warning
+        else:
+            self._groups_written += 1
+            # Only a look-up still in use can be stale; with none, nothing needs keeping
+            # (else the ids of every posting would pile up for the life of the process).
+            if self._live_lookups:
                 for transaction in group.new_transactions:
-                    self._pending_ids.pop(transaction.transaction_id, None)
+                    self._recently_written[transaction.transaction_id] = self._groups_written
+            group.durable.set_result(None)
+        finally:
+            self._idle_writers.put_nowait(writer)
+            self._in_flight.discard(group)
+            for transaction in group.new_transactions:
+                self._pending_ids.pop(transaction.transaction_id, None)
 
     async def _until_no_group_in_flight_shares_an_account(self, group: _Group) -> None:
         """Two groups on one account would only queue on its row lock in the database, the
@@ -175,7 +174,7 @@ class GroupCommitter:
             sharing = [other for other in self._in_flight if other.numbers & group.numbers]
             if not sharing:
                 return
-            await sharing[0].finished.wait()
+            await asyncio.wait([sharing[0].durable])  # done, one way or the other, at its end
 
     async def _lock_write_and_commit(self, group: _Group, writer: KeptConnection) -> None:
         with storage_errors():
@@ -198,14 +197,11 @@ class GroupCommitter:
 
     async def dispose(self) -> None:
         """Hands the kept connections back; the store calls this before disposing the pool."""
-        for _ in self._writers:  # every slot, so that no group is still being written
-            await self._groups_in_flight.acquire()
-        try:
-            for writer in self._writers:
-                await writer.close()
-        finally:
-            for _ in self._writers:
-                self._groups_in_flight.release()
+        # Every writer back in the queue: no group is still being written.
+        writers = [await self._idle_writers.get() for _ in range(self._max_groups_in_flight)]
+        for writer in writers:
+            await writer.close()
+            self._idle_writers.put_nowait(writer)
         await self._lookups.close()
 
     @staticmethod
