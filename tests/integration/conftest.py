@@ -98,3 +98,13 @@ async def sql_store(sql_store_url: str) -> AsyncIterator[SqlStore]:
         yield await _fresh(sql)
     finally:
         await sql.dispose()
+
+
+@pytest.fixture
+async def postgres_store(postgres_store_url: str) -> AsyncIterator[SqlStore]:
+    """A fresh SqlStore on PostgreSQL alone, for what only PostgreSQL does (grouped postings)."""
+    sql = SqlStore.from_url(postgres_store_url)
+    try:
+        yield await _fresh(sql)
+    finally:
+        await sql.dispose()

@@ -4,7 +4,6 @@ lose no update, never overdraw, move money once per transaction id, and fail who
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import asyncpg
@@ -20,18 +19,8 @@ from bank_domain import (
     PostTransactionCommand,
     StorageUnavailable,
 )
-from tests.integration.conftest import _fresh
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def postgres_store(postgres_store_url: str) -> AsyncIterator[SqlStore]:
-    store = SqlStore.from_url(postgres_store_url)
-    try:
-        yield await _fresh(store)
-    finally:
-        await store.dispose()
 
 
 def grouped_ledger(store: SqlStore) -> Ledger:

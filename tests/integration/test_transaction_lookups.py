@@ -4,7 +4,6 @@ gets its own answer, and a failed batch fails its look-ups alone."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -15,7 +14,6 @@ from bank_adapters.sql.kept_connection import KeptConnection
 from bank_adapters.sql.transaction_lookups import BatchedTransactionLookups
 from bank_domain import Ledger, OpenAccountCommand, PostTransactionCommand, StorageUnavailable
 from bank_domain.identifiers import TransactionId
-from tests.integration.conftest import _fresh
 
 pytestmark = pytest.mark.postgres
 
@@ -28,15 +26,6 @@ class CountedConnection(KeptConnection):
     async def driver(self) -> Any:
         self.batches += 1
         return await super().driver()
-
-
-@pytest.fixture
-async def postgres_store(postgres_store_url: str) -> AsyncIterator[SqlStore]:
-    store = SqlStore.from_url(postgres_store_url)
-    try:
-        yield await _fresh(store)
-    finally:
-        await store.dispose()
 
 
 async def stored_ids(store: SqlStore, count: int) -> list[str]:
