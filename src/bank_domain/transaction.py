@@ -81,6 +81,29 @@ class Transaction:
     balance_after: Money | None = None
     deleted_at: datetime | None = None
 
+    @classmethod
+    def new(
+        cls,
+        transaction_id: TransactionId,
+        account_number: AccountNumber,
+        amount: Money,
+        transaction_type: TransactionType,
+        description: str | None,
+        status: TransactionStatus,
+        now: datetime,
+    ) -> Transaction:
+        """A transaction made now, not yet accepted by its account (which sets balance_after)."""
+        return cls(
+            transaction_id=transaction_id,
+            account_number=account_number,
+            amount=amount,
+            transaction_type=transaction_type,
+            description=description,
+            status=status,
+            timestamp=now,
+            updated_at=now,
+        )
+
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None

@@ -17,7 +17,7 @@ from bank_domain import (
     Ledger,
     ListTransactionsQuery,
     OpenAccountCommand,
-    Posting,
+    PostedTransaction,
     PostTransactionCommand,
     Transaction,
     TransactionStatus,
@@ -93,7 +93,7 @@ async def post(
     status: str = "success",
     transaction_id: str | None = None,
     description: str | None = None,
-) -> Posting:
+) -> PostedTransaction:
     return await ledger.post_transaction(
         PostTransactionCommand(
             account_number=account_number,

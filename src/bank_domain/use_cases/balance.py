@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bank_domain.identifiers import AccountNumber
 from bank_domain.money import Money
 from bank_domain.ports import Clock, UnitOfWorkFactory
-from bank_domain.use_cases._common import account_number_for_lookup, open_account, utc_now
+from bank_domain.use_cases._common import account_number_for_lookup, require_open_account, utc_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class RecalculateBalance:
     async def __call__(self, account_number: str) -> Recalculation:
         number = account_number_for_lookup(account_number)
         async with self._uow() as uow:
-            account = open_account(await uow.accounts.get_for_update(number), number)
+            account = require_open_account(await uow.accounts.get_for_update(number), number)
             previous = account.balance
             recomputed = await uow.transactions.sum_of_effects(number)
             corrected = account.correct_balance(recomputed, self._clock())
