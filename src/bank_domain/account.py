@@ -20,7 +20,7 @@ from bank_domain.errors import (
 )
 from bank_domain.identifiers import AccountNumber
 from bank_domain.money import MAX_BALANCE, Money
-from bank_domain.text import text
+from bank_domain.text import name_text
 
 if TYPE_CHECKING:
     from bank_domain.transaction import Transaction
@@ -47,10 +47,11 @@ class AccountStatus(StrEnum):
 
 
 def customer_name(value: object) -> str:
-    """A customer's name: 1 to 200 characters once surrounding white space is trimmed."""
+    """A customer's name: 1 to 200 characters once surrounding white space is trimmed, in NFC,
+    with no control or format character (see ``bank_domain.text.name_text``)."""
     if not isinstance(value, str):
         raise InvalidValue("customer_name", "customer_name is a string.")
-    trimmed = text("customer_name", value.strip(), MAX_CUSTOMER_NAME_LENGTH)
+    trimmed = name_text("customer_name", value.strip(), MAX_CUSTOMER_NAME_LENGTH)
     if not trimmed:
         raise InvalidValue(
             "customer_name",

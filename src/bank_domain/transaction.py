@@ -12,7 +12,7 @@ from bank_domain.choices import parse_choice
 from bank_domain.errors import InvalidStatusChange
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money
-from bank_domain.text import text
+from bank_domain.text import free_text
 
 MAX_DESCRIPTION_LENGTH: Final = 500
 
@@ -63,9 +63,11 @@ UNSET: Final = Unset.UNSET
 
 
 def description(value: object) -> str | None:
+    """A transaction's description: free text of up to 500 characters; line breaks are its only
+    control characters."""
     if value is None:
         return None
-    return text("description", value, MAX_DESCRIPTION_LENGTH)
+    return free_text("description", value, MAX_DESCRIPTION_LENGTH)
 
 
 @dataclass(eq=False, slots=True)

@@ -11,7 +11,7 @@ from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, deposit_amount
 from bank_domain.pagination import Page, decode_cursor, encode_cursor, page_size
 from bank_domain.ports import AccountQuery, Clock, UnitOfWorkFactory
-from bank_domain.text import text
+from bank_domain.text import name_for_lookup
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
 from bank_domain.use_cases._common import (
     account_number_for_lookup,
@@ -190,7 +190,7 @@ class ListAccounts:
             after=after,
             customer_name=None
             if request.customer_name is None
-            else text("customer_name", request.customer_name, MAX_CUSTOMER_NAME_LENGTH).strip(),
+            else name_for_lookup("customer_name", request.customer_name, MAX_CUSTOMER_NAME_LENGTH),
             account_type=None
             if request.account_type is None
             else AccountType.parse(request.account_type),
