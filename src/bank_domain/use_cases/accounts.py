@@ -157,7 +157,7 @@ class GetAccount:
 
     async def __call__(self, account_number: str) -> Account:
         number = account_number_for_lookup(account_number)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return require_open_account(await uow.accounts.get(number), number)
 
 
@@ -196,7 +196,7 @@ class ListAccounts:
             else AccountType.parse(request.account_type),
             status=None if request.status is None else AccountStatus.parse(request.status),
         )
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found = await uow.accounts.list(query)
         items = found[:limit]
         more = len(found) > limit

@@ -115,7 +115,7 @@ class GetTransaction:
 
     async def __call__(self, transaction_id: str) -> Transaction:
         tid = transaction_id_for_lookup(transaction_id)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return require_live_transaction(await uow.transactions.get(tid), tid)
 
 
@@ -151,7 +151,7 @@ class ListTransactions:
             since=utc_timestamp(request.since, "since"),
             until=utc_timestamp(request.until, "until"),
         )
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             require_open_account(await uow.accounts.get(number), number)
             found = await uow.transactions.list(query)
         items = found[:limit]
