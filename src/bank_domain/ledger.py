@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bank_domain.account import Account
-from bank_domain.pagination import Page
+from bank_domain.pagination import CursorCodec, Page
 from bank_domain.ports import Clock, PostingUnitOfWorkFactory, UnitOfWorkFactory
 from bank_domain.transaction import Transaction
 from bank_domain.use_cases._common import utc_now
@@ -49,19 +49,25 @@ class Ledger:
         uow: UnitOfWorkFactory,
         clock: Clock = utc_now,
         postings: PostingUnitOfWorkFactory | None = None,
+        *,
+        cursor_secret: bytes | str | None = None,
     ) -> None:
         """``postings``, when given, serves PostTransaction instead of ``uow``: a store's leaner
-        path for the busiest use case. Every other use case runs on ``uow``."""
+        path for the busiest use case. Every other use case runs on ``uow``.
+
+        ``cursor_secret`` signs the cursors of listings: every process serving one API needs the
+        same one. Without it this Ledger makes a random one, and only it reads its cursors."""
+        cursors = CursorCodec(cursor_secret)
         self._open_account = OpenAccount(uow, clock)
         self._update_account = UpdateAccount(uow, clock)
         self._close_account = CloseAccount(uow, clock)
         self._get_account = GetAccount(uow)
-        self._list_accounts = ListAccounts(uow)
+        self._list_accounts = ListAccounts(uow, cursors)
         self._post_transaction = PostTransaction(postings or uow, clock)
         self._amend_transaction = AmendTransaction(uow, clock)
         self._delete_transaction = DeleteTransaction(uow, clock)
         self._get_transaction = GetTransaction(uow)
-        self._list_transactions = ListTransactions(uow)
+        self._list_transactions = ListTransactions(uow, cursors)
         self._recalculate_balance = RecalculateBalance(uow, clock)
 
     async def open_account(self, command: OpenAccountCommand) -> Account:

@@ -23,8 +23,12 @@ from bank_domain import (
     TransactionStatus,
     TransactionType,
 )
+from bank_domain.pagination import CursorCodec
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+CURSOR_SECRET = b"the unit tests' cursor secret"
+"""The ``ledger`` fixture's: a test can sign a cursor as that ledger would (``encode_cursor``)."""
+encode_cursor = CursorCodec(CURSOR_SECRET).encode
 
 
 def random_suffix() -> str:

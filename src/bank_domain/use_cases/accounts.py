@@ -9,7 +9,7 @@ from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, Account, AccountStatus
 from bank_domain.errors import DuplicateAccountNumber, InvalidValue
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, deposit_amount
-from bank_domain.pagination import Page, decode_cursor, encode_cursor, page_size
+from bank_domain.pagination import CursorCodec, Page, not_a_cursor, page_size
 from bank_domain.ports import AccountQuery, Clock, UnitOfWorkFactory
 from bank_domain.text import name_for_lookup
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
@@ -173,18 +173,19 @@ class ListAccountsQuery:
 class ListAccounts:
     """Open accounts in account-number order, a page at a time."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, cursors: CursorCodec | None = None) -> None:
         self._uow = uow
+        self._cursors = cursors or CursorCodec()
 
     async def __call__(self, request: ListAccountsQuery) -> Page[Account]:
         limit = page_size(request.limit)
         after = None
         if request.cursor is not None:
-            (number,) = decode_cursor(request.cursor, 1)
+            (number,) = self._cursors.decode(request.cursor, 1)
             try:
                 after = AccountNumber(number)
             except InvalidValue:
-                raise InvalidValue("cursor", "cursor is not a cursor this API returned.") from None
+                raise not_a_cursor() from None
         query = AccountQuery(
             limit=limit + 1,
             after=after,
@@ -200,4 +201,4 @@ class ListAccounts:
             found = await uow.accounts.list(query)
         items = found[:limit]
         more = len(found) > limit
-        return Page(items, encode_cursor([str(items[-1].number)]) if more else None)
+        return Page(items, self._cursors.encode([str(items[-1].number)]) if more else None)

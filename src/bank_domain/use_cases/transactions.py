@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from bank_domain.errors import InvalidValue
 from bank_domain.identifiers import TransactionId
 from bank_domain.money import transaction_amount
-from bank_domain.pagination import Page, decode_cursor, encode_cursor, page_size
+from bank_domain.pagination import CursorCodec, Page, not_a_cursor, page_size
 from bank_domain.ports import Clock, TransactionQuery, UnitOfWorkFactory
 from bank_domain.transaction import (
     UNSET,
@@ -134,8 +134,9 @@ class ListTransactions:
     """An open account's transactions, oldest first, a page at a time; ``since`` and ``until``
     both include their bounds."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, cursors: CursorCodec | None = None) -> None:
         self._uow = uow
+        self._cursors = cursors or CursorCodec()
 
     async def __call__(self, request: ListTransactionsQuery) -> Page[Transaction]:
         number = account_number_for_lookup(request.account_number)
@@ -143,7 +144,7 @@ class ListTransactions:
         query = TransactionQuery(
             account_number=number,
             limit=limit + 1,
-            after=None if request.cursor is None else _transaction_position(request.cursor),
+            after=None if request.cursor is None else self._position(request.cursor),
             transaction_type=None
             if request.transaction_type is None
             else TransactionType.parse(request.transaction_type),
@@ -158,15 +159,18 @@ class ListTransactions:
         if len(found) <= limit:
             return Page(items, None)
         last = items[-1]
-        return Page(items, encode_cursor([last.timestamp.isoformat(), str(last.transaction_id)]))
+        position = [last.timestamp.isoformat(), str(last.transaction_id)]
+        return Page(items, self._cursors.encode(position))
 
-
-def _transaction_position(cursor: str) -> tuple[datetime, TransactionId]:
-    timestamp, transaction_id = decode_cursor(cursor, 2)
-    try:
-        position = (datetime.fromisoformat(timestamp), TransactionId(transaction_id))
-    except (ValueError, InvalidValue):
-        raise InvalidValue("cursor", "cursor is not a cursor this API returned.") from None
-    if position[0].tzinfo is None:
-        raise InvalidValue("cursor", "cursor is not a cursor this API returned.")
-    return position
+    def _position(self, cursor: str) -> tuple[datetime, TransactionId]:
+        timestamp, transaction_id = self._cursors.decode(cursor, 2)
+        try:
+            position = (datetime.fromisoformat(timestamp), TransactionId(transaction_id))
+        except (ValueError, InvalidValue):
+            raise not_a_cursor() from None
+        if position[0].tzinfo is None or position[0].utcoffset() is None:
+            raise not_a_cursor()
+        try:  # e.g. 0001-01-01T00:00:00+01:00 is before the first UTC instant a store can hold
+            return position[0].astimezone(UTC), position[1]
+        except OverflowError:
+            raise not_a_cursor() from None
