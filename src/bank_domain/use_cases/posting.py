@@ -1,4 +1,4 @@
-"""Posting a transaction: the ledger's busiest use case, and the only one that makes one."""
+"""Posting a transaction: the ledger's busiest use case, and its own module."""
 
 from __future__ import annotations
 
