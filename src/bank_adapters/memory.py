@@ -2,7 +2,9 @@
 
 Safe under concurrent tasks on one event loop: ``get_for_update`` takes one asyncio lock per
 account, held until the unit of work ends. Changes are staged in the unit of work and applied
-all at once on ``commit()``, so a unit of work left without a commit leaves no trace.
+all at once on ``commit()``, so a unit of work left without a commit leaves no trace. A
+read-only unit of work refuses every lock and change at once (RuntimeError), so a use case that
+misuses one fails on memory too, not only on a database.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ class InMemoryStore:
         self.transactions: dict[TransactionId, Transaction] = {}
         self.account_locks: defaultdict[AccountNumber, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    def unit_of_work(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self)
+    def unit_of_work(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self, read_only=read_only)
 
     def posting_unit_of_work(self) -> InMemoryUnitOfWork:
         return self.unit_of_work()
@@ -59,6 +61,7 @@ class _InMemoryAccounts(AccountRepository):
         return copy.copy(found) if found else None
 
     async def get_for_update(self, number: AccountNumber) -> Account | None:
+        self._uow.refuse_if_read_only("accounts.get_for_update")
         await self._uow.lock(number)
         return await self.get(number)
 
@@ -66,12 +69,14 @@ class _InMemoryAccounts(AccountRepository):
         return number in self.staged or number in self._store.accounts
 
     async def add(self, account: Account) -> None:
+        self._uow.refuse_if_read_only("accounts.add")
         if await self.number_taken(account.number):
             raise DuplicateAccountNumber(str(account.number))
         self.staged[account.number] = copy.copy(account)
         self.added.add(account.number)
 
     async def save(self, account: Account) -> None:
+        self._uow.refuse_if_read_only("accounts.save")
         self.staged[account.number] = copy.copy(account)
 
     async def list(self, query: AccountQuery) -> list[Account]:
@@ -88,8 +93,9 @@ class _InMemoryAccounts(AccountRepository):
 
 
 class _InMemoryTransactions(TransactionRepository):
-    def __init__(self, store: InMemoryStore) -> None:
+    def __init__(self, store: InMemoryStore, uow: InMemoryUnitOfWork) -> None:
         self._store = store
+        self._uow = uow
         self.staged: dict[TransactionId, Transaction] = {}
         self.added: set[TransactionId] = set()
 
@@ -98,6 +104,7 @@ class _InMemoryTransactions(TransactionRepository):
         return copy.copy(found) if found else None
 
     async def add(self, transaction: Transaction) -> None:
+        self._uow.refuse_if_read_only("transactions.add")
         tid = transaction.transaction_id
         if tid in self.staged or tid in self._store.transactions:
             raise DuplicateTransactionId(str(tid))
@@ -105,6 +112,7 @@ class _InMemoryTransactions(TransactionRepository):
         self.added.add(tid)
 
     async def save(self, transaction: Transaction) -> None:
+        self._uow.refuse_if_read_only("transactions.save")
         self.staged[transaction.transaction_id] = copy.copy(transaction)
 
     def _of_account(self, number: AccountNumber) -> list[Transaction]:
@@ -135,12 +143,13 @@ class _InMemoryTransactions(TransactionRepository):
 
 
 class InMemoryUnitOfWork(UnitOfWork):
-    def __init__(self, store: InMemoryStore) -> None:
+    def __init__(self, store: InMemoryStore, *, read_only: bool = False) -> None:
         self._store = store
+        self.read_only = read_only
         self._held: list[asyncio.Lock] = []
         self._held_numbers: set[AccountNumber] = set()
         self.accounts: _InMemoryAccounts = _InMemoryAccounts(store, self)
-        self.transactions: _InMemoryTransactions = _InMemoryTransactions(store)
+        self.transactions: _InMemoryTransactions = _InMemoryTransactions(store, self)
 
     async def lock(self, number: AccountNumber) -> None:
         if number in self._held_numbers:
@@ -150,7 +159,12 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._held.append(lock)
         self._held_numbers.add(number)
 
+    def refuse_if_read_only(self, operation: str) -> None:
+        if self.read_only:
+            raise RuntimeError(f"A read-only unit of work only reads: {operation} is refused.")
+
     async def commit(self) -> None:
+        self.refuse_if_read_only("commit")
         # Check every insert before applying any, so a refused commit changes nothing.
         for number in self.accounts.added:
             if number in self._store.accounts:
@@ -176,4 +190,4 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     def _discard(self) -> None:
         self.accounts = _InMemoryAccounts(self._store, self)
-        self.transactions = _InMemoryTransactions(self._store)
+        self.transactions = _InMemoryTransactions(self._store, self)

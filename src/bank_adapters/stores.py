@@ -11,7 +11,7 @@ from bank_domain.ports import PostingUnitOfWork, UnitOfWork
 class Store(Protocol):
     """What the service needs of a store beyond its units of work."""
 
-    def unit_of_work(self) -> UnitOfWork: ...
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork: ...
 
     def posting_unit_of_work(self) -> PostingUnitOfWork:
         """A unit of work for PostTransaction alone; a store may serve it more leanly."""

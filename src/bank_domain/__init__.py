@@ -34,12 +34,8 @@ from bank_domain.use_cases.accounts import (
     UpdateAccountCommand,
 )
 from bank_domain.use_cases.balance import Recalculation
-from bank_domain.use_cases.transactions import (
-    AmendTransactionCommand,
-    ListTransactionsQuery,
-    Posting,
-    PostTransactionCommand,
-)
+from bank_domain.use_cases.posting import PostedTransaction, PostTransactionCommand
+from bank_domain.use_cases.transactions import AmendTransactionCommand, ListTransactionsQuery
 
 __all__ = [
     "UNSET",
@@ -69,7 +65,7 @@ __all__ = [
     "OpenAccountCommand",
     "Page",
     "PostTransactionCommand",
-    "Posting",
+    "PostedTransaction",
     "Recalculation",
     "StorageUnavailable",
     "Transaction",

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from bank_domain.choices import parse_choice
 from bank_domain.errors import (
     AccountFrozen,
     AccountNotEmpty,
+    AccountNotFound,
     BalanceLimitExceeded,
     InsufficientFunds,
     InvalidValue,
@@ -19,7 +20,10 @@ from bank_domain.errors import (
 )
 from bank_domain.identifiers import AccountNumber
 from bank_domain.money import MAX_BALANCE, Money
-from bank_domain.text import text
+from bank_domain.text import name_text
+
+if TYPE_CHECKING:
+    from bank_domain.transaction import Transaction
 
 MAX_CUSTOMER_NAME_LENGTH: Final = 200
 
@@ -43,10 +47,11 @@ class AccountStatus(StrEnum):
 
 
 def customer_name(value: object) -> str:
-    """A customer's name: 1 to 200 characters once surrounding white space is trimmed."""
+    """A customer's name: 1 to 200 characters once surrounding white space is trimmed, in NFC,
+    with no control or format character (see ``bank_domain.text.name_text``)."""
     if not isinstance(value, str):
         raise InvalidValue("customer_name", "customer_name is a string.")
-    trimmed = text("customer_name", value.strip(), MAX_CUSTOMER_NAME_LENGTH)
+    trimmed = name_text("customer_name", value.strip(), MAX_CUSTOMER_NAME_LENGTH)
     if not trimmed:
         raise InvalidValue(
             "customer_name",
@@ -74,20 +79,28 @@ class Account:
         name: str,
         account_type: AccountType,
         now: datetime,
-        opening_balance: Money,
+        opening_balance: Money | None = None,
+        *,
+        opening_deposit: Transaction | None = None,
     ) -> Account:
-        """A new account at version 1; an opening balance comes with its own deposit record."""
-        if opening_balance.is_negative():
+        """A new account at version 1. The ledger opens an account with its ``opening_deposit``
+        (if any), accepted as part of opening it: the deposit's effect sets the balance and its
+        balance_after, and the version stays 1. ``opening_balance`` sets a balance with no
+        transaction behind it: only for a store's own tests."""
+        if opening_balance is not None and opening_balance.is_negative():
             raise InvalidValue("initial_deposit", "An initial deposit is never negative.")
-        return cls(
+        account = cls(
             number=number,
             customer_name=customer_name(name),
             account_type=account_type,
             status=AccountStatus.ACTIVE,
-            balance=opening_balance,
+            balance=Money.zero() if opening_balance is None else opening_balance,
             created_at=now,
             updated_at=now,
         )
+        if opening_deposit is not None:
+            account._take(opening_deposit)
+        return account
 
     @property
     def is_closed(self) -> bool:
@@ -118,10 +131,39 @@ class Account:
         if changed:
             self._touch(now)
 
+    def accept(self, transaction: Transaction, now: datetime) -> None:
+        """Takes a new transaction of this account: a frozen account takes none (whatever its
+        status), and its effect may neither overdraw the account nor pass the limit. Moves the
+        balance by the effect and records the transaction's balance_after."""
+        if self._take(transaction):
+            self._touch(now)
+
     def move_balance(self, delta: Money, now: datetime) -> None:
-        """The only way a balance changes: refuses a frozen account, an overdraft, an overflow."""
+        """Moves the balance of an existing transaction's changed effect: refuses a frozen
+        account, an overdraft, an overflow. A zero delta changes nothing."""
         if delta.is_zero():
             return
+        self.balance = self._balance_moved_by(delta)
+        self._touch(now)
+
+    def _take(self, transaction: Transaction) -> bool:
+        """Applies a new transaction's effect; whether the balance moved."""
+        if transaction.account_number != self.number:
+            raise ValueError(
+                f"Transaction {transaction.transaction_id} belongs to account "
+                f"{transaction.account_number}, not {self.number}."
+            )
+        if self.is_closed:
+            raise AccountNotFound(str(self.number))
+        if self.status is AccountStatus.FROZEN:
+            raise AccountFrozen(str(self.number))
+        effect = transaction.effect
+        if not effect.is_zero():
+            self.balance = self._balance_moved_by(effect)
+        transaction.record_balance(self.balance)
+        return not effect.is_zero()
+
+    def _balance_moved_by(self, delta: Money) -> Money:
         if self.status is AccountStatus.FROZEN:
             raise AccountFrozen(str(self.number))
         new_balance = self.balance + delta
@@ -133,8 +175,7 @@ class Account:
             raise BalanceLimitExceeded(
                 f"A balance is at most {MAX_BALANCE}; this change would take it to {new_balance}."
             )
-        self.balance = new_balance
-        self._touch(now)
+        return new_balance
 
     def correct_balance(self, recomputed: Money, now: datetime) -> bool:
         """Repairs drift between the stored balance and the account's transactions; a sum that

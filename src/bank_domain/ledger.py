@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from bank_domain.account import Account
+from bank_domain.pagination import CursorCodec, Page
 from bank_domain.ports import Clock, PostingUnitOfWorkFactory, UnitOfWorkFactory
+from bank_domain.transaction import Transaction
 from bank_domain.use_cases._common import utc_now
 from bank_domain.use_cases.accounts import (
     CloseAccount,
+    CloseAccountCommand,
     GetAccount,
     ListAccounts,
+    ListAccountsQuery,
     OpenAccount,
+    OpenAccountCommand,
     UpdateAccount,
+    UpdateAccountCommand,
 )
-from bank_domain.use_cases.balance import RecalculateBalance
+from bank_domain.use_cases.balance import RecalculateBalance, Recalculation
+from bank_domain.use_cases.posting import (
+    PostedTransaction,
+    PostTransaction,
+    PostTransactionCommand,
+)
 from bank_domain.use_cases.transactions import (
     AmendTransaction,
+    AmendTransactionCommand,
     DeleteTransaction,
     GetTransaction,
     ListTransactions,
-    PostTransaction,
+    ListTransactionsQuery,
 )
 
 
@@ -26,6 +39,9 @@ class Ledger:
 
     >>> ledger = Ledger(InMemoryStore().unit_of_work)          # doctest: +SKIP
     >>> account = await ledger.open_account(OpenAccountCommand("Ada", "checking"))  # +SKIP
+
+    Each method runs one use case (``bank_domain.use_cases``); the use case's class documents
+    its rules.
     """
 
     def __init__(
@@ -33,17 +49,56 @@ class Ledger:
         uow: UnitOfWorkFactory,
         clock: Clock = utc_now,
         postings: PostingUnitOfWorkFactory | None = None,
+        *,
+        cursor_secret: bytes | str | None = None,
     ) -> None:
         """``postings``, when given, serves PostTransaction instead of ``uow``: a store's leaner
-        path for the busiest use case. Every other use case runs on ``uow``."""
-        self.open_account = OpenAccount(uow, clock)
-        self.update_account = UpdateAccount(uow, clock)
-        self.close_account = CloseAccount(uow, clock)
-        self.get_account = GetAccount(uow)
-        self.list_accounts = ListAccounts(uow)
-        self.post_transaction = PostTransaction(postings or uow, clock)
-        self.amend_transaction = AmendTransaction(uow, clock)
-        self.delete_transaction = DeleteTransaction(uow, clock)
-        self.get_transaction = GetTransaction(uow)
-        self.list_transactions = ListTransactions(uow)
-        self.recalculate_balance = RecalculateBalance(uow, clock)
+        path for the busiest use case. Every other use case runs on ``uow``.
+
+        ``cursor_secret`` signs the cursors of listings: every process serving one API needs the
+        same one. Without it this Ledger makes a random one, and only it reads its cursors."""
+        cursors = CursorCodec(cursor_secret)
+        self._open_account = OpenAccount(uow, clock)
+        self._update_account = UpdateAccount(uow, clock)
+        self._close_account = CloseAccount(uow, clock)
+        self._get_account = GetAccount(uow)
+        self._list_accounts = ListAccounts(uow, cursors)
+        self._post_transaction = PostTransaction(postings or uow, clock)
+        self._amend_transaction = AmendTransaction(uow, clock)
+        self._delete_transaction = DeleteTransaction(uow, clock)
+        self._get_transaction = GetTransaction(uow)
+        self._list_transactions = ListTransactions(uow, cursors)
+        self._recalculate_balance = RecalculateBalance(uow, clock)
+
+    async def open_account(self, command: OpenAccountCommand) -> Account:
+        return await self._open_account(command)
+
+    async def update_account(self, command: UpdateAccountCommand) -> Account:
+        return await self._update_account(command)
+
+    async def close_account(self, command: CloseAccountCommand) -> None:
+        await self._close_account(command)
+
+    async def get_account(self, account_number: str) -> Account:
+        return await self._get_account(account_number)
+
+    async def list_accounts(self, query: ListAccountsQuery) -> Page[Account]:
+        return await self._list_accounts(query)
+
+    async def post_transaction(self, command: PostTransactionCommand) -> PostedTransaction:
+        return await self._post_transaction(command)
+
+    async def amend_transaction(self, command: AmendTransactionCommand) -> Transaction:
+        return await self._amend_transaction(command)
+
+    async def delete_transaction(self, transaction_id: str) -> None:
+        await self._delete_transaction(transaction_id)
+
+    async def get_transaction(self, transaction_id: str) -> Transaction:
+        return await self._get_transaction(transaction_id)
+
+    async def list_transactions(self, query: ListTransactionsQuery) -> Page[Transaction]:
+        return await self._list_transactions(query)
+
+    async def recalculate_balance(self, account_number: str) -> Recalculation:
+        return await self._recalculate_balance(account_number)

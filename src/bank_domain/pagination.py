@@ -1,10 +1,18 @@
-"""Pages of a listing and the opaque cursors that continue them."""
+"""Pages of a listing and the opaque cursors that continue them.
+
+A cursor is the position after which the next page starts, signed with HMAC-SHA256 under a
+secret the server keeps: only a cursor this ledger (or another holding the same secret) made is
+read at all, so a forged one is refused before any of its content is trusted.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
@@ -14,7 +22,12 @@ from bank_domain.errors import InvalidValue
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 500
 MAX_CURSOR_LENGTH: Final = 512
-"""Far longer than any cursor this ledger makes (a timestamp and a 64-character id)."""
+"""Far longer than any cursor this ledger makes (a timestamp, a 64-character id, a signature)."""
+CURSOR_SECRET_BYTES: Final = 32
+"""The size of the random secret a Ledger makes for itself when given none."""
+
+_SEPARATOR: Final = "."
+_NOT_OURS: Final = "cursor is not a cursor this API returned."
 
 Item = TypeVar("Item")
 
@@ -33,24 +46,57 @@ def page_size(limit: int | None) -> int:
     return limit
 
 
-def encode_cursor(position: list[str]) -> str:
-    raw = json.dumps(position, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def not_a_cursor() -> InvalidValue:
+    """The one refusal for every cursor that is not one this ledger made."""
+    return InvalidValue("cursor", _NOT_OURS)
 
 
-def decode_cursor(cursor: str, parts: int) -> list[str]:
-    """The position a cursor names; anything that is not a cursor this ledger made is refused."""
-    if len(cursor) > MAX_CURSOR_LENGTH:
-        raise InvalidValue("cursor", "cursor is not a cursor this API returned.")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        position = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidValue("cursor", "cursor is not a cursor this API returned.") from None
-    if (
-        not isinstance(position, list)
-        or len(position) != parts
-        or not all(isinstance(part, str) for part in position)
-    ):
-        raise InvalidValue("cursor", "cursor is not a cursor this API returned.")
-    return position
+class CursorCodec:
+    """Makes signed cursors from positions and reads positions back from them.
+
+    ``secret`` (bytes, or text read as UTF-8) must be the same for every process that serves
+    one API, so that a cursor made by one is read by another; ``None`` makes a random one, good
+    for this object alone.
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self, secret: bytes | str | None = None) -> None:
+        if secret is None:
+            secret = secrets.token_bytes(CURSOR_SECRET_BYTES)
+        key = secret.encode() if isinstance(secret, str) else bytes(secret)
+        if not key:
+            raise ValueError("A cursor secret is never empty.")
+        self._key = key
+
+    def encode(self, position: Sequence[str]) -> str:
+        raw = json.dumps(list(position), separators=(",", ":")).encode()
+        payload = _b64encode(raw)
+        return f"{payload}{_SEPARATOR}{self._signature(payload)}"
+
+    def decode(self, cursor: str, parts: int) -> list[str]:
+        """The position a cursor names; anything that is not a cursor this ledger made (with
+        this secret) is refused with the same InvalidValue."""
+        if len(cursor) > MAX_CURSOR_LENGTH or not cursor.isascii():
+            raise not_a_cursor()
+        payload, separator, signature = cursor.partition(_SEPARATOR)
+        if not separator or not hmac.compare_digest(signature, self._signature(payload)):
+            raise not_a_cursor()
+        try:
+            position = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+            raise not_a_cursor() from None
+        if (
+            not isinstance(position, list)
+            or len(position) != parts
+            or not all(isinstance(part, str) for part in position)
+        ):
+            raise not_a_cursor()
+        return position
+
+    def _signature(self, payload: str) -> str:
+        return _b64encode(hmac.digest(self._key, payload.encode("ascii"), hashlib.sha256))
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")

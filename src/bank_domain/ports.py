@@ -157,6 +157,14 @@ class PostingUnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    """Makes a unit of work. ``read_only=True`` promises that it will only read: a store may
+    then take no write lock for it (SQLite ``BEGIN DEFERRED``, a read-only transaction on
+    PostgreSQL), and it refuses ``accounts.get_for_update``, ``add``, ``save`` and ``commit``
+    (at once on memory; a SQL store may only refuse at the database)."""
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+
 PostingUnitOfWorkFactory = Callable[[], PostingUnitOfWork]
 Clock = Callable[[], datetime]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
+from typing import Final
+
 from bank_domain.errors import InvalidValue
+
+_INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf"})
+"""Unicode control characters (C0, C1: CR, LF, ESC of ANSI escapes...) and format characters
+(zero-width space U+200B, the bidirectional overrides such as U+202E...)."""
 
 
 def text(field: str, value: object, max_length: int) -> str:
@@ -18,3 +25,39 @@ def text(field: str, value: object, max_length: int) -> str:
     if len(value) > max_length:
         raise InvalidValue(field, f"{field} is at most {max_length} characters.")
     return value
+
+
+def name_text(field: str, value: object, max_length: int) -> str:
+    """A name as people read it: no control or format character (Unicode Cc, Cf), so what is
+    shown is what is stored; normalised to NFC, so one name has one spelling."""
+    normalised = unicodedata.normalize("NFC", text(field, value, max_length))
+    if _has_invisible(normalised):
+        raise InvalidValue(
+            field, f"{field} may not contain control or format characters (Unicode Cc, Cf)."
+        )
+    return text(field, normalised, max_length)
+
+
+def name_for_lookup(field: str, value: object, max_length: int) -> str:
+    """A name to look for, spelt as names are stored: trimmed, in NFC. One that could never be
+    stored (a control character in it) simply finds nothing."""
+    return unicodedata.normalize("NFC", text(field, value, max_length).strip())
+
+
+def free_text(field: str, value: object, max_length: int) -> str:
+    """Text that may run over several lines: line breaks (LF, CR LF) are its only control
+    characters, and it has no format characters (Unicode Cf)."""
+    checked = text(field, value, max_length)
+    if _has_invisible(checked.replace("\r\n", "").replace("\n", "")):
+        raise InvalidValue(
+            field,
+            f"{field} may contain line breaks (LF, CR LF) but no other control or format "
+            "characters (Unicode Cc, Cf).",
+        )
+    return checked
+
+
+def _has_invisible(value: str) -> bool:
+    return not value.isprintable() and any(
+        unicodedata.category(character) in _INVISIBLE_CATEGORIES for character in value
+    )

@@ -12,7 +12,7 @@ from bank_domain.choices import parse_choice
 from bank_domain.errors import InvalidStatusChange
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money
-from bank_domain.text import text
+from bank_domain.text import free_text
 
 MAX_DESCRIPTION_LENGTH: Final = 500
 
@@ -63,9 +63,11 @@ UNSET: Final = Unset.UNSET
 
 
 def description(value: object) -> str | None:
+    """A transaction's description: free text of up to 500 characters; line breaks are its only
+    control characters."""
     if value is None:
         return None
-    return text("description", value, MAX_DESCRIPTION_LENGTH)
+    return free_text("description", value, MAX_DESCRIPTION_LENGTH)
 
 
 @dataclass(eq=False, slots=True)
@@ -80,6 +82,29 @@ class Transaction:
     updated_at: datetime
     balance_after: Money | None = None
     deleted_at: datetime | None = None
+
+    @classmethod
+    def new(
+        cls,
+        transaction_id: TransactionId,
+        account_number: AccountNumber,
+        amount: Money,
+        transaction_type: TransactionType,
+        description: str | None,
+        status: TransactionStatus,
+        now: datetime,
+    ) -> Transaction:
+        """A transaction made now, not yet accepted by its account (which sets balance_after)."""
+        return cls(
+            transaction_id=transaction_id,
+            account_number=account_number,
+            amount=amount,
+            transaction_type=transaction_type,
+            description=description,
+            status=status,
+            timestamp=now,
+            updated_at=now,
+        )
 
     @property
     def is_deleted(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import sys
 
 import uvicorn
@@ -46,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     if url == MEMORY_URL and arguments.workers > 1:
         print("memory:// lives in one process: serve it with --workers 1.", file=sys.stderr)
         return 2
+    if not settings.cursor_secret:
+        # One secret for the run, handed to every worker (fresh processes) through the
+        # environment, so a cursor one worker made is read by the others.
+        os.environ["BANK_CURSOR_SECRET"] = secrets.token_urlsafe(32)
     migrate(url)
     uvicorn.run(
         "bank_web.app:create_app_from_environment",

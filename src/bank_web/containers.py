@@ -15,4 +15,5 @@ class Container(containers.DeclarativeContainer):
         Ledger,
         uow=store.provided.unit_of_work,
         postings=store.provided.posting_unit_of_work,
+        cursor_secret=config.cursor_secret,
     )

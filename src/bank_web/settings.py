@@ -22,6 +22,12 @@ class Settings(BaseSettings):
         gt=0,
         description="A request body of this many bytes or more is refused with 413, unread.",
     )
+    cursor_secret: str | None = Field(
+        default=None,
+        repr=False,
+        description="Signs the cursors of listings; every worker of one service needs the same. "
+        "Unset: `bank-api serve` makes one for the run, shared by its workers.",
+    )
     log_level: str = "info"
     opentelemetry: bool = Field(
         default=False,

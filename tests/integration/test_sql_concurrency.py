@@ -16,7 +16,7 @@ from bank_domain import (
     ListTransactionsQuery,
     Money,
     OpenAccountCommand,
-    Posting,
+    PostedTransaction,
     PostTransactionCommand,
 )
 
@@ -84,7 +84,7 @@ async def test_concurrent_withdrawals_never_overdraw(store: Store) -> None:
         return_exceptions=True,
     )
 
-    posted = [outcome for outcome in outcomes if isinstance(outcome, Posting)]
+    posted = [outcome for outcome in outcomes if isinstance(outcome, PostedTransaction)]
     refused = [outcome for outcome in outcomes if isinstance(outcome, InsufficientFunds)]
     assert (len(posted), len(refused)) == (10, RACERS // 2 - 10), outcomes
     account = await ledger.get_account(number.value)

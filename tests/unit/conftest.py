@@ -7,7 +7,7 @@ import pytest
 from bank_adapters.memory import InMemoryStore
 from bank_domain import Ledger
 
-from .support import SteppingClock
+from .support import CURSOR_SECRET, SteppingClock
 
 
 @pytest.fixture
@@ -23,4 +23,4 @@ def clock() -> SteppingClock:
 
 @pytest.fixture
 def ledger(store: InMemoryStore, clock: SteppingClock) -> Ledger:
-    return Ledger(store.unit_of_work, clock)
+    return Ledger(store.unit_of_work, clock, cursor_secret=CURSOR_SECRET)

@@ -17,14 +17,18 @@ from bank_domain import (
     Ledger,
     ListTransactionsQuery,
     OpenAccountCommand,
-    Posting,
+    PostedTransaction,
     PostTransactionCommand,
     Transaction,
     TransactionStatus,
     TransactionType,
 )
+from bank_domain.pagination import CursorCodec
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+CURSOR_SECRET = b"the unit tests' cursor secret"
+"""The ``ledger`` fixture's: a test can sign a cursor as that ledger would (``encode_cursor``)."""
+encode_cursor = CursorCodec(CURSOR_SECRET).encode
 
 
 def random_suffix() -> str:
@@ -93,7 +97,7 @@ async def post(
     status: str = "success",
     transaction_id: str | None = None,
     description: str | None = None,
-) -> Posting:
+) -> PostedTransaction:
     return await ledger.post_transaction(
         PostTransactionCommand(
             account_number=account_number,

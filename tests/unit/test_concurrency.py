@@ -24,7 +24,7 @@ from bank_domain import (
     InsufficientFunds,
     Ledger,
     LedgerError,
-    Posting,
+    PostedTransaction,
     TransactionNotFound,
 )
 
@@ -89,7 +89,7 @@ async def test_concurrent_deposits_lose_no_update(ledger_under_race: Ledger) -> 
 
     results = await outcomes([post(ledger, number, "1.00") for _ in range(TASKS)])
 
-    assert all(isinstance(r, Posting) and r.created for r in results), results
+    assert all(isinstance(r, PostedTransaction) and r.created for r in results), results
     account = await ledger.get_account(number)
     assert account.balance.amount == Decimal("64.00")
     assert account.version == 1 + TASKS
@@ -109,12 +109,12 @@ async def test_concurrent_withdrawals_never_overdraw(ledger_under_race: Ledger) 
     results = await outcomes([post(ledger, number, "10.00", "withdrawal") for _ in range(TASKS)])
 
     kinds = Counter(type(r).__name__ for r in results)
-    assert kinds == {"Posting": 10, "InsufficientFunds": TASKS - 10}, results
+    assert kinds == {"PostedTransaction": 10, "InsufficientFunds": TASKS - 10}, results
     assert (await ledger.get_account(number)).balance.amount == 0
     afters = sorted(
         r.transaction.balance_after.amount
         for r in results
-        if isinstance(r, Posting) and r.transaction.balance_after
+        if isinstance(r, PostedTransaction) and r.transaction.balance_after
     )
     assert afters == [Decimal(10 * i) for i in range(10)]
     assert all(a >= 0 for a in afters)
@@ -134,7 +134,7 @@ async def test_mixed_concurrent_traffic_keeps_the_books_straight(
 
     results = await outcomes(attempts)
 
-    assert all(isinstance(r, Posting | InsufficientFunds) for r in results), results
+    assert all(isinstance(r, PostedTransaction | InsufficientFunds) for r in results), results
     balance = (await ledger.get_account(number)).balance.amount
     assert balance >= 0
     assert balance == sum_of_success(await every_transaction(ledger, number))
@@ -166,8 +166,8 @@ async def test_concurrent_retries_of_one_posting_move_money_once(
 
     results = await outcomes([post(ledger, number, "5", transaction_id=tid) for _ in range(16)])
 
-    assert all(isinstance(r, Posting) for r in results), results
-    assert sum(1 for r in results if isinstance(r, Posting) and r.created) == 1
+    assert all(isinstance(r, PostedTransaction) for r in results), results
+    assert sum(1 for r in results if isinstance(r, PostedTransaction) and r.created) == 1
     assert (await ledger.get_account(number)).balance.amount == 5
     assert len(await every_transaction(ledger, number)) == 1
 
@@ -181,7 +181,7 @@ async def test_concurrent_different_uses_of_one_id_store_one(ledger_under_race: 
         [post(ledger, number, f"{i + 1}", transaction_id=tid) for i in range(16)]
     )
 
-    created = [r for r in results if isinstance(r, Posting)]
+    created = [r for r in results if isinstance(r, PostedTransaction)]
     assert len(created) == 1
     assert all(isinstance(r, DuplicateTransactionId) for r in results if r not in created)
     assert (await ledger.get_account(number)).balance == created[0].transaction.amount

@@ -20,10 +20,10 @@ from bank_domain import (
     Transaction,
     UpdateAccountCommand,
 )
-from bank_domain.pagination import encode_cursor
 
 from .support import (
     SteppingClock,
+    encode_cursor,
     every_transaction,
     number_of,
     open_account,

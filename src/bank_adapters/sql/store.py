@@ -56,7 +56,7 @@ class SqlStore:
     def engine(self) -> AsyncEngine:
         return self._engine
 
-    def unit_of_work(self) -> SqlUnitOfWork:
+    def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._engine)
 
     def posting_unit_of_work(self) -> PostingUnitOfWork:

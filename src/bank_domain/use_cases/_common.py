@@ -36,14 +36,17 @@ def _shortened(value: object) -> str:
     return text if len(text) <= 64 else text[:64] + "..."
 
 
-def open_account(account: Account | None, number: AccountNumber) -> Account:
+def require_open_account(account: Account | None, number: AccountNumber) -> Account:
     """The account, unless it does not exist or was closed: a closed one answers 'not found'."""
     if account is None or account.is_closed:
         raise AccountNotFound(str(number))
     return account
 
 
-def live_transaction(transaction: Transaction | None, transaction_id: TransactionId) -> Transaction:
+def require_live_transaction(
+    transaction: Transaction | None, transaction_id: TransactionId
+) -> Transaction:
+    """The transaction, unless it does not exist or was deleted: a deleted one is 'not found'."""
     if transaction is None or transaction.is_deleted:
         raise TransactionNotFound(str(transaction_id))
     return transaction
@@ -57,10 +60,12 @@ async def lock_transaction_and_account(
     Every change to a transaction happens under its account's lock, so the second read sees the
     transaction as no other unit of work can change it until this one ends.
     """
-    seen = live_transaction(await uow.transactions.get(transaction_id), transaction_id)
+    seen = require_live_transaction(await uow.transactions.get(transaction_id), transaction_id)
     account = await uow.accounts.get_for_update(seen.account_number)
-    transaction = live_transaction(await uow.transactions.get(transaction_id), transaction_id)
-    return transaction, open_account(account, transaction.account_number)
+    transaction = require_live_transaction(
+        await uow.transactions.get(transaction_id), transaction_id
+    )
+    return transaction, require_open_account(account, transaction.account_number)
 
 
 def utc_timestamp(value: datetime | None, field: str) -> datetime | None:

@@ -9,11 +9,15 @@ from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, Account, AccountStatus
 from bank_domain.errors import DuplicateAccountNumber, InvalidValue
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, deposit_amount
-from bank_domain.pagination import Page, decode_cursor, encode_cursor, page_size
+from bank_domain.pagination import CursorCodec, Page, not_a_cursor, page_size
 from bank_domain.ports import AccountQuery, Clock, UnitOfWorkFactory
-from bank_domain.text import text
+from bank_domain.text import name_for_lookup
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
-from bank_domain.use_cases._common import account_number_for_lookup, open_account, utc_now
+from bank_domain.use_cases._common import (
+    account_number_for_lookup,
+    require_open_account,
+    utc_now,
+)
 
 INITIAL_DEPOSIT_DESCRIPTION = "Initial deposit"
 _NUMBER_ATTEMPTS = 8
@@ -57,25 +61,28 @@ class OpenAccount:
         deposit: Money,
     ) -> Account:
         now = self._clock()
-        account = Account.open(number, command.customer_name, account_type, now, deposit)
+        opening_deposit = (
+            None
+            if deposit.is_zero()
+            else Transaction.new(
+                TransactionId.generate(),
+                number,
+                deposit,
+                TransactionType.DEPOSIT,
+                INITIAL_DEPOSIT_DESCRIPTION,
+                TransactionStatus.SUCCESS,
+                now,
+            )
+        )
+        account = Account.open(
+            number, command.customer_name, account_type, now, opening_deposit=opening_deposit
+        )
         async with self._uow() as uow:
             if await uow.accounts.number_taken(number):
                 raise DuplicateAccountNumber(str(number))
             await uow.accounts.add(account)
-            if not deposit.is_zero():
-                await uow.transactions.add(
-                    Transaction(
-                        transaction_id=TransactionId.generate(),
-                        account_number=number,
-                        amount=deposit,
-                        transaction_type=TransactionType.DEPOSIT,
-                        description=INITIAL_DEPOSIT_DESCRIPTION,
-                        status=TransactionStatus.SUCCESS,
-                        timestamp=now,
-                        updated_at=now,
-                        balance_after=deposit,
-                    )
-                )
+            if opening_deposit is not None:
+                await uow.transactions.add(opening_deposit)
             await uow.commit()
         return account
 
@@ -105,7 +112,7 @@ class UpdateAccount:
         )
         status = None if command.status is None else AccountStatus.parse(command.status)
         async with self._uow() as uow:
-            account = open_account(await uow.accounts.get_for_update(number), number)
+            account = require_open_account(await uow.accounts.get_for_update(number), number)
             account.expect_version(command.expected_version)
             version = account.version
             account.update(
@@ -137,7 +144,7 @@ class CloseAccount:
     async def __call__(self, command: CloseAccountCommand) -> None:
         number = account_number_for_lookup(command.account_number)
         async with self._uow() as uow:
-            account = open_account(await uow.accounts.get_for_update(number), number)
+            account = require_open_account(await uow.accounts.get_for_update(number), number)
             account.expect_version(command.expected_version)
             account.close(self._clock())
             await uow.accounts.save(account)
@@ -150,8 +157,8 @@ class GetAccount:
 
     async def __call__(self, account_number: str) -> Account:
         number = account_number_for_lookup(account_number)
-        async with self._uow() as uow:
-            return open_account(await uow.accounts.get(number), number)
+        async with self._uow(read_only=True) as uow:
+            return require_open_account(await uow.accounts.get(number), number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,31 +173,32 @@ class ListAccountsQuery:
 class ListAccounts:
     """Open accounts in account-number order, a page at a time."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, cursors: CursorCodec | None = None) -> None:
         self._uow = uow
+        self._cursors = cursors or CursorCodec()
 
     async def __call__(self, request: ListAccountsQuery) -> Page[Account]:
         limit = page_size(request.limit)
         after = None
         if request.cursor is not None:
-            (number,) = decode_cursor(request.cursor, 1)
+            (number,) = self._cursors.decode(request.cursor, 1)
             try:
                 after = AccountNumber(number)
             except InvalidValue:
-                raise InvalidValue("cursor", "cursor is not a cursor this API returned.") from None
+                raise not_a_cursor() from None
         query = AccountQuery(
             limit=limit + 1,
             after=after,
             customer_name=None
             if request.customer_name is None
-            else text("customer_name", request.customer_name, MAX_CUSTOMER_NAME_LENGTH).strip(),
+            else name_for_lookup("customer_name", request.customer_name, MAX_CUSTOMER_NAME_LENGTH),
             account_type=None
             if request.account_type is None
             else AccountType.parse(request.account_type),
             status=None if request.status is None else AccountStatus.parse(request.status),
         )
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found = await uow.accounts.list(query)
         items = found[:limit]
         more = len(found) > limit
-        return Page(items, encode_cursor([str(items[-1].number)]) if more else None)
+        return Page(items, self._cursors.encode([str(items[-1].number)]) if more else None)

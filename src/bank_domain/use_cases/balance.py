@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from bank_domain.identifiers import AccountNumber
 from bank_domain.money import Money
 from bank_domain.ports import Clock, UnitOfWorkFactory
-from bank_domain.use_cases._common import account_number_for_lookup, open_account, utc_now
+from bank_domain.use_cases._common import (
+    account_number_for_lookup,
+    require_open_account,
+    utc_now,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,8 +23,15 @@ class Recalculation:
 
 
 class RecalculateBalance:
-    """Recomputes an account's balance from its ``success`` transactions under the account's
-    lock, and repairs any drift."""
+    """Recomputes an account's balance from its ``success`` transactions and repairs any drift.
+
+    The sum (every transaction of the account) is taken before the account's lock, so postings
+    to the account do not wait for it: first the account and its version are read, then the
+    sum. Every change to the sum moves the balance and so bumps the version; if, under the
+    lock, the account is still at the version read before the sum, the sum is the one for the
+    balance being checked. Otherwise (the account changed meanwhile) it is summed again, under
+    the lock.
+    """
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
         self._uow = uow
@@ -28,10 +39,15 @@ class RecalculateBalance:
 
     async def __call__(self, account_number: str) -> Recalculation:
         number = account_number_for_lookup(account_number)
-        async with self._uow() as uow:
-            account = open_account(await uow.accounts.get_for_update(number), number)
-            previous = account.balance
+        async with self._uow(read_only=True) as uow:
+            seen = require_open_account(await uow.accounts.get(number), number)
+            summed_at_version = seen.version
             recomputed = await uow.transactions.sum_of_effects(number)
+        async with self._uow() as uow:
+            account = require_open_account(await uow.accounts.get_for_update(number), number)
+            if account.version != summed_at_version:
+                recomputed = await uow.transactions.sum_of_effects(number)
+            previous = account.balance
             corrected = account.correct_balance(recomputed, self._clock())
             if corrected:
                 await uow.accounts.save(account)

@@ -1,22 +1,16 @@
-"""Posting, amending, deleting and reading transactions."""
+"""Amending, deleting and reading transactions (posting one is in ``posting.py``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from bank_domain.account import AccountStatus
-from bank_domain.errors import AccountFrozen, DuplicateTransactionId, InvalidValue
-from bank_domain.identifiers import AccountNumber, TransactionId
-from bank_domain.money import Money, transaction_amount
-from bank_domain.pagination import Page, decode_cursor, encode_cursor, page_size
-from bank_domain.ports import (
-    Clock,
-    PostingUnitOfWorkFactory,
-    TransactionQuery,
-    UnitOfWorkFactory,
-)
+from bank_domain.errors import InvalidValue
+from bank_domain.identifiers import TransactionId
+from bank_domain.money import transaction_amount
+from bank_domain.pagination import CursorCodec, Page, not_a_cursor, page_size
+from bank_domain.ports import Clock, TransactionQuery, UnitOfWorkFactory
 from bank_domain.transaction import (
     UNSET,
     Transaction,
@@ -27,120 +21,13 @@ from bank_domain.transaction import (
 )
 from bank_domain.use_cases._common import (
     account_number_for_lookup,
-    live_transaction,
     lock_transaction_and_account,
-    open_account,
+    require_live_transaction,
+    require_open_account,
     transaction_id_for_lookup,
     utc_now,
     utc_timestamp,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class PostTransactionCommand:
-    account_number: str
-    amount: Decimal | int | str
-    transaction_type: str
-    transaction_id: str | None = None
-    description: str | None = None
-    status: str = TransactionStatus.SUCCESS.value
-
-
-@dataclass(frozen=True, slots=True)
-class Posting:
-    transaction: Transaction
-    created: bool
-    """False when the posting repeated a stored one (a safe retry) and moved no money."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    """A posting's fields once every one of them has passed the ledger's rules."""
-
-    account_number: AccountNumber
-    amount: Money
-    transaction_type: TransactionType
-    description: str | None
-    status: TransactionStatus
-
-    @classmethod
-    def parse(cls, command: PostTransactionCommand) -> _Request:
-        return cls(
-            account_number=AccountNumber(command.account_number),
-            amount=transaction_amount(command.amount),
-            transaction_type=TransactionType.parse(command.transaction_type),
-            description=description(command.description),
-            status=TransactionStatus.parse(command.status),
-        )
-
-    def replay(self, stored: Transaction | None, transaction_id: TransactionId) -> Posting:
-        """A repeat of a stored posting is answered with it; any other use of the id is refused."""
-        if stored is None or not stored.same_request(
-            self.account_number,
-            self.amount,
-            self.transaction_type,
-            self.description,
-            self.status,
-        ):
-            raise DuplicateTransactionId(
-                str(transaction_id),
-                f"The transaction id {transaction_id} was used before, with other fields.",
-            )
-        return Posting(stored, created=False)
-
-
-class PostTransaction:
-    """Posts a deposit or withdrawal. Only a ``success`` transaction moves the balance, and a
-    withdrawal never takes it below zero. Posting the same transaction_id again with the same
-    fields returns the stored transaction and moves no money."""
-
-    def __init__(self, uow: PostingUnitOfWorkFactory, clock: Clock = utc_now) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    async def __call__(self, command: PostTransactionCommand) -> Posting:
-        request = _Request.parse(command)
-        if command.transaction_id is None:
-            return await self._post(TransactionId.generate(), request, look_up_first=False)
-        transaction_id = TransactionId(command.transaction_id)
-        try:
-            return await self._post(transaction_id, request, look_up_first=True)
-        except DuplicateTransactionId:
-            # Another posting with this id committed between our look-up and our insert.
-            async with self._uow() as uow:
-                stored = await uow.transactions.get(transaction_id)
-            return request.replay(stored, transaction_id)
-
-    async def _post(
-        self, transaction_id: TransactionId, request: _Request, *, look_up_first: bool
-    ) -> Posting:
-        async with self._uow() as uow:
-            if look_up_first:
-                stored = await uow.transactions.get(transaction_id)
-                if stored is not None:
-                    return request.replay(stored, transaction_id)
-            number = request.account_number
-            account = open_account(await uow.accounts.get_for_update(number), number)
-            if account.status is AccountStatus.FROZEN:
-                raise AccountFrozen(str(number))
-            now = self._clock()
-            transaction = Transaction(
-                transaction_id=transaction_id,
-                account_number=number,
-                amount=request.amount,
-                transaction_type=request.transaction_type,
-                description=request.description,
-                status=request.status,
-                timestamp=now,
-                updated_at=now,
-            )
-            account.move_balance(transaction.effect, now)
-            transaction.record_balance(account.balance)
-            await uow.transactions.add(transaction)
-            if not transaction.effect.is_zero():
-                await uow.accounts.save(account)
-            await uow.commit()
-        return Posting(transaction, created=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,8 +115,8 @@ class GetTransaction:
 
     async def __call__(self, transaction_id: str) -> Transaction:
         tid = transaction_id_for_lookup(transaction_id)
-        async with self._uow() as uow:
-            return live_transaction(await uow.transactions.get(tid), tid)
+        async with self._uow(read_only=True) as uow:
+            return require_live_transaction(await uow.transactions.get(tid), tid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,8 +134,9 @@ class ListTransactions:
     """An open account's transactions, oldest first, a page at a time; ``since`` and ``until``
     both include their bounds."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, cursors: CursorCodec | None = None) -> None:
         self._uow = uow
+        self._cursors = cursors or CursorCodec()
 
     async def __call__(self, request: ListTransactionsQuery) -> Page[Transaction]:
         number = account_number_for_lookup(request.account_number)
@@ -256,7 +144,7 @@ class ListTransactions:
         query = TransactionQuery(
             account_number=number,
             limit=limit + 1,
-            after=None if request.cursor is None else _transaction_position(request.cursor),
+            after=None if request.cursor is None else self._position(request.cursor),
             transaction_type=None
             if request.transaction_type is None
             else TransactionType.parse(request.transaction_type),
@@ -264,22 +152,25 @@ class ListTransactions:
             since=utc_timestamp(request.since, "since"),
             until=utc_timestamp(request.until, "until"),
         )
-        async with self._uow() as uow:
-            open_account(await uow.accounts.get(number), number)
+        async with self._uow(read_only=True) as uow:
+            require_open_account(await uow.accounts.get(number), number)
             found = await uow.transactions.list(query)
         items = found[:limit]
         if len(found) <= limit:
             return Page(items, None)
         last = items[-1]
-        return Page(items, encode_cursor([last.timestamp.isoformat(), str(last.transaction_id)]))
+        position = [last.timestamp.isoformat(), str(last.transaction_id)]
+        return Page(items, self._cursors.encode(position))
 
-
-def _transaction_position(cursor: str) -> tuple[datetime, TransactionId]:
-    timestamp, transaction_id = decode_cursor(cursor, 2)
-    try:
-        position = (datetime.fromisoformat(timestamp), TransactionId(transaction_id))
-    except (ValueError, InvalidValue):
-        raise InvalidValue("cursor", "cursor is not a cursor this API returned.") from None
-    if position[0].tzinfo is None:
-        raise InvalidValue("cursor", "cursor is not a cursor this API returned.")
-    return position
+    def _position(self, cursor: str) -> tuple[datetime, TransactionId]:
+        timestamp, transaction_id = self._cursors.decode(cursor, 2)
+        try:
+            position = (datetime.fromisoformat(timestamp), TransactionId(transaction_id))
+        except (ValueError, InvalidValue):
+            raise not_a_cursor() from None
+        if position[0].tzinfo is None or position[0].utcoffset() is None:
+            raise not_a_cursor()
+        try:  # e.g. 0001-01-01T00:00:00+01:00 is before the first UTC instant a store can hold
+            return position[0].astimezone(UTC), position[1]
+        except OverflowError:
+            raise not_a_cursor() from None

@@ -8,11 +8,8 @@ from fastapi import Body, Query, Request, Response
 from bank_domain.ledger import Ledger
 from bank_domain.pagination import MAX_PAGE_SIZE
 from bank_domain.transaction import UNSET, TransactionStatus, TransactionType
-from bank_domain.use_cases.transactions import (
-    AmendTransactionCommand,
-    ListTransactionsQuery,
-    PostTransactionCommand,
-)
+from bank_domain.use_cases.posting import PostTransactionCommand
+from bank_domain.use_cases.transactions import AmendTransactionCommand, ListTransactionsQuery
 from bank_web.dependencies import LedgerDep
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.routes._http import page_response, problems, router

@@ -1,0 +1,124 @@
+"""Posting a transaction: the ledger's busiest use case, and its own module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from bank_domain.errors import DuplicateTransactionId
+from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.money import Money, transaction_amount
+from bank_domain.ports import Clock, PostingUnitOfWorkFactory
+from bank_domain.transaction import Transaction, TransactionStatus, TransactionType, description
+from bank_domain.use_cases._common import require_open_account, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class PostTransactionCommand:
+    account_number: str
+    amount: Decimal | int | str
+    transaction_type: str
+    transaction_id: str | None = None
+    description: str | None = None
+    status: str = TransactionStatus.SUCCESS.value
+
+
+@dataclass(frozen=True, slots=True)
+class PostedTransaction:
+    """What posting answers: the transaction, and whether this posting made it."""
+
+    transaction: Transaction
+    created: bool
+    """False when the posting repeated a stored one (a safe retry) and moved no money."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A posting's fields once every one of them has passed the ledger's rules."""
+
+    account_number: AccountNumber
+    amount: Money
+    transaction_type: TransactionType
+    description: str | None
+    status: TransactionStatus
+
+    @classmethod
+    def parse(cls, command: PostTransactionCommand) -> _Request:
+        return cls(
+            account_number=AccountNumber(command.account_number),
+            amount=transaction_amount(command.amount),
+            transaction_type=TransactionType.parse(command.transaction_type),
+            description=description(command.description),
+            status=TransactionStatus.parse(command.status),
+        )
+
+    def new_transaction(self, transaction_id: TransactionId, now: datetime) -> Transaction:
+        return Transaction.new(
+            transaction_id,
+            self.account_number,
+            self.amount,
+            self.transaction_type,
+            self.description,
+            self.status,
+            now,
+        )
+
+    def replay(
+        self, stored: Transaction | None, transaction_id: TransactionId
+    ) -> PostedTransaction:
+        """A repeat of a stored posting is answered with it; any other use of the id is refused."""
+        if stored is None or not stored.same_request(
+            self.account_number,
+            self.amount,
+            self.transaction_type,
+            self.description,
+            self.status,
+        ):
+            raise DuplicateTransactionId(
+                str(transaction_id),
+                f"The transaction id {transaction_id} was used before, with other fields.",
+            )
+        return PostedTransaction(stored, created=False)
+
+
+class PostTransaction:
+    """Posts a deposit or withdrawal. Only a ``success`` transaction moves the balance, and a
+    withdrawal never takes it below zero. Posting the same transaction_id again with the same
+    fields returns the stored transaction and moves no money."""
+
+    def __init__(self, uow: PostingUnitOfWorkFactory, clock: Clock = utc_now) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, command: PostTransactionCommand) -> PostedTransaction:
+        request = _Request.parse(command)
+        if command.transaction_id is None:
+            return await self._post(TransactionId.generate(), request, look_up_first=False)
+        transaction_id = TransactionId(command.transaction_id)
+        try:
+            return await self._post(transaction_id, request, look_up_first=True)
+        except DuplicateTransactionId:
+            # Another posting with this id committed between our look-up and our insert.
+            async with self._uow() as uow:
+                stored = await uow.transactions.get(transaction_id)
+            return request.replay(stored, transaction_id)
+
+    async def _post(
+        self, transaction_id: TransactionId, request: _Request, *, look_up_first: bool
+    ) -> PostedTransaction:
+        async with self._uow() as uow:
+            if look_up_first:
+                stored = await uow.transactions.get(transaction_id)
+                if stored is not None:
+                    return request.replay(stored, transaction_id)
+            number = request.account_number
+            account = require_open_account(await uow.accounts.get_for_update(number), number)
+            transaction = request.new_transaction(transaction_id, self._clock())
+            version = account.version
+            account.accept(transaction, transaction.timestamp)
+            await uow.transactions.add(transaction)
+            if account.version != version:
+                await uow.accounts.save(account)
+            await uow.commit()
+        return PostedTransaction(transaction, created=True)
