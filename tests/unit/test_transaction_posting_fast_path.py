@@ -1,4 +1,5 @@
-"""The posting lane answers POST /v1/transactions exactly as the FastAPI route it stands in for."""
+"""The posting fast path answers POST /v1/transactions exactly as the FastAPI route it stands in
+for."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bank_web.app import create_app
-from bank_web.posting_lane import PostingLane
 from bank_web.settings import Settings
+from bank_web.transaction_posting_fast_path import TransactionPostingFastPath
 
 ACCOUNT = "1234567890"
 JSON = {"content-type": "application/json"}
@@ -42,7 +43,9 @@ BODIES: list[tuple[bytes, dict[str, str]]] = [
 
 
 def _without_lane(app: FastAPI) -> FastAPI:
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not PostingLane]
+    app.user_middleware = [
+        m for m in app.user_middleware if m.cls is not TransactionPostingFastPath
+    ]
     return app
 
 
