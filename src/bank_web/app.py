@@ -5,19 +5,18 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from bank_web.body_limit import BodySizeLimit
 from bank_web.containers import Container
-from bank_web.posting_lane import PostingLane
-from bank_web.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from bank_web.openapi import install_openapi
+from bank_web.problems import UnexpectedErrors, install_problem_handlers
 from bank_web.routes.accounts import accounts
 from bank_web.routes.service import service
 from bank_web.routes.transactions import transactions
 from bank_web.settings import Settings
+from bank_web.transaction_posting_fast_path import TransactionPostingFastPath
 
 DESCRIPTION = """
 Bank accounts and their transactions, exact to the cent.
@@ -48,6 +47,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by bank_web.openapi instead: exact, with money as decimals.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
         # Off unless asked for: even unconfigured, it looks up its providers on every request.
         telemetry={
             "tracing": settings.opentelemetry,
@@ -60,51 +63,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(transactions)
     app.include_router(service)
     install_problem_handlers(app)
-    # Added first, so it runs inside the body size limit.
-    app.add_middleware(PostingLane, container=container)
+    install_openapi(app)
+    # Added first, so it runs inside the body size limit; the last added runs outermost.
+    app.add_middleware(TransactionPostingFastPath, container=container)
     app.add_middleware(BodySizeLimit, limit_bytes=settings.body_limit_bytes)
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = _with_problem_media_type(
-                get_openapi(
-                    title=app.title,
-                    version=app.version,
-                    description=app.description,
-                    routes=app.routes,
-                )
-            )
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(UnexpectedErrors)
     return app
 
 
 def create_app_from_environment() -> FastAPI:
     """The factory server workers call: settings come from BANK_* environment variables."""
     return create_app(Settings())
-
-
-def _with_problem_media_type(schema: dict[str, Any]) -> dict[str, Any]:
-    """Error responses are problem+json, not the JSON FastAPI assumes; 422 is ours too."""
-    problem = {"$ref": "#/components/schemas/Problem"}
-    for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
-            for status, response in operation.get("responses", {}).items():
-                if status.startswith(("4", "5")):
-                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem}}
-            extra = {"500": "Unexpected error"}
-            if "requestBody" in operation:
-                extra |= {"413": "Body too large", "415": "Body is not JSON"}
-            for status, description in extra.items():
-                operation["responses"].setdefault(
-                    status,
-                    {
-                        "description": description,
-                        "content": {PROBLEM_MEDIA_TYPE: {"schema": problem}},
-                    },
-                )
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.pop("HTTPValidationError", None)
-    components.pop("ValidationError", None)
-    return schema

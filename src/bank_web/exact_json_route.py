@@ -1,4 +1,5 @@
-"""A FastAPI route class whose JSON bodies are read with exact decimals and a media-type check."""
+"""A FastAPI route class whose requests are read by bank_web.body_reader, as the posting fast
+path reads its own: FastAPI's own body parsing then receives the model, already validated."""
 
 from __future__ import annotations
 
@@ -7,38 +8,44 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
-from bank_web import json_codec
-from bank_web.problems import problem_response
-
-_JSON_MEDIA_TYPES = ("application/json",)
+from bank_web.body_reader import check_media_type, read_body, refuse_repeated_query_parameters
 
 
 class ExactJSONRequest(Request):
+    """A request whose JSON is the body model bank_web.body_reader made of it."""
+
+    body_model: BaseModel | None = None
+
     async def json(self) -> Any:
-        if not hasattr(self, "_json"):
-            self._json = json_codec.loads(await self.body())
-        return self._json
-
-
-def is_json(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type in _JSON_MEDIA_TYPES or media_type.endswith("+json")
+        return self.body_model
 
 
 class ExactJSONRoute(APIRoute):
-    """Bodies are JSON: a body of another media type, or of none named, is a 415; numbers
-    arrive as Decimal, not float."""
+    """Bodies are JSON read with exact decimals (415 for another media type, or none named);
+    a query parameter given twice is a 422."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
+        body_params = self.dependant.body_params
+        model = _body_model(body_params[0].field_info.annotation) if body_params else None
 
         async def handle_exactly(request: Request) -> Response:
             exact = ExactJSONRequest(request.scope, request.receive)
-            if await exact.body() and not is_json(exact.headers.get("content-type", "")):
-                return problem_response(
-                    415, "unsupported_media_type", "Request bodies are application/json."
-                )
+            refuse_repeated_query_parameters(request.scope["query_string"])
+            body = await exact.body()
+            content_type = exact.headers.get("content-type", "")
+            if model is None:
+                check_media_type(content_type, body)
+            else:
+                exact.body_model = read_body(model, content_type, body)
             return await handle(exact)
 
         return handle_exactly
+
+
+def _body_model(annotation: object) -> type[BaseModel]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    raise TypeError(f"A body is one pydantic model, not {annotation!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import orjson
 from starlette.responses import JSONResponse
@@ -15,11 +15,38 @@ def _refuse_constant(name: str) -> NoReturn:
     raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
 
 
+class DuplicateKey(ValueError):
+    """A JSON object gives one key twice; the stdlib would keep the last value silently."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"The key {key!r} is given more than once.")
+        self.key = key
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return document
+
+
+_DECODER: Final = json.JSONDecoder(
+    parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicate_keys
+)
+
+
 def loads(body: bytes) -> Any:
-    """Parses a request body; every failure (bad syntax, NaN, nesting too deep, a number too
-    long to read) is a JSONDecodeError, which FastAPI answers as a validation error."""
+    """Parses a request body. A key given twice in one object is a DuplicateKey; every other
+    failure (bad syntax, NaN, nesting too deep, a number too long to read) a JSONDecodeError."""
     try:
-        return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+        # What json.loads does with bytes, with one decoder made once instead of per call.
+        return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+    except DuplicateKey:
+        raise
     except json.JSONDecodeError:
         raise
     except (ValueError, RecursionError) as error:

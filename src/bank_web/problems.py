@@ -11,6 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bank_domain.errors import (
     Conflict,
@@ -25,6 +28,18 @@ from bank_web.json_codec import ExactJSONResponse
 logger = logging.getLogger("bank_web")
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
+MAX_LISTED_ERRORS: Final = 20
+"""A 422 lists at most this many errors; whoever finds them stops looking after that many."""
+
+
+class InvalidInput(Exception):
+    """A request the API cannot read: a body that is no JSON, has unknown fields or wrong
+    types, a query parameter given twice. ``errors`` are ``{"loc", "msg"}`` items."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("The request is not valid.")
+        self.errors = errors[:MAX_LISTED_ERRORS]
+
 
 _STATUS_BY_ERROR_KIND: Final[tuple[tuple[type[LedgerError], HTTPStatus], ...]] = (
     (InvalidValue, HTTPStatus.UNPROCESSABLE_ENTITY),
@@ -101,7 +116,7 @@ async def _ledger_error(request: Request, error: Exception) -> ExactJSONResponse
     assert isinstance(error, LedgerError)
     status = status_of(error)
     if status is HTTPStatus.INTERNAL_SERVER_ERROR:
-        return await _unexpected_error(request, error)
+        return await _unexpected_ledger_error(request, error)
     errors = None
     if isinstance(error, InvalidValue):
         errors = [{"loc": [_where(request, error.field), error.field], "msg": error.detail}]
@@ -117,8 +132,17 @@ async def _validation_error(request: Request, error: Exception) -> ExactJSONResp
     assert isinstance(error, RequestValidationError)
     errors = [
         {"loc": _readable(tuple(item.get("loc", ()))), "msg": _message(item)}
-        for item in error.errors()
+        for item in error.errors()[:MAX_LISTED_ERRORS]
     ]
+    return _invalid(errors)
+
+
+async def _invalid_input(request: Request, error: Exception) -> ExactJSONResponse:
+    assert isinstance(error, InvalidInput)
+    return _invalid(error.errors)
+
+
+def _invalid(errors: list[dict[str, Any]]) -> ExactJSONResponse:
     summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
     return problem_response(422, "validation_error", summary or "The request is not valid.", errors)
 
@@ -133,18 +157,50 @@ async def _http_error(request: Request, error: Exception) -> ExactJSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = _CODE_BY_HTTP_STATUS.get(error.status_code, "http_error")
     detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
-    return problem_response(error.status_code, code, detail, headers=error.headers)
+    headers = error.headers
+    if error.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        # Starlette names only the methods of the first route that matched the path.
+        headers = {**(headers or {}), "Allow": ", ".join(sorted(_allowed_methods(request)))}
+    return problem_response(error.status_code, code, detail, headers=headers)
 
 
-async def _unexpected_error(request: Request, error: Exception) -> ExactJSONResponse:
-    logger.exception("Unexpected error on %s %s", request.method, request.url.path)
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route serves on the request's path."""
+    methods: set[str] = set()
+    for route in _every_route(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
+
+
+def _every_route(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """The routes of the app and of the routers it includes (FastAPI keeps an included router
+    as one entry that holds the router's own routes)."""
+    found: list[BaseRoute] = []
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        found += _every_route(included.routes) if included is not None else [route]
+    return found
+
+
+def _unexpected_error(scope: Scope, error: BaseException) -> ExactJSONResponse:
+    logger.error(
+        "Unexpected error on %s %s", scope.get("method"), scope.get("path"), exc_info=error
+    )
     return problem_response(500, "internal_error", "The server met an unexpected error.")
+
+
+async def _unexpected_ledger_error(request: Request, error: LedgerError) -> ExactJSONResponse:
+    return _unexpected_error(request.scope, error)
 
 
 async def expected_problem(request: Request, error: Exception) -> ExactJSONResponse | None:
     """The problem response for an error the API answers on purpose; None for any other."""
     if isinstance(error, LedgerError):
         return await _ledger_error(request, error)
+    if isinstance(error, InvalidInput):
+        return await _invalid_input(request, error)
     if isinstance(error, RequestValidationError):
         return await _validation_error(request, error)
     if isinstance(error, StarletteHTTPException):
@@ -153,7 +209,41 @@ async def expected_problem(request: Request, error: Exception) -> ExactJSONRespo
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    """The handlers for errors answered on purpose; the app's outermost middleware must be
+    UnexpectedErrors, which answers every other error."""
     app.add_exception_handler(LedgerError, _ledger_error)
+    app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+
+
+class UnexpectedErrors:
+    """ASGI middleware, the app's outermost: an error no handler answered is logged once at
+    ERROR with the request's method and path, and answered 500 ``internal_error`` without a
+    trace; nothing re-raises it to the server (which would log it a second time). A client
+    that left in the middle of its request is no error: logged at debug, once."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        response_started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            logger.debug(
+                "The client left during %s %s; nothing answered.", scope["method"], scope["path"]
+            )
+        except Exception as error:
+            response = _unexpected_error(scope, error)
+            if not response_started:
+                await response(scope, receive, send)

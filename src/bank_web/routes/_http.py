@@ -1,20 +1,52 @@
-"""Pieces every route module shares: the router class, error docs, preconditions."""
+"""Pieces every route module shares: the router class, error docs, preconditions, pages."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any, Final, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Query
+from pydantic import BeforeValidator
+from pydantic.json_schema import SkipJsonSchema
 
+from bank_domain.errors import VersionMismatch
 from bank_domain.pagination import Page
 from bank_web.exact_json_route import ExactJSONRoute
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.problems import Problem
 
 _ENTITY_TAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
+_RFC_3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 NEVER_MATCHES: Final = -1
+
+IfMatch = Annotated[
+    str | SkipJsonSchema[None],
+    Header(
+        description='The ETag ("<version>") last seen; a stale one is refused with 412, and so '
+        "is any value that is no ETag of ours (it never matches).",
+        # Published, not enforced: any other value is read, and never matches (412).
+        json_schema_extra={"pattern": r'^\s*(\*|(W/)?"[0-9]{1,18}")\s*$'},
+    ),
+]
+
+
+def _rfc_3339(value: object) -> object:
+    """Only RFC 3339 text, with its offset: pydantic alone would also read "0.5" as a Unix time."""
+    if isinstance(value, str) and _RFC_3339.fullmatch(value):
+        return value
+    raise ValueError("A moment is an RFC 3339 date-time with a UTC offset.")
+
+
+Moment = Annotated[
+    datetime | None,
+    BeforeValidator(_rfc_3339),
+    Query(description="RFC 3339 with a UTC offset; inclusive."),
+]
 
 
 def router(**kwargs: Any) -> APIRouter:
@@ -26,10 +58,6 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": Problem} for status in statuses}
 
 
-def entity_tag(version: int) -> str:
-    return f'"{version}"'
-
-
 def expected_version(if_match: str | None) -> int | None:
     """The version an If-Match header names: None when absent or '*'; a tag that is no version
     of ours can never match, so the request fails its precondition."""
@@ -37,6 +65,26 @@ def expected_version(if_match: str | None) -> int | None:
         return None
     match = _ENTITY_TAG.match(if_match)
     return int(match.group(1)) if match else NEVER_MATCHES
+
+
+@contextmanager
+def precondition(if_match: str | None) -> Iterator[int | None]:
+    """The version to expect; a 412 for a tag that never matches says so, not which number
+    stood in for it."""
+    version = expected_version(if_match)
+    try:
+        yield version
+    except VersionMismatch:
+        if version != NEVER_MATCHES:
+            raise
+        raise VersionMismatch(
+            'If-Match names no version of ours (an ETag is "<version>"), so it never matches.'
+        ) from None
+
+
+def cursor_given(cursor: str | None) -> str | None:
+    """An empty cursor asks for the first page, as no cursor does."""
+    return cursor or None
 
 
 Item = TypeVar("Item")

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Body, Header, Query, Request, Response, status
+from fastapi import Query, Response, status
 
 from bank_domain.account import AccountStatus, AccountType
 from bank_domain.ledger import Ledger
@@ -13,56 +13,22 @@ from bank_domain.use_cases.accounts import (
     OpenAccountCommand,
     UpdateAccountCommand,
 )
+from bank_web import presenters
 from bank_web.dependencies import LedgerDep
 from bank_web.json_codec import ExactJSONResponse
-from bank_web.routes._http import entity_tag, expected_version, page_response, problems, router
-from bank_web.schemas import (
-    AccountCreate,
-    AccountOut,
-    AccountPage,
-    AccountPatch,
-    AccountPut,
-    RecalculationOut,
+from bank_web.request_bodies import AccountCreate, AccountPatch, AccountPut
+from bank_web.response_models import AccountOut, AccountPage, RecalculationOut
+from bank_web.responses import account_response
+from bank_web.routes._http import (
+    IfMatch,
+    cursor_given,
+    page_response,
+    precondition,
+    problems,
+    router,
 )
 
 accounts = router(prefix="/v1/accounts", tags=["accounts"])
-
-IfMatch = Annotated[
-    str | None,
-    Header(description='The ETag ("<version>") last seen; a stale one is refused with 412.'),
-]
-
-_OPEN_EXAMPLES = {
-    "challenge": {
-        "summary": "The challenge's account",
-        "value": {
-            "account_number": "1234567890",
-            "customer_name": "Ada Lovelace",
-            "account_type": "checking",
-            "initial_deposit": 0,
-        },
-    },
-    "generated": {
-        "summary": "Number generated, with an initial deposit",
-        "value": {
-            "customer_name": "Grace Hopper",
-            "account_type": "savings",
-            "initial_deposit": 250.0,
-        },
-    },
-}
-
-
-def _account_response(
-    account_out: dict[str, object],
-    version: int,
-    status_code: int = 200,
-    location: str | None = None,
-) -> ExactJSONResponse:
-    headers = {"ETag": entity_tag(version)}
-    if location is not None:
-        headers["Location"] = location
-    return ExactJSONResponse(account_out, status_code=status_code, headers=headers)
 
 
 @accounts.post(
@@ -71,11 +37,7 @@ def _account_response(
     response_model=AccountOut,
     responses=problems(409, 422, 503),
 )
-async def open_account(
-    request: Request,
-    body: Annotated[AccountCreate, Body(openapi_examples=_OPEN_EXAMPLES)],
-    ledger: LedgerDep,
-) -> Response:
+async def open_account(body: AccountCreate, ledger: LedgerDep) -> Response:
     """Opens an account. A non-zero `initial_deposit` is posted as a real deposit transaction
     described "Initial deposit". A taken account number (closed accounts' included) is a 409."""
     account = await ledger.open_account(
@@ -86,8 +48,7 @@ async def open_account(
             initial_deposit=body.initial_deposit,
         )
     )
-    location = f"/v1/accounts/{account.number.value}"
-    return _account_response(AccountOut.of(account), account.version, 201, location)
+    return account_response(account, status_code=201)
 
 
 @accounts.get("", response_model=AccountPage, responses=problems(422, 503))
@@ -109,35 +70,34 @@ async def list_accounts(
     page = await ledger.list_accounts(
         ListAccountsQuery(
             limit=limit,
-            cursor=cursor,
+            cursor=cursor_given(cursor),
             customer_name=customer_name,
             account_type=account_type,
             status=status,
         )
     )
-    return page_response(page, AccountOut.of)
+    return page_response(page, presenters.account)
 
 
 @accounts.get("/{account_number}", response_model=AccountOut, responses=problems(404, 503))
 async def get_account(account_number: str, ledger: LedgerDep) -> Response:
     """One open account. A closed account answers 404."""
-    account = await ledger.get_account(account_number)
-    return _account_response(AccountOut.of(account), account.version)
+    return account_response(await ledger.get_account(account_number))
 
 
 async def _update(
     ledger: Ledger, account_number: str, body: AccountPatch | AccountPut, if_match: str | None
 ) -> Response:
     """PATCH and PUT differ only in which fields their bodies require; the domain decides."""
-    command = UpdateAccountCommand(
-        account_number=account_number,
-        customer_name=body.customer_name,
-        account_type=body.account_type,
-        status=body.status,
-        expected_version=expected_version(if_match),
-    )
-    account = await ledger.update_account(command)
-    return _account_response(AccountOut.of(account), account.version)
+    with precondition(if_match) as version:
+        command = UpdateAccountCommand(
+            account_number=account_number,
+            customer_name=body.customer_name,
+            account_type=body.account_type,
+            status=body.status,
+            expected_version=version,
+        )
+        return account_response(await ledger.update_account(command))
 
 
 @accounts.patch(
@@ -172,9 +132,8 @@ async def close_account(
 ) -> Response:
     """Closes an account whose balance is 0 (409 `account_not_empty` otherwise). It then answers
     404 everywhere, its number is never handed out again, and its transactions stay readable."""
-    await ledger.close_account(
-        CloseAccountCommand(account_number, expected_version=expected_version(if_match))
-    )
+    with precondition(if_match) as version:
+        await ledger.close_account(CloseAccountCommand(account_number, expected_version=version))
     return Response(status_code=204)
 
 
@@ -187,4 +146,4 @@ async def recalculate_balance(account_number: str, ledger: LedgerDep) -> Respons
     """Recomputes the balance from the account's `success` transactions under the account's
     lock, and repairs any drift."""
     result = await ledger.recalculate_balance(account_number)
-    return ExactJSONResponse(RecalculationOut.of(result))
+    return ExactJSONResponse(presenters.recalculation(result))

@@ -4,8 +4,8 @@ from fastapi import APIRouter, Response
 
 from bank_web.dependencies import StoreDep
 from bank_web.json_codec import ExactJSONResponse
+from bank_web.response_models import Health
 from bank_web.routes._http import problems
-from bank_web.schemas import Health
 
 service = APIRouter(tags=["service"])
 

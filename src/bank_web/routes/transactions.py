@@ -1,51 +1,22 @@
 """/v1/transactions and an account's list of them: post, read, amend and delete."""
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import Body, Query, Request, Response
+from fastapi import Query, Response
 
 from bank_domain.ledger import Ledger
 from bank_domain.pagination import MAX_PAGE_SIZE
 from bank_domain.transaction import UNSET, TransactionStatus, TransactionType
-from bank_domain.use_cases.posting import PostTransactionCommand
 from bank_domain.use_cases.transactions import AmendTransactionCommand, ListTransactionsQuery
+from bank_web import presenters
 from bank_web.dependencies import LedgerDep
 from bank_web.json_codec import ExactJSONResponse
-from bank_web.routes._http import page_response, problems, router
-from bank_web.schemas import (
-    TransactionCreate,
-    TransactionOut,
-    TransactionPage,
-    TransactionPatch,
-    TransactionPut,
-)
+from bank_web.request_bodies import TransactionCreate, TransactionPatch, TransactionPut
+from bank_web.response_models import TransactionOut, TransactionPage
+from bank_web.responses import posting_response
+from bank_web.routes._http import Moment, cursor_given, page_response, problems, router
 
 transactions = router(tags=["transactions"])
-
-
-_POST_EXAMPLES = {
-    "challenge": {
-        "summary": "The challenge's deposit",
-        "value": {
-            "transaction_id": "abcdefghijk",
-            "account_number": "1234567890",
-            "amount": 500.00,
-            "transaction_type": "deposit",
-            "description": "Initial deposit",
-            "status": "success",
-        },
-    },
-    "withdrawal": {
-        "summary": "A withdrawal, id generated",
-        "value": {
-            "account_number": "1234567890",
-            "amount": 200.00,
-            "transaction_type": "withdrawal",
-            "description": "Rent",
-        },
-    },
-}
 
 
 @transactions.post(
@@ -61,32 +32,15 @@ _POST_EXAMPLES = {
         **problems(404, 409, 422, 503),
     },
 )
-async def post_transaction(
-    request: Request,
-    body: Annotated[TransactionCreate, Body(openapi_examples=_POST_EXAMPLES)],
-    ledger: LedgerDep,
-) -> Response:
+async def post_transaction(body: TransactionCreate, ledger: LedgerDep) -> Response:
     """Posts a deposit or a withdrawal. Unknown or closed account: 404 `account_not_found`;
     frozen: 409 `account_frozen`; a withdrawal that would overdraw: 409 `insufficient_funds`,
     and nothing is stored. The same `transaction_id` again with the same fields returns the
-    stored transaction with 200; with other fields, 409 `duplicate_transaction_id`."""
-    posting = await ledger.post_transaction(
-        PostTransactionCommand(
-            account_number=body.account_number,
-            amount=body.amount,
-            transaction_type=body.transaction_type,
-            transaction_id=body.transaction_id,
-            description=body.description,
-            status=body.status,
-        )
-    )
-    transaction = posting.transaction
-    location = f"/v1/transactions/{transaction.transaction_id.value}"
-    return ExactJSONResponse(
-        TransactionOut.of(transaction),
-        status_code=201 if posting.created else 200,
-        headers={"Location": location},
-    )
+    stored transaction with 200; with other fields, 409 `duplicate_transaction_id`.
+
+    Served by bank_web.transaction_posting_fast_path, with the same reader and answers; this
+    route is what OpenAPI describes (and what answers when the fast path is left out)."""
+    return posting_response(await ledger.post_transaction(body.command()))
 
 
 @transactions.get(
@@ -94,7 +48,7 @@ async def post_transaction(
 )
 async def get_transaction(transaction_id: str, ledger: LedgerDep) -> Response:
     """One transaction; also one of a closed account. A deleted transaction answers 404."""
-    return ExactJSONResponse(TransactionOut.of(await ledger.get_transaction(transaction_id)))
+    return ExactJSONResponse(presenters.transaction(await ledger.get_transaction(transaction_id)))
 
 
 @transactions.get(
@@ -115,26 +69,26 @@ async def list_transactions(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
     transaction_type: TransactionType | None = None,
     status: TransactionStatus | None = None,
-    since: Annotated[datetime | None, Query(description="RFC 3339; inclusive.")] = None,
-    until: Annotated[datetime | None, Query(description="RFC 3339; inclusive.")] = None,
+    since: Moment = None,
+    until: Moment = None,
 ) -> Response:
     """An open account's transactions, oldest first, a page at a time."""
     page = await ledger.list_transactions(
         ListTransactionsQuery(
             account_number=account_number,
             limit=limit,
-            cursor=cursor,
+            cursor=cursor_given(cursor),
             transaction_type=transaction_type,
             status=status,
             since=since,
             until=until,
         )
     )
-    return page_response(page, TransactionOut.of)
+    return page_response(page, presenters.transaction)
 
 
 async def _amend(ledger: Ledger, command: AmendTransactionCommand) -> Response:
-    return ExactJSONResponse(TransactionOut.of(await ledger.amend_transaction(command)))
+    return ExactJSONResponse(presenters.transaction(await ledger.amend_transaction(command)))
 
 
 @transactions.patch(

@@ -1,17 +1,20 @@
-"""The posting lane answers POST /v1/transactions exactly as the FastAPI route it stands in for."""
+"""The posting fast path answers POST /v1/transactions exactly as the FastAPI route it stands in
+for."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bank_web.app import create_app
-from bank_web.posting_lane import PostingLane
 from bank_web.settings import Settings
+from bank_web.transaction_posting_fast_path import TransactionPostingFastPath
 
 ACCOUNT = "1234567890"
 JSON = {"content-type": "application/json"}
@@ -38,11 +41,26 @@ BODIES: list[tuple[bytes, dict[str, str]]] = [
     (b"", JSON),
     (b"amount=1", {"content-type": "text/plain"}),
     (b'{"account_number": "1234567890", "amount": 2, "transaction_type": "deposit"}', {}),
+    (b'{"account_number": "1234567890", "amount": "1_000", "transaction_type": "deposit"}', JSON),
+    (b'{"account_number": "1234567890", "amount": " 7.5e1 ", "transaction_type": "deposit"}', JSON),
+    (
+        b'{"account_number": "1234567890", "amount": 1, "amount": 1000,'
+        b' "transaction_type": "deposit"}',
+        JSON,
+    ),
+    (
+        b'{"transaction_type": "deposit", '
+        + b", ".join(b'"k%d": 1' % i for i in range(500))
+        + b"}",
+        JSON,
+    ),
 ]
 
 
 def _without_lane(app: FastAPI) -> FastAPI:
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not PostingLane]
+    app.user_middleware = [
+        m for m in app.user_middleware if m.cls is not TransactionPostingFastPath
+    ]
     return app
 
 
@@ -91,3 +109,52 @@ def test_the_lane_takes_only_posting(clients: tuple[TestClient, TestClient]) -> 
     lane, _ = clients
     assert lane.get(f"/v1/accounts/{ACCOUNT}").status_code == 200
     assert lane.put("/v1/transactions").status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/v1/transactions/", "/v1/transactions/x", "/v1/transactionsx"])
+def test_the_fast_path_takes_no_path_the_router_would_not(
+    clients: tuple[TestClient, TestClient], path: str
+) -> None:
+    lane, route = clients
+    content = b'{"account_number": "1234567890", "amount": 1, "transaction_type": "deposit"}'
+    by_lane = lane.post(path, content=content, headers=JSON, follow_redirects=False)
+    by_route = route.post(path, content=content, headers=JSON, follow_redirects=False)
+    assert by_lane.status_code == by_route.status_code, (by_lane.text, by_route.text)
+    assert by_lane.status_code != 201
+    assert lane.get(f"/v1/accounts/{ACCOUNT}").json()["balance"] == 100
+
+
+class _BrokenLedger:
+    """A ledger with a bug: every call fails as no ledger error would."""
+
+    def __getattr__(self, name: str) -> Any:
+        async def fail(*args: object) -> None:
+            raise RuntimeError("a bug in the ledger")
+
+        return fail
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "route"])
+def test_an_unexpected_error_is_logged_once_and_answered_500(
+    caplog: pytest.LogCaptureFixture, fast_path: bool
+) -> None:
+    app = create_app(Settings(database_url="memory://"))
+    if not fast_path:
+        _without_lane(app)
+    app.state.container.ledger.override(providers.Object(_BrokenLedger()))
+    content = b'{"account_number": "1234567890", "amount": 1, "transaction_type": "deposit"}'
+    with TestClient(app) as client, caplog.at_level(logging.DEBUG):
+        # The default TestClient raises whatever the app lets out, as a server would log it.
+        response = client.post("/v1/transactions", content=content, headers=JSON)
+        opened = client.post("/v1/accounts", json={"customer_name": "A", "account_type": "savings"})
+    for answer in (response, opened):
+        assert answer.status_code == 500
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["code"] == "internal_error"
+        assert "a bug" not in answer.text
+        assert "Traceback" not in answer.text
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == [
+        "Unexpected error on POST /v1/transactions",
+        "Unexpected error on POST /v1/accounts",
+    ]

@@ -1,0 +1,138 @@
+"""The OpenAPI document: FastAPI's, made exact and completed.
+
+FastAPI's own schema models hold numeric bounds as floats, so money never goes through them:
+the request bodies mark where a money schema goes (``MONEY_SCHEMA_MARK``), and this module puts
+the schema there afterwards with Decimal bounds, as it puts in the examples of
+bank_web.openapi_examples. The document is served by the exact codec, so no float ever stands
+between the domain's constants and the JSON a client reads."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Final
+
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.utils import get_openapi
+
+from bank_domain.money import CENT, MAX_AMOUNT
+from bank_web.json_codec import ExactJSONResponse
+from bank_web.openapi_examples import MONEY_EXAMPLES, REQUEST_EXAMPLES, SCHEMA_EXAMPLES
+from bank_web.problems import PROBLEM_MEDIA_TYPE
+from bank_web.request_bodies import MONEY_SCHEMA_MARK
+
+OPENAPI_URL: Final = "/openapi.json"
+DOCS_URL: Final = "/docs"
+
+_MONEY_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+    "amount": {
+        "type": "number",
+        "exclusiveMinimum": Decimal(0),
+        "maximum": MAX_AMOUNT,
+        "multipleOf": CENT,
+        "description": "An exact amount above zero with at most 2 decimal places.",
+        "examples": MONEY_EXAMPLES,
+    },
+    "deposit": {
+        "type": "number",
+        "minimum": Decimal(0),
+        "maximum": MAX_AMOUNT,
+        "multipleOf": CENT,
+        "description": "An exact amount, zero or more, with at most 2 decimal places.",
+        "examples": MONEY_EXAMPLES,
+    },
+    "out": {
+        "type": "number",
+        "description": "Exact, 2 decimal places.",
+        "examples": MONEY_EXAMPLES,
+    },
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serves the exact document at /openapi.json and the interactive docs at /docs; the app
+    must be made with ``openapi_url=None, docs_url=None, redoc_url=None``."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = exact_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    async def openapi_document(request: Request) -> Response:
+        return ExactJSONResponse(app.openapi())
+
+    async def docs(request: Request) -> Response:
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=f"{DOCS_URL}/oauth2-redirect",
+        )
+
+    async def oauth2_redirect(request: Request) -> Response:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    app.add_route(OPENAPI_URL, openapi_document, include_in_schema=False)
+    app.add_route(DOCS_URL, docs, include_in_schema=False)
+    app.add_route(f"{DOCS_URL}/oauth2-redirect", oauth2_redirect, include_in_schema=False)
+
+
+def exact_openapi(app: FastAPI) -> dict[str, Any]:
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    _with_problem_media_type(schema)
+    _with_money(schema)
+    _with_examples(schema)
+    return schema
+
+
+def _with_problem_media_type(schema: dict[str, Any]) -> None:
+    """Error responses are problem+json, not the JSON FastAPI assumes; 422 is ours too."""
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                if status.startswith(("4", "5")):
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem}}
+            extra = {"500": "Unexpected error"}
+            if "requestBody" in operation:
+                extra |= {"413": "Body too large", "415": "Body is not JSON"}
+            for status, description in extra.items():
+                operation["responses"].setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {PROBLEM_MEDIA_TYPE: {"schema": problem}},
+                    },
+                )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+
+
+def _with_money(node: Any) -> Any:
+    """Puts the exact money schema wherever a request body or answer marked one."""
+    if isinstance(node, dict):
+        kind = node.pop(MONEY_SCHEMA_MARK, None)
+        for key, value in node.items():
+            node[key] = _with_money(value)
+        if kind is not None:
+            default = node.get("default")
+            node.update({**_MONEY_SCHEMAS[kind], **node})
+            if isinstance(default, str):
+                node["default"] = Decimal(default)
+        return node
+    if isinstance(node, list):
+        return [_with_money(item) for item in node]
+    return node
+
+
+def _with_examples(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    for name, examples in SCHEMA_EXAMPLES.items():
+        components[name]["examples"] = examples
+    for (method, path), named in REQUEST_EXAMPLES.items():
+        content = schema["paths"][path][method]["requestBody"]["content"]
+        content["application/json"]["examples"] = named

@@ -1,0 +1,102 @@
+"""Every example the OpenAPI document shows, in one place. Amounts are Decimals: the document is
+written by the exact codec, so an example says 500.00, never a float's digits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Final
+
+SCHEMA_EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
+    "AccountOut": [
+        {
+            "account_number": "1234567890",
+            "customer_name": "Ada Lovelace",
+            "account_type": "checking",
+            "balance": Decimal("300.00"),
+            "status": "active",
+            "created_at": "2026-11-25T18:42:32.123456Z",
+            "updated_at": "2026-11-25T18:45:01.000001Z",
+            "version": 3,
+        }
+    ],
+    "AccountPatch": [{"status": "frozen"}],
+    "AccountPut": [{"customer_name": "Ada King", "account_type": "savings"}],
+    "TransactionOut": [
+        {
+            "transaction_id": "abcdefghijk",
+            "account_number": "1234567890",
+            "amount": Decimal("500.00"),
+            "transaction_type": "deposit",
+            "description": "Initial deposit",
+            "status": "success",
+            "timestamp": "2026-11-25T18:43:00.000000Z",
+            "updated_at": "2026-11-25T18:43:00.000000Z",
+            "balance_after": Decimal("500.00"),
+        }
+    ],
+    "TransactionPatch": [{"status": "cancelled"}],
+    "TransactionPut": [
+        {
+            "amount": Decimal("450.00"),
+            "transaction_type": "deposit",
+            "description": "Salary, corrected",
+            "status": "success",
+        }
+    ],
+    "RecalculationOut": [
+        {
+            "account_number": "1234567890",
+            "balance": Decimal("300.00"),
+            "previous_balance": Decimal("300.00"),
+            "corrected": False,
+        }
+    ],
+}
+"""Examples of whole bodies, by the name of their schema in components."""
+
+MONEY_EXAMPLES: Final = [Decimal("500.00")]
+
+REQUEST_EXAMPLES: Final[dict[tuple[str, str], dict[str, dict[str, Any]]]] = {
+    ("post", "/v1/accounts"): {
+        "challenge": {
+            "summary": "The challenge's account",
+            "value": {
+                "account_number": "1234567890",
+                "customer_name": "Ada Lovelace",
+                "account_type": "checking",
+                "initial_deposit": 0,
+            },
+        },
+        "generated": {
+            "summary": "Number generated, with an initial deposit",
+            "value": {
+                "customer_name": "Grace Hopper",
+                "account_type": "savings",
+                "initial_deposit": Decimal("250.00"),
+            },
+        },
+    },
+    ("post", "/v1/transactions"): {
+        "challenge": {
+            "summary": "The challenge's deposit",
+            "value": {
+                "transaction_id": "abcdefghijk",
+                "account_number": "1234567890",
+                "amount": Decimal("500.00"),
+                "transaction_type": "deposit",
+                "description": "Initial deposit",
+                "status": "success",
+            },
+        },
+        "withdrawal": {
+            "summary": "A withdrawal, id generated",
+            "value": {
+                "account_number": "1234567890",
+                "amount": Decimal("200.00"),
+                "transaction_type": "withdrawal",
+                "description": "Rent",
+            },
+        },
+    },
+}
+"""Named examples of request bodies, by (method, path) of their operation."""

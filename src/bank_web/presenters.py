@@ -1,0 +1,53 @@
+"""The API's view of the ledger's objects: plain functions from a domain object to the JSON
+document the API answers with (amounts stay Decimal; bank_web.json_codec writes them exactly).
+bank_web.response_models describes the same shapes for OpenAPI."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bank_domain.account import Account
+from bank_domain.money import Money
+from bank_domain.transaction import Transaction
+from bank_domain.use_cases.balance import Recalculation
+
+
+def account(account: Account) -> dict[str, Any]:
+    return {
+        "account_number": account.number.value,
+        "customer_name": account.customer_name,
+        "account_type": account.account_type.value,
+        "balance": account.balance.amount,
+        "status": account.status.value,
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
+        "version": account.version,
+    }
+
+
+def transaction(transaction: Transaction) -> dict[str, Any]:
+    return {
+        "transaction_id": transaction.transaction_id.value,
+        "account_number": transaction.account_number.value,
+        "amount": transaction.amount.amount,
+        "transaction_type": transaction.transaction_type.value,
+        "description": transaction.description,
+        "status": transaction.status.value,
+        "timestamp": transaction.timestamp,
+        "updated_at": transaction.updated_at,
+        "balance_after": _amount(transaction.balance_after),
+    }
+
+
+def recalculation(result: Recalculation) -> dict[str, Any]:
+    return {
+        "account_number": result.account_number.value,
+        "balance": result.balance.amount,
+        "previous_balance": result.previous_balance.amount,
+        "corrected": result.corrected,
+    }
+
+
+def _amount(money: Money | None) -> Decimal | None:
+    return None if money is None else money.amount

@@ -1,0 +1,168 @@
+"""The bodies the API takes. They check JSON types and refuse unknown fields; every amount is read
+by the domain's own rule (never by pydantic's Decimal, which would also take "1_000" or
+Arabic-Indic digits), and the ledger's other rules are the domain's, which these models only
+describe in OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Final, Self
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+from bank_domain import PostTransactionCommand
+from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, AccountStatus, AccountType
+from bank_domain.errors import InvalidValue
+from bank_domain.identifiers import ACCOUNT_NUMBER_PATTERN, TRANSACTION_ID_PATTERN
+from bank_domain.money import Money, deposit_amount, transaction_amount
+from bank_domain.transaction import MAX_DESCRIPTION_LENGTH, TransactionStatus, TransactionType
+
+MONEY_SCHEMA_MARK: Final = "x-bank-money"
+"""Marks where an exact money schema goes; bank_web.openapi puts it there with Decimal bounds,
+after FastAPI's own schema models (which hold bounds as floats) are done with the document."""
+
+
+def _read_by(rule: Callable[[object, str], Money]) -> PlainValidator:
+    def read(value: Any) -> Decimal:
+        try:
+            return rule(value, "amount").amount
+        except InvalidValue as error:
+            raise PydanticCustomError("amount", error.detail) from None
+
+    return PlainValidator(read)
+
+
+AmountIn = Annotated[
+    Decimal, _read_by(transaction_amount), WithJsonSchema({MONEY_SCHEMA_MARK: "amount"})
+]
+"""A transaction's amount: above zero, at most 2 places, at most MAX_AMOUNT."""
+DepositIn = Annotated[
+    Decimal, _read_by(deposit_amount), WithJsonSchema({MONEY_SCHEMA_MARK: "deposit"})
+]
+"""An amount that may be zero (an initial deposit)."""
+
+AccountNumberIn = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "pattern": ACCOUNT_NUMBER_PATTERN, "examples": ["1234567890"]}
+    ),
+]
+TransactionIdIn = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "pattern": TRANSACTION_ID_PATTERN, "examples": ["abcdefghijk"]}
+    ),
+]
+CustomerNameIn = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_CUSTOMER_NAME_LENGTH,
+            # No NUL, and at least one character that is not white space (names are trimmed).
+            "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$",
+            "examples": ["Ada Lovelace"],
+        }
+    ),
+]
+DescriptionIn = Annotated[
+    str | None,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": MAX_DESCRIPTION_LENGTH, "pattern": r"^[^\x00]*$"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+
+
+class RequestBody(BaseModel):
+    """Unknown and read-only fields are refused (422), never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountCreate(RequestBody):
+    account_number: AccountNumberIn | None = Field(
+        default=None, description="Ten digits; generated when left out (or null)."
+    )
+    customer_name: CustomerNameIn
+    account_type: AccountType
+    initial_deposit: DepositIn = Field(
+        default=Decimal(0),
+        description="Posted as a real deposit transaction described 'Initial deposit'.",
+    )
+
+
+class PartialRequestBody(RequestBody):
+    """A change where left-out fields stay as they are; null is refused where a field has no
+    null value (only ``nullable`` fields may be set to null, and only they say so in OpenAPI)."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _refuse_null(self) -> Self:
+        for name in self.model_fields_set - self.nullable:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} may be left out, but is never null")
+        return self
+
+
+class AccountPatch(PartialRequestBody):
+    customer_name: CustomerNameIn | SkipJsonSchema[None] = None
+    account_type: AccountType | SkipJsonSchema[None] = None
+    status: AccountStatus | SkipJsonSchema[None] = None
+
+
+class AccountPut(RequestBody):
+    customer_name: CustomerNameIn
+    account_type: AccountType
+    status: AccountStatus | None = Field(
+        default=None, description="Left out (or null), the status stays as it is."
+    )
+
+
+class TransactionCreate(RequestBody):
+    transaction_id: TransactionIdIn | None = Field(
+        default=None,
+        description="Generated when left out (or null); a retry with the same id is safe.",
+    )
+    account_number: AccountNumberIn
+    amount: AmountIn
+    transaction_type: TransactionType
+    description: DescriptionIn = None
+    status: TransactionStatus = TransactionStatus.SUCCESS
+
+    def command(self) -> PostTransactionCommand:
+        return PostTransactionCommand(
+            account_number=self.account_number,
+            amount=self.amount,
+            transaction_type=self.transaction_type,
+            transaction_id=self.transaction_id,
+            description=self.description,
+            status=self.status,
+        )
+
+
+class TransactionPatch(PartialRequestBody):
+    nullable = frozenset({"description"})
+
+    amount: AmountIn | SkipJsonSchema[None] = None
+    transaction_type: TransactionType | SkipJsonSchema[None] = None
+    description: DescriptionIn = None
+    status: TransactionStatus | SkipJsonSchema[None] = None
+
+
+class TransactionPut(RequestBody):
+    amount: AmountIn
+    transaction_type: TransactionType
+    description: DescriptionIn = None
+    status: TransactionStatus | None = Field(
+        default=None, description="Left out (or null), the status stays as it is."
+    )

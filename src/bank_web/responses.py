@@ -1,0 +1,29 @@
+"""The answers that carry more than a document (a status of their own, Location, ETag), built in
+one place for every route that gives them, the posting fast path included."""
+
+from __future__ import annotations
+
+from bank_domain import Account, PostedTransaction
+from bank_web import presenters
+from bank_web.json_codec import ExactJSONResponse
+
+
+def entity_tag(version: int) -> str:
+    return f'"{version}"'
+
+
+def posting_response(posting: PostedTransaction) -> ExactJSONResponse:
+    """A new transaction is a 201; a safe retry of a stored one a 200."""
+    transaction = posting.transaction
+    return ExactJSONResponse(
+        presenters.transaction(transaction),
+        status_code=201 if posting.created else 200,
+        headers={"Location": f"/v1/transactions/{transaction.transaction_id.value}"},
+    )
+
+
+def account_response(account: Account, status_code: int = 200) -> ExactJSONResponse:
+    headers = {"ETag": entity_tag(account.version)}
+    if status_code == 201:
+        headers["Location"] = f"/v1/accounts/{account.number.value}"
+    return ExactJSONResponse(presenters.account(account), status_code=status_code, headers=headers)
