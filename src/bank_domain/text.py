@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import sys
 import unicodedata
 from typing import Final
 
@@ -61,3 +63,23 @@ def _has_invisible(value: str) -> bool:
     return not value.isprintable() and any(
         unicodedata.category(character) in _INVISIBLE_CATEGORIES for character in value
     )
+
+
+@functools.cache
+def invisible_character_ranges() -> tuple[tuple[str, str], ...]:
+    """The characters names refuse (Unicode Cc and Cf, as this Python's Unicode database has
+    them), as (first, last) ranges: for publishing the rule, e.g. as a JSON-schema pattern.
+    Computed once, on first use: it reads every code point."""
+    ranges: list[tuple[str, str]] = []
+    first: int | None = None
+    for code_point in range(sys.maxunicode + 2):
+        invisible = (
+            code_point <= sys.maxunicode
+            and unicodedata.category(chr(code_point)) in _INVISIBLE_CATEGORIES
+        )
+        if invisible and first is None:
+            first = code_point
+        elif not invisible and first is not None:
+            ranges.append((chr(first), chr(code_point - 1)))
+            first = None
+    return tuple(ranges)

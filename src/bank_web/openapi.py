@@ -16,10 +16,11 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.openapi.utils import get_openapi
 
 from bank_domain.money import CENT, MAX_AMOUNT
+from bank_domain.text import invisible_character_ranges
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.openapi_examples import MONEY_EXAMPLES, REQUEST_EXAMPLES, SCHEMA_EXAMPLES
 from bank_web.problems import PROBLEM_MEDIA_TYPE
-from bank_web.request_bodies import MONEY_SCHEMA_MARK
+from bank_web.request_bodies import MONEY_SCHEMA_MARK, TEXT_PATTERN_MARK
 
 OPENAPI_URL: Final = "/openapi.json"
 DOCS_URL: Final = "/docs"
@@ -84,6 +85,7 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
     )
     _with_problem_media_type(schema)
     _with_money(schema)
+    _with_text_patterns(schema)
     _with_examples(schema)
     return schema
 
@@ -127,6 +129,40 @@ def _with_money(node: Any) -> Any:
     if isinstance(node, list):
         return [_with_money(item) for item in node]
     return node
+
+
+def _text_patterns() -> dict[str, str]:
+    """What the domain's text rules (bank_domain.text) accept, as JSON-schema patterns: a name,
+    once its surrounding white space is trimmed, is not empty and has no control or format
+    character; a description's only control characters are line breaks."""
+    invisible = "".join(
+        _regex_char(first) if first == last else f"{_regex_char(first)}-{_regex_char(last)}"
+        for first, last in invisible_character_ranges()
+    )
+    return {
+        "name": rf"^\s*[^{invisible}]*[^\s{invisible}][^{invisible}]*\s*$",
+        "description": rf"^(?:[^{invisible}]|\r?\n)*$",
+    }
+
+
+def _regex_char(character: str) -> str:
+    code_point = ord(character)
+    # Astral characters stand as themselves: \u escapes name only the first plane.
+    return f"\\u{code_point:04x}" if code_point <= 0xFFFF else character
+
+
+def _with_text_patterns(node: Any, patterns: dict[str, str] | None = None) -> None:
+    """Puts the pattern of a name's or a description's characters wherever one was marked."""
+    patterns = patterns if patterns is not None else _text_patterns()
+    if isinstance(node, dict):
+        kind = node.pop(TEXT_PATTERN_MARK, None)
+        if kind is not None:
+            node["pattern"] = patterns[kind]
+        for value in node.values():
+            _with_text_patterns(value, patterns)
+    elif isinstance(node, list):
+        for item in node:
+            _with_text_patterns(item, patterns)
 
 
 def _with_examples(schema: dict[str, Any]) -> None:

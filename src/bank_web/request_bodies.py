@@ -20,6 +20,11 @@ from bank_domain.identifiers import ACCOUNT_NUMBER_PATTERN, TRANSACTION_ID_PATTE
 from bank_domain.money import Money, deposit_amount, transaction_amount
 from bank_domain.transaction import MAX_DESCRIPTION_LENGTH, TransactionStatus, TransactionType
 
+TEXT_PATTERN_MARK: Final = "x-bank-text"
+"""Marks where the pattern of a name's or a description's characters goes: bank_web.openapi
+writes it from the domain's rule when the document is first asked for (reading the Unicode
+database for it is too slow for every start)."""
+
 MONEY_SCHEMA_MARK: Final = "x-bank-money"
 """Marks where an exact money schema goes; bank_web.openapi puts it there with Decimal bounds,
 after FastAPI's own schema models (which hold bounds as floats) are done with the document."""
@@ -63,8 +68,7 @@ CustomerNameIn = Annotated[
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_CUSTOMER_NAME_LENGTH,
-            # No NUL, and at least one character that is not white space (names are trimmed).
-            "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$",
+            TEXT_PATTERN_MARK: "name",
             "examples": ["Ada Lovelace"],
         }
     ),
@@ -74,7 +78,11 @@ DescriptionIn = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "maxLength": MAX_DESCRIPTION_LENGTH, "pattern": r"^[^\x00]*$"},
+                {
+                    "type": "string",
+                    "maxLength": MAX_DESCRIPTION_LENGTH,
+                    TEXT_PATTERN_MARK: "description",
+                },
                 {"type": "null"},
             ]
         }

@@ -62,7 +62,11 @@ async def list_accounts(
         ),
     ] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
-    customer_name: Annotated[str | None, Query(description="Exact name.")] = None,
+    customer_name: Annotated[
+        str | None,
+        # A name with NUL is refused (422); any other name simply finds what is stored.
+        Query(description="Exact name.", json_schema_extra={"pattern": r"^[^\x00]*$"}),
+    ] = None,
     account_type: AccountType | None = None,
     status: AccountStatus | None = None,
 ) -> Response:

@@ -1,0 +1,57 @@
+"""The OpenAPI document's patterns for names and descriptions say what the domain accepts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bank_domain.account import customer_name
+from bank_domain.errors import InvalidValue
+from bank_domain.transaction import description
+from bank_web.app import create_app
+from bank_web.settings import Settings
+
+NAMES = [
+    "Ada Lovelace",
+    "  Zoë 李 \t\n",
+    "\u200b",
+    "a\u202eb",
+    "\x1b[31mred",
+    "line\r\nbreak",
+    "   ",
+    "a\U000e0001",
+    "\u00a0Ada\u2003",
+    "e\u0301",
+]
+DESCRIPTIONS = ["one\ntwo", "one\r\ntwo", "one\rtwo", "tab\there", "\u2066x", "plain"]
+
+
+def _accepts(rule: object, value: str) -> bool:
+    try:
+        rule(value)  # type: ignore[operator]
+    except InvalidValue:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def schemas() -> dict[str, object]:
+    document = create_app(Settings(database_url="memory://")).openapi()
+    return document["components"]["schemas"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_name_pattern_accepts_what_the_domain_accepts(schemas: dict, name: str) -> None:
+    pattern = schemas["AccountCreate"]["properties"]["customer_name"]["pattern"]
+    assert bool(re.match(pattern, name)) == _accepts(customer_name, name)
+
+
+@pytest.mark.parametrize("text", DESCRIPTIONS)
+def test_the_description_pattern_accepts_what_the_domain_accepts(schemas: dict, text: str) -> None:
+    (string,) = [
+        choice
+        for choice in schemas["TransactionCreate"]["properties"]["description"]["anyOf"]
+        if choice.get("type") == "string"
+    ]
+    assert bool(re.match(string["pattern"], text)) == _accepts(description, text)
