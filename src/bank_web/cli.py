@@ -10,6 +10,7 @@ import sys
 import uvicorn
 
 from bank_adapters.stores import MEMORY_URL, migrate
+from bank_domain.errors import StorageUnavailable
 from bank_web.settings import Settings
 
 logger = logging.getLogger("bank_web")
@@ -40,13 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
     url = settings.database_url
     if arguments.command == "migrate":
-        migrate(url)
+        if not _migrated(url):
+            return 1
         print(f"The database at {_safe(url)} has the newest schema.")
         return 0
     if url == MEMORY_URL and arguments.workers > 1:
         print("memory:// lives in one process: serve it with --workers 1.", file=sys.stderr)
         return 2
-    migrate(url)
+    if not _migrated(url):
+        return 1
     uvicorn.run(
         "bank_web.app:create_app_from_environment",
         factory=True,
@@ -59,6 +62,16 @@ def main(argv: list[str] | None = None) -> int:
         server_header=False,
     )
     return 0
+
+
+def _migrated(url: str) -> bool:
+    """Migrates; a database that cannot be opened is told in one line, without a traceback."""
+    try:
+        migrate(url)
+    except StorageUnavailable as error:
+        print(f"bank-api: {error}", file=sys.stderr)
+        return False
+    return True
 
 
 def _safe(url: str) -> str:

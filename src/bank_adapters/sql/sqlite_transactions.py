@@ -59,8 +59,10 @@ async def use_write_ahead_log(engine: AsyncEngine) -> None:
 
     The file keeps the mode, so the migrations do this once rather than every connection. Two
     connections switching a new file at once make one of them fail at once with "database is
-    locked", whatever the busy timeout: that one tries again. The PRAGMA goes to the driver
-    directly, since SQLAlchemy would wrap it in a transaction, where the mode cannot change.
+    locked", whatever the busy timeout: that one tries again. Any other error (a folder that
+    does not exist, a read-only mount) will not go away by waiting, so it is raised at once. The
+    PRAGMA goes to the driver directly, since SQLAlchemy would wrap it in a transaction, where
+    the mode cannot change.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + BUSY_TIMEOUT_SECONDS
@@ -72,7 +74,14 @@ async def use_write_ahead_log(engine: AsyncEngine) -> None:
                 cursor = await driver.execute("PRAGMA journal_mode=WAL")
                 await cursor.close()
             return
-        except (OperationalError, sqlite3.OperationalError):
-            if loop.time() >= deadline:
+        except (OperationalError, sqlite3.OperationalError) as error:
+            if not _is_locked(error) or loop.time() >= deadline:
                 raise
         await asyncio.sleep(_WAL_RETRY_SECONDS)
+
+
+def _is_locked(error: OperationalError | sqlite3.OperationalError) -> bool:
+    """Whether another connection holds the lock (SQLITE_BUSY or SQLITE_LOCKED), the one error
+    that waiting cures."""
+    driver_error = error.orig if isinstance(error, OperationalError) else error
+    return "locked" in str(driver_error)
