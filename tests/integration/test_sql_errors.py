@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from bank_adapters.sql import PoolSettings, SqlStore, sqlite_transactions
 from bank_domain import Account, AccountNumber, AccountType, Money, StorageUnavailable
@@ -151,9 +152,11 @@ async def test_ping_does_not_queue_behind_a_sqlite_writer(sqlite_store_url: str)
         await store.dispose()
 
 
-async def test_a_change_the_schema_refuses_is_unavailable_and_stores_nothing(
+async def test_a_change_the_schema_refuses_is_a_defect_not_an_outage_and_stores_nothing(
     sql_store: SqlStore,
 ) -> None:
+    """A broken CHECK means the ledger tried to store what its rules forbid: no retry cures
+    that, so it is not StorageUnavailable (503 "retry later") but an unexpected error (500)."""
     account = an_account()
     async with sql_store.unit_of_work() as uow:
         await uow.accounts.add(account)
@@ -165,9 +168,37 @@ async def test_a_change_the_schema_refuses_is_unavailable_and_stores_nothing(
             await uow.accounts.save(account)
             await uow.commit()
 
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(IntegrityError) as raised:
         await save_overdrawn()
+    assert not isinstance(raised.value, StorageUnavailable)
+    assert "ck_accounts_balance_not_negative" in str(raised.value)
     async with sql_store.unit_of_work() as uow:
+        kept = await uow.accounts.get(account.number)
+    assert kept is not None
+    assert kept.balance == Money.zero()
+
+
+@pytest.mark.postgres
+async def test_a_grouped_posting_the_schema_refuses_is_a_defect_not_an_outage(
+    postgres_store: SqlStore,
+) -> None:
+    account = an_account()
+    async with postgres_store.unit_of_work() as uow:
+        await uow.accounts.add(account)
+        await uow.commit()
+
+    async def post_overdrawn() -> None:
+        async with postgres_store.posting_unit_of_work() as uow:
+            locked = await uow.accounts.get_for_update(account.number)
+            assert locked is not None
+            locked.balance = Money(Decimal("-0.01"))  # past the domain's own check
+            await uow.accounts.save(locked)
+            await uow.commit()
+
+    with pytest.raises(Exception, match="ck_accounts_balance_not_negative") as raised:
+        await asyncio.wait_for(post_overdrawn(), timeout=10)
+    assert not isinstance(raised.value, StorageUnavailable)
+    async with postgres_store.unit_of_work() as uow:
         kept = await uow.accounts.get(account.number)
     assert kept is not None
     assert kept.balance == Money.zero()
