@@ -88,8 +88,20 @@ def storage_errors(duplicates: Mapping[str, Conflict] | None = None) -> Iterator
         _logger.warning("Another writer took the same key first: %s", error)
         raise StorageUnavailable("Another change took the same key; try again.") from error
     except DRIVER_ERRORS as error:
+        if _ran_too_long(error):
+            _logger.warning("The database cancelled a statement that ran too long: %r", error)
+            raise StorageUnavailable(
+                "The database took too long to answer and cancelled the request; try again later."
+            ) from error
         _logger.warning("The database did not answer: %r", error)
         raise StorageUnavailable("The database does not answer; try again later.") from error
+
+
+def _ran_too_long(error: BaseException) -> bool:
+    """PostgreSQL cancelled a statement that ran over its statement_timeout."""
+    driver_error = getattr(error, "orig", None)
+    cause = getattr(driver_error, "__cause__", None)
+    return any(isinstance(e, asyncpg.QueryCanceledError) for e in (error, driver_error, cause))
 
 
 def is_ledger_defect(error: BaseException) -> bool:

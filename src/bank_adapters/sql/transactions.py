@@ -16,8 +16,9 @@ from bank_domain.transaction import Transaction, TransactionStatus, TransactionT
 
 
 class SqlTransactionRepository(TransactionRepository):
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, *, read_only: bool = False) -> None:
         self._connection = connection
+        self._read_only = read_only
 
     async def get(self, transaction_id: TransactionId) -> Transaction | None:
         statement = select(transactions).where(
@@ -29,6 +30,7 @@ class SqlTransactionRepository(TransactionRepository):
         return None if row is None else transaction_from_row(row)
 
     async def add(self, transaction: Transaction) -> None:
+        self._refuse_if_read_only("transactions.add")
         duplicate = DuplicateTransactionId(str(transaction.transaction_id))
         with storage_errors({TRANSACTIONS_KEY: duplicate}):
             await self._connection.execute(
@@ -36,6 +38,7 @@ class SqlTransactionRepository(TransactionRepository):
             )
 
     async def save(self, transaction: Transaction) -> None:
+        self._refuse_if_read_only("transactions.save")
         changes = transaction_to_row(transaction)
         del changes["transaction_id"]
         statement = (
@@ -88,3 +91,7 @@ class SqlTransactionRepository(TransactionRepository):
             total = await self._connection.scalar(statement)
         # PostgreSQL sums BIGINTs into an exact NUMERIC; SQLite into an integer.
         return Money.from_cents(int(total or 0))
+
+    def _refuse_if_read_only(self, what: str) -> None:
+        if self._read_only:
+            raise RuntimeError(f"{what} changes the ledger: not in a read-only unit of work.")
