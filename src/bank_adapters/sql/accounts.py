@@ -52,18 +52,8 @@ class SqlAccountRepository(AccountRepository):
             await self._connection.execute(statement)
 
     async def list(self, query: AccountQuery) -> list[Account]:
-        statement = select(accounts).where(accounts.c.closed_at.is_(None))
-        if query.after is not None:
-            statement = statement.where(accounts.c.account_number > query.after.value)
-        if query.customer_name is not None:
-            statement = statement.where(accounts.c.customer_name == query.customer_name)
-        if query.account_type is not None:
-            statement = statement.where(accounts.c.account_type == query.account_type.value)
-        if query.status is not None:
-            statement = statement.where(accounts.c.status == query.status.value)
-        statement = statement.order_by(accounts.c.account_number).limit(query.limit)
         with storage_errors():
-            result = await self._connection.execute(statement)
+            result = await self._connection.execute(account_listing(query))
         return [account_from_row(row) for row in result.mappings()]
 
     async def _one(self, statement: Select[tuple[object, ...]]) -> Account | None:
@@ -75,6 +65,20 @@ class SqlAccountRepository(AccountRepository):
     def _refuse_if_read_only(self, what: str) -> None:
         if self._read_only:
             raise RuntimeError(f"{what} changes the ledger: not in a read-only unit of work.")
+
+
+def account_listing(query: AccountQuery) -> Select[tuple[object, ...]]:
+    """The page of open accounts a query asks for; each filter has an index (schema.py)."""
+    statement = select(accounts).where(accounts.c.closed_at.is_(None))
+    if query.after is not None:
+        statement = statement.where(accounts.c.account_number > query.after.value)
+    if query.customer_name is not None:
+        statement = statement.where(accounts.c.customer_name == query.customer_name)
+    if query.account_type is not None:
+        statement = statement.where(accounts.c.account_type == query.account_type.value)
+    if query.status is not None:
+        statement = statement.where(accounts.c.status == query.status.value)
+    return statement.order_by(accounts.c.account_number).limit(query.limit)
 
 
 def _by_number(number: AccountNumber) -> Select[tuple[object, ...]]:
