@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -53,6 +54,26 @@ async def test_a_database_that_cannot_be_reached_is_unavailable(tmp_path: Path, 
         assert raised.value.code == "service_unavailable"
         with pytest.raises(StorageUnavailable):
             await read_something(store)
+    finally:
+        await store.dispose()
+
+
+async def test_a_sqlite_file_that_cannot_be_opened_leaves_no_driver_thread_running(
+    tmp_path: Path,
+) -> None:
+    """aiosqlite's worker thread answers on the event loop after a failed open; were it still
+    running when the loop closes, it would raise "Event loop is closed" in its thread."""
+
+    def driver_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if "_connection_worker_thread" in t.name}
+
+    before = driver_threads()
+    store = SqlStore.from_url(unreachable_url("sqlite", tmp_path))
+    try:
+        for _attempt in range(3):
+            with pytest.raises(StorageUnavailable):
+                await store.ping()
+            assert driver_threads() <= before
     finally:
         await store.dispose()
 
