@@ -25,12 +25,15 @@ class Store(Protocol):
 MEMORY_URL = "memory://"
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, read_timeout_seconds: float | None = None) -> Store:
+    """``read_timeout_seconds`` bounds a read's statements on PostgreSQL (None: the default)."""
     if url.strip() == MEMORY_URL:
         return InMemoryStore()
     from bank_adapters.sql import open_sql_store
 
-    return open_sql_store(url)
+    if read_timeout_seconds is None:
+        return open_sql_store(url)
+    return open_sql_store(url, read_timeout_seconds=read_timeout_seconds)
 
 
 def migrate(url: str) -> None:

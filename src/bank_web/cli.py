@@ -11,6 +11,7 @@ import sys
 import uvicorn
 
 from bank_adapters.stores import MEMORY_URL, migrate
+from bank_domain.errors import StorageUnavailable
 from bank_web.settings import Settings
 
 logger = logging.getLogger("bank_web")
@@ -41,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
     url = settings.database_url
     if arguments.command == "migrate":
-        migrate(url)
+        if not _migrated(url):
+            return 1
         print(f"The database at {_safe(url)} has the newest schema.")
         return 0
     if url == MEMORY_URL and arguments.workers > 1:
@@ -51,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         # One secret for the run, handed to every worker (fresh processes) through the
         # environment, so a cursor one worker made is read by the others.
         os.environ["BANK_CURSOR_SECRET"] = secrets.token_urlsafe(32)
-    migrate(url)
+    if not _migrated(url):
+        return 1
     uvicorn.run(
         "bank_web.app:create_app_from_environment",
         factory=True,
@@ -64,6 +67,16 @@ def main(argv: list[str] | None = None) -> int:
         server_header=False,
     )
     return 0
+
+
+def _migrated(url: str) -> bool:
+    """Migrates; a database that cannot be opened is told in one line, without a traceback."""
+    try:
+        migrate(url)
+    except StorageUnavailable as error:
+        print(f"bank-api: {error}", file=sys.stderr)
+        return False
+    return True
 
 
 def _safe(url: str) -> str:

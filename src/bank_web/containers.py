@@ -10,7 +10,9 @@ from bank_domain.ledger import Ledger
 
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
-    store = providers.Singleton(open_store, url=config.database_url)
+    store = providers.Singleton(
+        open_store, url=config.database_url, read_timeout_seconds=config.read_timeout_seconds
+    )
     ledger = providers.Singleton(
         Ledger,
         uow=store.provided.unit_of_work,

@@ -17,6 +17,11 @@ class Settings(BaseSettings):
         default=DEFAULT_DATABASE_URL,
         description="Where the ledger lives: sqlite:///path, postgresql://..., or memory://",
     )
+    read_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="PostgreSQL cancels a read's statement after this long (answered 503).",
+    )
     body_limit_bytes: int = Field(
         default=1024 * 1024,
         gt=0,

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from bank_adapters.sql import PoolSettings, SqlStore, sqlite_transactions
 from bank_domain import Account, AccountNumber, AccountType, Money, StorageUnavailable
@@ -52,6 +54,26 @@ async def test_a_database_that_cannot_be_reached_is_unavailable(tmp_path: Path, 
         assert raised.value.code == "service_unavailable"
         with pytest.raises(StorageUnavailable):
             await read_something(store)
+    finally:
+        await store.dispose()
+
+
+async def test_a_sqlite_file_that_cannot_be_opened_leaves_no_driver_thread_running(
+    tmp_path: Path,
+) -> None:
+    """aiosqlite's worker thread answers on the event loop after a failed open; were it still
+    running when the loop closes, it would raise "Event loop is closed" in its thread."""
+
+    def driver_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if "_connection_worker_thread" in t.name}
+
+    before = driver_threads()
+    store = SqlStore.from_url(unreachable_url("sqlite", tmp_path))
+    try:
+        for _attempt in range(3):
+            with pytest.raises(StorageUnavailable):
+                await store.ping()
+            assert driver_threads() <= before
     finally:
         await store.dispose()
 
@@ -151,9 +173,11 @@ async def test_ping_does_not_queue_behind_a_sqlite_writer(sqlite_store_url: str)
         await store.dispose()
 
 
-async def test_a_change_the_schema_refuses_is_unavailable_and_stores_nothing(
+async def test_a_change_the_schema_refuses_is_a_defect_not_an_outage_and_stores_nothing(
     sql_store: SqlStore,
 ) -> None:
+    """A broken CHECK means the ledger tried to store what its rules forbid: no retry cures
+    that, so it is not StorageUnavailable (503 "retry later") but an unexpected error (500)."""
     account = an_account()
     async with sql_store.unit_of_work() as uow:
         await uow.accounts.add(account)
@@ -165,9 +189,37 @@ async def test_a_change_the_schema_refuses_is_unavailable_and_stores_nothing(
             await uow.accounts.save(account)
             await uow.commit()
 
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(IntegrityError) as raised:
         await save_overdrawn()
+    assert not isinstance(raised.value, StorageUnavailable)
+    assert "ck_accounts_balance_not_negative" in str(raised.value)
     async with sql_store.unit_of_work() as uow:
+        kept = await uow.accounts.get(account.number)
+    assert kept is not None
+    assert kept.balance == Money.zero()
+
+
+@pytest.mark.postgres
+async def test_a_grouped_posting_the_schema_refuses_is_a_defect_not_an_outage(
+    postgres_store: SqlStore,
+) -> None:
+    account = an_account()
+    async with postgres_store.unit_of_work() as uow:
+        await uow.accounts.add(account)
+        await uow.commit()
+
+    async def post_overdrawn() -> None:
+        async with postgres_store.posting_unit_of_work() as uow:
+            locked = await uow.accounts.get_for_update(account.number)
+            assert locked is not None
+            locked.balance = Money(Decimal("-0.01"))  # past the domain's own check
+            await uow.accounts.save(locked)
+            await uow.commit()
+
+    with pytest.raises(Exception, match="ck_accounts_balance_not_negative") as raised:
+        await asyncio.wait_for(post_overdrawn(), timeout=10)
+    assert not isinstance(raised.value, StorageUnavailable)
+    async with postgres_store.unit_of_work() as uow:
         kept = await uow.accounts.get(account.number)
     assert kept is not None
     assert kept.balance == Money.zero()

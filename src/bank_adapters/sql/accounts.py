@@ -15,8 +15,9 @@ from bank_domain.ports import AccountQuery, AccountRepository
 
 
 class SqlAccountRepository(AccountRepository):
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, *, read_only: bool = False) -> None:
         self._connection = connection
+        self._read_only = read_only
 
     async def get(self, number: AccountNumber) -> Account | None:
         return await self._one(_by_number(number))
@@ -24,6 +25,7 @@ class SqlAccountRepository(AccountRepository):
     async def get_for_update(self, number: AccountNumber) -> Account | None:
         # Locks the account's row alone (PostgreSQL; SQLite's write transaction already holds
         # the whole database): its transactions are never joined in, so never locked with it.
+        self._refuse_if_read_only("accounts.get_for_update")
         return await self._one(_by_number(number).with_for_update())
 
     async def number_taken(self, number: AccountNumber) -> bool:
@@ -32,11 +34,13 @@ class SqlAccountRepository(AccountRepository):
             return bool(await self._connection.scalar(taken))
 
     async def add(self, account: Account) -> None:
+        self._refuse_if_read_only("accounts.add")
         duplicate = DuplicateAccountNumber(str(account.number))
         with storage_errors({ACCOUNTS_KEY: duplicate}):
             await self._connection.execute(insert(accounts).values(account_to_row(account)))
 
     async def save(self, account: Account) -> None:
+        self._refuse_if_read_only("accounts.save")
         changes = account_to_row(account)
         del changes["account_number"]
         statement = (
@@ -48,18 +52,8 @@ class SqlAccountRepository(AccountRepository):
             await self._connection.execute(statement)
 
     async def list(self, query: AccountQuery) -> list[Account]:
-        statement = select(accounts).where(accounts.c.closed_at.is_(None))
-        if query.after is not None:
-            statement = statement.where(accounts.c.account_number > query.after.value)
-        if query.customer_name is not None:
-            statement = statement.where(accounts.c.customer_name == query.customer_name)
-        if query.account_type is not None:
-            statement = statement.where(accounts.c.account_type == query.account_type.value)
-        if query.status is not None:
-            statement = statement.where(accounts.c.status == query.status.value)
-        statement = statement.order_by(accounts.c.account_number).limit(query.limit)
         with storage_errors():
-            result = await self._connection.execute(statement)
+            result = await self._connection.execute(account_listing(query))
         return [account_from_row(row) for row in result.mappings()]
 
     async def _one(self, statement: Select[tuple[object, ...]]) -> Account | None:
@@ -67,6 +61,24 @@ class SqlAccountRepository(AccountRepository):
             result = await self._connection.execute(statement)
         row = result.mappings().one_or_none()
         return None if row is None else account_from_row(row)
+
+    def _refuse_if_read_only(self, what: str) -> None:
+        if self._read_only:
+            raise RuntimeError(f"{what} changes the ledger: not in a read-only unit of work.")
+
+
+def account_listing(query: AccountQuery) -> Select[tuple[object, ...]]:
+    """The page of open accounts a query asks for; each filter has an index (schema.py)."""
+    statement = select(accounts).where(accounts.c.closed_at.is_(None))
+    if query.after is not None:
+        statement = statement.where(accounts.c.account_number > query.after.value)
+    if query.customer_name is not None:
+        statement = statement.where(accounts.c.customer_name == query.customer_name)
+    if query.account_type is not None:
+        statement = statement.where(accounts.c.account_type == query.account_type.value)
+    if query.status is not None:
+        statement = statement.where(accounts.c.status == query.status.value)
+    return statement.order_by(accounts.c.account_number).limit(query.limit)
 
 
 def _by_number(number: AccountNumber) -> Select[tuple[object, ...]]:

@@ -1,8 +1,11 @@
 """The adapter's edge: database and driver errors become the ledger's errors.
 
-A broken unique key becomes the matching Conflict; anything else the database or its driver
-raises (refused connections, timeouts, a lost server, an exhausted pool) becomes
-StorageUnavailable, so that an outage is answered with 503 and never leaks as a raw exception.
+A broken unique key becomes the matching Conflict (or, for a key with no meaning here, a race
+worth retrying: StorageUnavailable); anything else the database or its driver raises (refused
+connections, timeouts, a lost server, an exhausted pool) becomes StorageUnavailable, so that an
+outage is answered with 503 and never leaks as a raw exception. A broken CHECK, foreign key or
+NOT NULL is different: the ledger tried to store what its own rules forbid, which no retry
+cures. That is a defect, and goes up as it is, to be logged and answered 500.
 """
 
 from __future__ import annotations
@@ -70,20 +73,55 @@ def storage_errors(duplicates: Mapping[str, Conflict] | None = None) -> Iterator
     try:
         yield
     except IntegrityError as error:
-        conflict = (duplicates or {}).get(broken_unique_key(error) or "")
+        key = broken_unique_key(error)
+        if key is None:
+            raise  # a CHECK or foreign key: the ledger's defect, not the database's
+        conflict = (duplicates or {}).get(key)
         if conflict is not None:
             raise conflict from error
-        _logger.error("The database refused a change: %s", error.orig)
-        raise StorageUnavailable("The database refused the change; nothing was stored.") from error
+        _logger.warning("Another writer took the same key %s first: %s", key, error.orig)
+        raise StorageUnavailable("Another change took the same key; try again.") from error
+    except asyncpg.IntegrityConstraintViolationError as error:
+        # The driver's own error, from statements sent to asyncpg directly (grouped postings).
+        if not isinstance(error, asyncpg.UniqueViolationError):
+            raise
+        _logger.warning("Another writer took the same key first: %s", error)
+        raise StorageUnavailable("Another change took the same key; try again.") from error
     except DRIVER_ERRORS as error:
+        if _ran_too_long(error):
+            _logger.warning("The database cancelled a statement that ran too long: %r", error)
+            raise StorageUnavailable(
+                "The database took too long to answer and cancelled the request; try again later."
+            ) from error
         _logger.warning("The database did not answer: %r", error)
         raise StorageUnavailable("The database does not answer; try again later.") from error
 
 
-def as_storage_unavailable(error: BaseException, failed: str) -> StorageUnavailable:
+def _ran_too_long(error: BaseException) -> bool:
+    """PostgreSQL cancelled a statement that ran over its statement_timeout."""
+    driver_error = getattr(error, "orig", None)
+    cause = getattr(driver_error, "__cause__", None)
+    return any(isinstance(e, asyncpg.QueryCanceledError) for e in (error, driver_error, cause))
+
+
+def is_ledger_defect(error: BaseException) -> bool:
+    """Whether the database refused a change because it breaks the schema's rules (a CHECK, a
+    foreign key, NOT NULL) rather than a unique key: the ledger's bug, never an outage."""
+    if isinstance(error, IntegrityError):
+        return broken_unique_key(error) is None
+    return isinstance(error, asyncpg.IntegrityConstraintViolationError) and not isinstance(
+        error, asyncpg.UniqueViolationError
+    )
+
+
+def as_storage_unavailable(error: BaseException, failed: str) -> BaseException:
     """What every caller sharing a failed database call is told. ``storage_errors`` already
-    translated the database's errors; anything else is a defect, logged here once."""
+    translated the database's errors; a change the schema refused is the ledger's defect and
+    is told as it is (a 500, not a 503 "retry later"); anything else is a defect too, logged
+    here once."""
     if isinstance(error, StorageUnavailable):
+        return error
+    if is_ledger_defect(error):
         return error
     _logger.error("%s failed: %r", failed, error)
     return StorageUnavailable("The database could not do this; nothing was changed.")

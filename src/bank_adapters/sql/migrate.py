@@ -14,9 +14,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bank_adapters.sql.engine import PoolSettings, create_engine
+from bank_adapters.sql.errors import DRIVER_ERRORS
 from bank_adapters.sql.sqlite_transactions import use_write_ahead_log
+from bank_domain.errors import StorageUnavailable
 
 MIGRATIONS_PATH: Final = Path(__file__).with_name("migrations")
 CONNECTION_ATTRIBUTE: Final = "connection"
@@ -74,8 +78,7 @@ async def current_revision(url: str | URL) -> str | None:
 async def _migrate(url: str | URL, action: Callable[[Config], None]) -> None:
     engine = create_engine(url, PoolSettings(size=1, max_overflow=0))
     try:
-        if engine.dialect.name == "sqlite":
-            await use_write_ahead_log(engine)
+        await _open_once(engine)
         # One transaction for every step (on SQLite too, where BEGIN IMMEDIATE also keeps
         # writers out): a failed step leaves the schema as it was.
         async with engine.begin() as connection:
@@ -86,6 +89,26 @@ async def _migrate(url: str | URL, action: Callable[[Config], None]) -> None:
             await connection.run_sync(_run_alembic, action)
     finally:
         await engine.dispose()
+
+
+async def _open_once(engine: AsyncEngine) -> None:
+    """Opens the database before migrating it (switching a SQLite file to WAL on the way), so
+    that a database that cannot be opened is told in one line naming it: StorageUnavailable."""
+    try:
+        if engine.dialect.name == "sqlite":
+            await use_write_ahead_log(engine)
+        else:
+            async with engine.connect():
+                pass
+    except DRIVER_ERRORS as error:
+        reason = error.orig if isinstance(error, DBAPIError) else error
+        raise StorageUnavailable(f"Cannot open the database {_where(engine)}: {reason}.") from error
+
+
+def _where(engine: AsyncEngine) -> str:
+    if engine.dialect.name == "sqlite":
+        return f"file {engine.url.database}"
+    return f"at {engine.url.render_as_string(hide_password=True)}"
 
 
 def _run_alembic(connection: Connection, action: Callable[[Config], None]) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    text,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -70,6 +71,23 @@ accounts = Table(
     CheckConstraint(_one_of("status", AccountStatus), name="ck_accounts_status"),
     CheckConstraint("version >= 1", name="ck_accounts_version_positive"),
 )
+# The listing filters, each with an index that finds its rows in listing order. Partial: only
+# open accounts and transactions not deleted are listed.
+_OPEN = text("closed_at IS NULL")
+Index(
+    "ix_accounts_open_by_customer_name",
+    accounts.c.customer_name,
+    accounts.c.account_number,
+    sqlite_where=_OPEN,
+    postgresql_where=_OPEN,
+)
+Index(
+    "ix_accounts_open_by_status",
+    accounts.c.status,
+    accounts.c.account_number,
+    sqlite_where=_OPEN,
+    postgresql_where=_OPEN,
+)
 
 transactions = Table(
     "transactions",
@@ -97,4 +115,23 @@ transactions = Table(
     ),
     CheckConstraint(_one_of("status", TransactionStatus), name="ck_transactions_status"),
     Index("ix_transactions_account_timeline", "account_number", "timestamp", "transaction_id"),
+)
+_NOT_DELETED = text("deleted_at IS NULL")
+Index(
+    "ix_transactions_listed_by_status",
+    transactions.c.account_number,
+    transactions.c.status,
+    transactions.c.timestamp,
+    transactions.c.transaction_id,
+    sqlite_where=_NOT_DELETED,
+    postgresql_where=_NOT_DELETED,
+)
+Index(
+    "ix_transactions_listed_by_type",
+    transactions.c.account_number,
+    transactions.c.transaction_type,
+    transactions.c.timestamp,
+    transactions.c.transaction_id,
+    sqlite_where=_NOT_DELETED,
+    postgresql_where=_NOT_DELETED,
 )

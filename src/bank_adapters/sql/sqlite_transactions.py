@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from threading import Thread
 from typing import Any, Final
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -31,9 +33,40 @@ _WAL_RETRY_SECONDS: Final = 0.05
 _BEGIN_MODES: Final = frozenset({"IMMEDIATE", "DEFERRED", "EXCLUSIVE"})
 
 
+_WORKER_END_SECONDS: Final = 1.0
+
+
 def serialize_writers(engine: AsyncEngine) -> None:
+    event.listen(engine.sync_engine, "do_connect", _open_with_aiosqlite_in_order)
     event.listen(engine.sync_engine, "connect", _configure_connection)
     event.listen(engine.sync_engine, "begin", _begin)
+
+
+def _open_with_aiosqlite_in_order(
+    _dialect: Any, _record: ConnectionPoolEntry, _args: Any, parameters: dict[str, Any]
+) -> None:
+    # SQLAlchemy's aiosqlite dialect takes the coroutine that opens the connection from here.
+    parameters["async_creator_fn"] = _open
+
+
+async def _open(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+    """aiosqlite.connect as SQLAlchemy calls it, except when the file cannot be opened: then
+    aiosqlite stops its worker thread, which answers on the event loop once it has stopped.
+    That answer must not find the loop closed ("Exception in thread ... Event loop is closed",
+    after a test, or after ``bank-api migrate`` exits): the failure waits for the thread."""
+    connection = aiosqlite.connect(*args, **kwargs)
+    worker: Thread = connection._thread  # as SQLAlchemy's own dialect does
+    worker.daemon = True
+    try:
+        return await connection
+    except BaseException:
+        await _until_ended(worker)
+        raise
+
+
+async def _until_ended(worker: Thread) -> None:
+    await asyncio.to_thread(worker.join, _WORKER_END_SECONDS)
+    await asyncio.sleep(0)  # its last answer, scheduled on this loop, runs now
 
 
 def _configure_connection(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -59,8 +92,10 @@ async def use_write_ahead_log(engine: AsyncEngine) -> None:
 
     The file keeps the mode, so the migrations do this once rather than every connection. Two
     connections switching a new file at once make one of them fail at once with "database is
-    locked", whatever the busy timeout: that one tries again. The PRAGMA goes to the driver
-    directly, since SQLAlchemy would wrap it in a transaction, where the mode cannot change.
+    locked", whatever the busy timeout: that one tries again. Any other error (a folder that
+    does not exist, a read-only mount) will not go away by waiting, so it is raised at once. The
+    PRAGMA goes to the driver directly, since SQLAlchemy would wrap it in a transaction, where
+    the mode cannot change.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + BUSY_TIMEOUT_SECONDS
@@ -72,7 +107,14 @@ async def use_write_ahead_log(engine: AsyncEngine) -> None:
                 cursor = await driver.execute("PRAGMA journal_mode=WAL")
                 await cursor.close()
             return
-        except (OperationalError, sqlite3.OperationalError):
-            if loop.time() >= deadline:
+        except (OperationalError, sqlite3.OperationalError) as error:
+            if not _is_locked(error) or loop.time() >= deadline:
                 raise
         await asyncio.sleep(_WAL_RETRY_SECONDS)
+
+
+def _is_locked(error: OperationalError | sqlite3.OperationalError) -> bool:
+    """Whether another connection holds the lock (SQLITE_BUSY or SQLITE_LOCKED), the one error
+    that waiting cures."""
+    driver_error = error.orig if isinstance(error, OperationalError) else error
+    return "locked" in str(driver_error)

@@ -14,7 +14,7 @@ from bank_adapters.sql.engine import PoolSettings, create_engine
 from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.group_commit import GroupCommitter
 from bank_adapters.sql.sqlite_transactions import BEGIN_MODE_OPTION
-from bank_adapters.sql.unit_of_work import SqlUnitOfWork
+from bank_adapters.sql.unit_of_work import READ_TIMEOUT_SECONDS, SqlUnitOfWork
 from bank_domain.errors import StorageUnavailable
 from bank_domain.ports import PostingUnitOfWork
 
@@ -29,22 +29,40 @@ class SqlStore:
     >>> await store.dispose()                                # doctest: +SKIP
 
     The schema comes from the migrations (``bank_adapters.sql.upgrade_to_head``), never from here.
+    ``read_timeout_seconds`` bounds each statement of a read-only unit of work on PostgreSQL.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, read_timeout_seconds: float = READ_TIMEOUT_SECONDS
+    ) -> None:
+        if read_timeout_seconds <= 0:
+            raise ValueError(f"read_timeout_seconds is above 0, not {read_timeout_seconds!r}.")
         self._engine = engine
+        self._read_timeout_seconds = read_timeout_seconds
         self._group_committer: GroupCommitter | None = None
 
     @classmethod
-    def from_url(cls, url: str | URL, pool: PoolSettings | None = None) -> SqlStore:
+    def from_url(
+        cls,
+        url: str | URL,
+        pool: PoolSettings | None = None,
+        *,
+        read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
+    ) -> SqlStore:
         """A store for ``sqlite:///path.db`` or ``postgresql://user@host:port/db``; connects
         lazily, so it is made even while the database is down."""
-        return cls(create_engine(url, pool))
+        return cls(create_engine(url, pool), read_timeout_seconds=read_timeout_seconds)
 
     @classmethod
-    async def connect(cls, url: str | URL, pool: PoolSettings | None = None) -> SqlStore:
+    async def connect(
+        cls,
+        url: str | URL,
+        pool: PoolSettings | None = None,
+        *,
+        read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
+    ) -> SqlStore:
         """A store whose database has answered once; raises StorageUnavailable otherwise."""
-        store = cls.from_url(url, pool)
+        store = cls.from_url(url, pool, read_timeout_seconds=read_timeout_seconds)
         try:
             await store.ping()
         except BaseException:
@@ -57,7 +75,11 @@ class SqlStore:
         return self._engine
 
     def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._engine)
+        """A unit of work; ``read_only`` ones take no lock (SQLite: no write lock; PostgreSQL: a
+        READ ONLY transaction with the read statement timeout) and refuse every change."""
+        return SqlUnitOfWork(
+            self._engine, read_only=read_only, read_timeout_seconds=self._read_timeout_seconds
+        )
 
     def posting_unit_of_work(self) -> PostingUnitOfWork:
         """On PostgreSQL, concurrent postings share database transactions (group_commit.py);
@@ -101,6 +123,8 @@ class SqlStore:
         await self.dispose()
 
 
-def open_sql_store(url: str | URL) -> SqlStore:
+def open_sql_store(
+    url: str | URL, *, read_timeout_seconds: float = READ_TIMEOUT_SECONDS
+) -> SqlStore:
     """SqlStore.from_url, as a plain function for store factories."""
-    return SqlStore.from_url(url)
+    return SqlStore.from_url(url, read_timeout_seconds=read_timeout_seconds)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, insert, select, tuple_, update
+from sqlalchemy import Select, case, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bank_adapters.sql.errors import storage_errors
@@ -16,8 +16,9 @@ from bank_domain.transaction import Transaction, TransactionStatus, TransactionT
 
 
 class SqlTransactionRepository(TransactionRepository):
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, *, read_only: bool = False) -> None:
         self._connection = connection
+        self._read_only = read_only
 
     async def get(self, transaction_id: TransactionId) -> Transaction | None:
         statement = select(transactions).where(
@@ -29,6 +30,7 @@ class SqlTransactionRepository(TransactionRepository):
         return None if row is None else transaction_from_row(row)
 
     async def add(self, transaction: Transaction) -> None:
+        self._refuse_if_read_only("transactions.add")
         duplicate = DuplicateTransactionId(str(transaction.transaction_id))
         with storage_errors({TRANSACTIONS_KEY: duplicate}):
             await self._connection.execute(
@@ -36,6 +38,7 @@ class SqlTransactionRepository(TransactionRepository):
             )
 
     async def save(self, transaction: Transaction) -> None:
+        self._refuse_if_read_only("transactions.save")
         changes = transaction_to_row(transaction)
         del changes["transaction_id"]
         statement = (
@@ -47,28 +50,8 @@ class SqlTransactionRepository(TransactionRepository):
             await self._connection.execute(statement)
 
     async def list(self, query: TransactionQuery) -> list[Transaction]:
-        timeline = (transactions.c.timestamp, transactions.c.transaction_id)
-        statement = select(transactions).where(
-            transactions.c.account_number == query.account_number.value,
-            transactions.c.deleted_at.is_(None),
-        )
-        if query.after is not None:
-            after_timestamp, after_id = query.after
-            # A tuple of plain values takes the columns' types, so the timestamp is stored-form.
-            statement = statement.where(tuple_(*timeline) > (after_timestamp, after_id.value))
-        if query.transaction_type is not None:
-            statement = statement.where(
-                transactions.c.transaction_type == query.transaction_type.value
-            )
-        if query.status is not None:
-            statement = statement.where(transactions.c.status == query.status.value)
-        if query.since is not None:
-            statement = statement.where(transactions.c.timestamp >= query.since)
-        if query.until is not None:
-            statement = statement.where(transactions.c.timestamp <= query.until)
-        statement = statement.order_by(*timeline).limit(query.limit)
         with storage_errors():
-            result = await self._connection.execute(statement)
+            result = await self._connection.execute(transaction_listing(query))
         return [transaction_from_row(row) for row in result.mappings()]
 
     async def sum_of_effects(self, account_number: AccountNumber) -> Money:
@@ -88,3 +71,29 @@ class SqlTransactionRepository(TransactionRepository):
             total = await self._connection.scalar(statement)
         # PostgreSQL sums BIGINTs into an exact NUMERIC; SQLite into an integer.
         return Money.from_cents(int(total or 0))
+
+    def _refuse_if_read_only(self, what: str) -> None:
+        if self._read_only:
+            raise RuntimeError(f"{what} changes the ledger: not in a read-only unit of work.")
+
+
+def transaction_listing(query: TransactionQuery) -> Select[tuple[object, ...]]:
+    """The page of an account's transactions a query asks for; each filter has an index."""
+    timeline = (transactions.c.timestamp, transactions.c.transaction_id)
+    statement = select(transactions).where(
+        transactions.c.account_number == query.account_number.value,
+        transactions.c.deleted_at.is_(None),
+    )
+    if query.after is not None:
+        after_timestamp, after_id = query.after
+        # A tuple of plain values takes the columns' types, so the timestamp is stored-form.
+        statement = statement.where(tuple_(*timeline) > (after_timestamp, after_id.value))
+    if query.transaction_type is not None:
+        statement = statement.where(transactions.c.transaction_type == query.transaction_type.value)
+    if query.status is not None:
+        statement = statement.where(transactions.c.status == query.status.value)
+    if query.since is not None:
+        statement = statement.where(transactions.c.timestamp >= query.since)
+    if query.until is not None:
+        statement = statement.where(transactions.c.timestamp <= query.until)
+    return statement.order_by(*timeline).limit(query.limit)

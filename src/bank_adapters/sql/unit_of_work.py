@@ -3,28 +3,59 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bank_adapters.sql.accounts import SqlAccountRepository
 from bank_adapters.sql.errors import storage_errors
+from bank_adapters.sql.sqlite_transactions import BEGIN_MODE_OPTION
 from bank_adapters.sql.transactions import SqlTransactionRepository
 from bank_domain.errors import StorageUnavailable
 from bank_domain.ports import UnitOfWork
+
+READ_TIMEOUT_SECONDS: Final = 5.0
+"""How long PostgreSQL lets one statement of a read-only unit of work run before cancelling it
+(the store then reports unavailable): a slow listing must not hold a connection for long."""
 
 
 class SqlUnitOfWork(UnitOfWork):
     """``async with`` takes a pooled connection and begins its transaction (on SQLite, the write
     transaction); ``commit()`` ends it durably; leaving the block any other way rolls it back
-    and hands the connection back. Serves one task: a connection is not shared."""
+    and hands the connection back. Serves one task: a connection is not shared.
+
+    A ``read_only`` unit of work takes no lock and changes nothing: on SQLite its transaction is
+    deferred (no write lock, so it never queues behind a writer nor holds one up); on
+    PostgreSQL it is READ ONLY, with a statement timeout of ``read_timeout_seconds``. Its
+    ``get_for_update``, ``add``, ``save`` and ``commit`` raise RuntimeError at once.
+    """
 
     accounts: SqlAccountRepository
     transactions: SqlTransactionRepository
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        read_only: bool = False,
+        read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
+    ) -> None:
+        if read_timeout_seconds <= 0:
+            raise ValueError(f"read_timeout_seconds is above 0, not {read_timeout_seconds!r}.")
         self._engine = engine
+        self._read_only = read_only
+        self._read_timeout_ms = max(1, round(read_timeout_seconds * 1000))
         self._connection: AsyncConnection | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The open unit of work's connection, for statements of the adapter's own."""
+        return self._open_connection()
 
     async def __aenter__(self) -> Self:
         if self._connection is not None:
@@ -33,16 +64,32 @@ class SqlUnitOfWork(UnitOfWork):
             connection = await self._engine.connect()
         try:
             with storage_errors():
-                await connection.begin()
+                await self._begin(connection)
         except BaseException:
             await _close_quietly(connection)
             raise
         self._connection = connection
-        self.accounts = SqlAccountRepository(connection)
-        self.transactions = SqlTransactionRepository(connection)
+        self.accounts = SqlAccountRepository(connection, read_only=self._read_only)
+        self.transactions = SqlTransactionRepository(connection, read_only=self._read_only)
         return self
 
+    async def _begin(self, connection: AsyncConnection) -> None:
+        if not self._read_only:
+            await connection.begin()
+            return
+        if connection.dialect.name == "sqlite":
+            # The execution option lasts until the connection goes back to the pool.
+            await connection.execution_options(**{BEGIN_MODE_OPTION: "DEFERRED"})
+            await connection.begin()
+            return
+        # postgresql_readonly makes the driver's BEGIN a "BEGIN READ ONLY"; the pool resets it.
+        await connection.execution_options(postgresql_readonly=True)
+        await connection.begin()
+        await connection.execute(text(f"SET LOCAL statement_timeout = {self._read_timeout_ms}"))
+
     async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("A read-only unit of work has nothing to commit.")
         with storage_errors():
             await self._open_connection().commit()
 
