@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bank_adapters.sql.driver_statements import GET_TRANSACTIONS
 from bank_adapters.sql.errors import as_storage_unavailable, storage_errors
-from bank_adapters.sql.kept_connection import KeptConnection
+from bank_adapters.sql.grouped.driver_statements import GET_TRANSACTIONS
+from bank_adapters.sql.grouped.kept_connection import KeptConnection
 from bank_adapters.sql.rows import transaction_from_row
 from bank_domain.identifiers import TransactionId
 from bank_domain.transaction import Transaction
