@@ -21,6 +21,7 @@ from bank_adapters.sql.grouped.id_reservations import IdReservations
 from bank_adapters.sql.grouped.kept_connection import KeptConnection
 from bank_adapters.sql.grouped.transaction_lookups import BatchedTransactionLookups
 from bank_domain.account import Account
+from bank_domain.errors import StorageUnavailable
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.transaction import Transaction
 
@@ -90,7 +91,10 @@ class GroupCommitter:
         accounts: list[Account],
         looked_up_at: int | None,
     ) -> None:
-        """Gives the group a member's changes, once their ids are claimed."""
+        """Gives the group a member's changes, once their ids are claimed; a group that has
+        already failed takes nothing (the member learns why from ``Group.until_durable``)."""
+        if group.has_ended():
+            return
         self._reservations.reserve(
             [transaction.transaction_id for transaction in transactions], group, looked_up_at
         )
@@ -107,14 +111,20 @@ class GroupCommitter:
         return group
 
     async def _write(self, group: Group) -> None:
-        writer = await self._idle_writers.get()
+        try:
+            writer = await self._idle_writers.get()
+        except BaseException as error:
+            self._end_failed(group, error)
+            raise
         try:
             await self._until_no_group_in_flight_shares_an_account(group)
             self._stop_gathering(group)
             self._in_flight.add(group)
             await lock_write_and_commit(group, writer)
         except BaseException as error:
-            group.fail(as_storage_unavailable(error, "A group of postings"))
+            self._end_failed(group, error)
+            if not isinstance(error, Exception):
+                raise
         else:
             self._reservations.written(group.new_transaction_ids())
             group.succeed()
@@ -136,11 +146,26 @@ class GroupCommitter:
         if self._gathering is group:
             self._gathering = None
 
+    def _end_failed(self, group: Group, error: BaseException) -> None:
+        # A failed group takes no more members: they would wait for a write that never comes.
+        self._stop_gathering(group)
+        if isinstance(error, asyncio.CancelledError):
+            failure = StorageUnavailable("The group was cancelled; nothing of it was stored.")
+        else:
+            failure = as_storage_unavailable(error, "A group of postings")
+        group.fail(failure)
+
     async def dispose(self) -> None:
-        """Hands the kept connections back; the store calls this before disposing the pool."""
-        # Every writer back in the queue: no group is still being written.
-        writers = [await self._idle_writers.get() for _ in range(self._max_groups_in_flight)]
+        """Ends the groups being written (their postings fail; nothing of them is stored) and
+        hands the kept connections back; the store calls this before disposing the pool."""
+        while unfinished := [task for task in self._tasks if not task.done()]:
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        # Every writer is idle now; taken out while closing, so that no group starts on one.
+        writers = [self._idle_writers.get_nowait() for _ in range(self._max_groups_in_flight)]
         for writer in writers:
             await writer.close()
+        for writer in writers:
             self._idle_writers.put_nowait(writer)
         await self._lookups.close()

@@ -75,6 +75,9 @@ class Group:
             self._accounts[account.number] = account
             self._changed_accounts[account.number] = account
 
+    def has_ended(self) -> bool:
+        return self._durable.done()
+
     async def until_durable(self) -> None:
         """Returns once the group is committed; raises its failure if it failed."""
         await asyncio.shield(self._durable)

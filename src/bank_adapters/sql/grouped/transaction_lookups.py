@@ -78,5 +78,10 @@ class BatchedTransactionLookups:
         return {transaction.transaction_id.value: transaction for transaction in transactions}
 
     async def close(self) -> None:
+        """Ends the batches being read (their look-ups fail) and hands the connection back."""
+        while unfinished := [task for task in self._tasks if not task.done()]:
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
         async with self._one_batch_at_a_time:
             await self._connection.close()
