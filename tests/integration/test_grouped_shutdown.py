@@ -1,6 +1,6 @@
 """PostgreSQL's grouped postings when things stop: a cancelled group, a cancellation while a
-group waits for a writer, and the store's disposal while a group is stuck. Nothing may wait
-forever."""
+group waits for a writer, the store's disposal while a group is stuck, and a kept connection
+that the database dropped. Nothing may wait forever, and nothing may fail that could succeed."""
 
 from __future__ import annotations
 
@@ -141,3 +141,25 @@ async def test_disposing_of_the_store_ends_the_groups_it_is_writing(
     finally:
         await row_holder.release()
         await store.dispose()
+
+
+async def test_a_kept_connection_the_database_dropped_is_replaced_without_failing_a_group(
+    postgres_store: SqlStore,
+) -> None:
+    ledger = grouped_ledger(postgres_store)
+    number = await open_account(ledger)
+    # Two groups one after the other use both writers; a posting with its own id, the look-ups'.
+    for n in range(3):
+        await ledger.post_transaction(deposit(number, f"before-{n:04d}"))
+    async with postgres_store.engine.connect() as connection:
+        await connection.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        await connection.invalidate()
+
+    for n in range(3):
+        await asyncio.wait_for(ledger.post_transaction(deposit(number, f"after-{n:04d}")), PROMPTLY)
+    await asyncio.wait_for(ledger.post_transaction(deposit(number)), PROMPTLY)
+
+    assert (await ledger.get_account(number)).balance == Money(Decimal("7.00"))

@@ -24,19 +24,25 @@ from bank_domain.transaction import Transaction
 
 
 async def lock_write_and_commit(group: Group, writer: KeptConnection) -> None:
-    """Locks the group's rows, lets its members run, and writes what they handed over; after
-    a failure the connection is dropped, not kept."""
+    """Locks the group's rows, lets its members run, and writes what they handed over; a
+    failure (cancellation included) drops the connection, which rolls the transaction back."""
     with storage_errors():
-        driver = await writer.driver()
         try:
-            async with driver.transaction():
-                rows = await driver.fetch(LOCK_ACCOUNTS.sql, group.numbers_in_lock_order())
-                group.rows_locked(account_from_row(row) for row in rows)
-                new_transactions, changed_accounts = await group.changes_once_settled()
-                await _write(driver, new_transactions, changed_accounts)
+            driver, transaction = await writer.started(_begin)
+            rows = await driver.fetch(LOCK_ACCOUNTS.sql, group.numbers_in_lock_order())
+            group.rows_locked(account_from_row(row) for row in rows)
+            new_transactions, changed_accounts = await group.changes_once_settled()
+            await _write(driver, new_transactions, changed_accounts)
+            await transaction.commit()
         except BaseException:
             await writer.drop()
             raise
+
+
+async def _begin(driver: Any) -> tuple[Any, Any]:
+    transaction = driver.transaction()
+    await transaction.start()
+    return driver, transaction
 
 
 async def _write(driver: Any, transactions: list[Transaction], accounts: list[Account]) -> None:

@@ -69,8 +69,9 @@ class BatchedTransactionLookups:
     async def _read(self, transaction_ids: list[str]) -> dict[str, Transaction]:
         with storage_errors():
             try:
-                driver = await self._connection.driver()
-                rows = await driver.fetch(GET_TRANSACTIONS.sql, transaction_ids)
+                rows = await self._connection.started(
+                    lambda driver: driver.fetch(GET_TRANSACTIONS.sql, transaction_ids)
+                )
             except BaseException:
                 await self._connection.drop()
                 raise
