@@ -163,3 +163,26 @@ async def test_a_kept_connection_the_database_dropped_is_replaced_without_failin
     await asyncio.wait_for(ledger.post_transaction(deposit(number)), PROMPTLY)
 
     assert (await ledger.get_account(number)).balance == Money(Decimal("7.00"))
+
+
+@pytest.mark.parametrize("own_id", [None, "early-id-0001"])
+async def test_disposing_of_the_store_before_a_group_or_look_up_began_leaves_nobody_waiting(
+    postgres_store_url: str, postgres_store: SqlStore, own_id: str | None
+) -> None:
+    """The posting has started a group (or a batch of look-ups) that has not run yet."""
+    number = await open_account(grouped_ledger(postgres_store))
+    store = SqlStore.from_url(postgres_store_url)
+    try:
+        before = asyncio.all_tasks()
+        posting = asyncio.ensure_future(
+            grouped_ledger(store).post_transaction(deposit(number, own_id))
+        )
+        await asyncio.sleep(0)
+        assert asyncio.all_tasks() - before - {posting}, "the posting started no task"
+
+        await store.dispose()  # in this task, so that it runs before the new task's first step
+
+        with pytest.raises(StorageUnavailable):
+            await asyncio.wait_for(posting, PROMPTLY)
+    finally:
+        await store.dispose()

@@ -10,6 +10,7 @@ meanwhile, rather than on the row lock in the database, holding a connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -107,8 +108,13 @@ class GroupCommitter:
         self._gathering = group
         task = asyncio.get_running_loop().create_task(self._write(group))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(functools.partial(self._after_write, group))
         return group
+
+    def _after_write(self, group: Group, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not group.has_ended():  # cancelled before its first step: none of it ran
+            self._end_failed(group, asyncio.CancelledError())
 
     async def _write(self, group: Group) -> None:
         try:
