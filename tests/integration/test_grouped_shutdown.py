@@ -148,9 +148,9 @@ async def test_a_kept_connection_the_database_dropped_is_replaced_without_failin
 ) -> None:
     ledger = grouped_ledger(postgres_store)
     number = await open_account(ledger)
-    # Two groups one after the other use both writers; a posting with its own id, the look-ups'.
-    for n in range(3):
-        await ledger.post_transaction(deposit(number, f"before-{n:04d}"))
+    # Two groups one after the other use both writers.
+    for _ in range(2):
+        await ledger.post_transaction(deposit(number))
     async with postgres_store.engine.connect() as connection:
         await connection.exec_driver_sql(
             "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
@@ -158,11 +158,10 @@ async def test_a_kept_connection_the_database_dropped_is_replaced_without_failin
         )
         await connection.invalidate()
 
-    for n in range(3):
-        await asyncio.wait_for(ledger.post_transaction(deposit(number, f"after-{n:04d}")), PROMPTLY)
-    await asyncio.wait_for(ledger.post_transaction(deposit(number)), PROMPTLY)
+    for _ in range(2):
+        await asyncio.wait_for(ledger.post_transaction(deposit(number)), PROMPTLY)
 
-    assert (await ledger.get_account(number)).balance == Money(Decimal("7.00"))
+    assert (await ledger.get_account(number)).balance == Money(Decimal("4.00"))
 
 
 @pytest.mark.parametrize("own_id", [None, "early-id-0001"])

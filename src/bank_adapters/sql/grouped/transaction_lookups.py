@@ -7,7 +7,8 @@ look-ups that arrive while one batch is being read wait together for the next ba
 one ``SELECT ... WHERE transaction_id = ANY(...)`` on a kept connection.
 
 Each look-up sees every transaction committed before its batch's query began (READ COMMITTED),
-as a query of its own would.
+as a query of its own would. A batch whose connection failed, dropped by the database included,
+fails its look-ups (StorageUnavailable, a safe retry); the next batch takes a fresh connection.
 """
 
 from __future__ import annotations
@@ -74,9 +75,8 @@ class BatchedTransactionLookups:
     async def _read(self, transaction_ids: list[str]) -> dict[str, Transaction]:
         with storage_errors():
             try:
-                rows = await self._connection.started(
-                    lambda driver: driver.fetch(GET_TRANSACTIONS.sql, transaction_ids)
-                )
+                driver = await self._connection.driver()
+                rows = await driver.fetch(GET_TRANSACTIONS.sql, transaction_ids)
             except BaseException:
                 await self._connection.drop()
                 raise
