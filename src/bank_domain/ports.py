@@ -137,7 +137,17 @@ class PostingTransactions(Protocol):
 class PostingUnitOfWork(Protocol):
     """What posting needs of a unit of work, and no more: a store may serve postings through a
     leaner path (for example, grouping concurrent postings into one database transaction) as
-    long as it keeps this contract. Every UnitOfWork is one."""
+    long as it keeps this contract. Every UnitOfWork is one.
+
+    Its calls come in this order, inside one ``async with``:
+
+    1. any number of look-ups (``transactions.get``);
+    2. exactly one ``accounts.get_for_update``;
+    3. ``transactions.add`` and ``accounts.save`` (of the account locked in 2);
+    4. ``commit``, at most once.
+
+    A store may refuse any other order at once with RuntimeError (the grouped one does: there a
+    look-up after the lock could wait for a group that waits for its caller)."""
 
     @property
     def accounts(self) -> PostingAccounts: ...

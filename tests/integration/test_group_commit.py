@@ -4,6 +4,7 @@ lose no update, never overdraw, move money once per transaction id, and fail who
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from decimal import Decimal
 
 import asyncpg
@@ -19,6 +20,7 @@ from bank_domain import (
     PostTransactionCommand,
     StorageUnavailable,
 )
+from bank_domain.identifiers import TransactionId
 
 pytestmark = pytest.mark.postgres
 
@@ -40,7 +42,7 @@ async def stored_sum(store: SqlStore, number: str) -> Money:
 
 
 async def test_it_serves_postings_on_postgresql(postgres_store: SqlStore) -> None:
-    assert type(postgres_store.posting_unit_of_work()).__name__ == "GroupedPosting"
+    assert type(postgres_store.posting_unit_of_work()).__name__ == "GroupMemberUnitOfWork"
 
 
 async def test_64_concurrent_deposits_to_one_account_are_all_counted(
@@ -215,6 +217,58 @@ async def test_it_keeps_no_record_of_postings_once_no_look_up_needs_it(
 
     committer = postgres_store._group_committer  # the state under test is the committer's own
     assert committer is not None
-    assert committer._recently_written == {}
-    assert not committer._live_lookups
+    reservations = committer._reservations
+    assert reservations._recently_written == {}
+    assert not reservations._live_lookups
     assert (await ledger.get_account(number)).balance == Money(Decimal("120.00"))
+
+
+async def test_a_look_up_after_the_lock_raises_at_once_instead_of_waiting_for_its_own_group(
+    postgres_store: SqlStore,
+) -> None:
+    """Look-ups come before the lock (the port's call order). A look-up of an id that another
+    member of the caller's own group has committed would wait for a group that waits for the
+    caller: it raises at once instead, and the group then ends as usual."""
+    ledger = grouped_ledger(postgres_store)
+    mine, theirs = await open_account(ledger), await open_account(ledger)
+    stored = await ledger.post_transaction(PostTransactionCommand(theirs, "1.00", "deposit"))
+    pending_id = TransactionId("pending-in-my-group")
+    async with (
+        postgres_store.posting_unit_of_work() as uow,
+        postgres_store.posting_unit_of_work() as other,
+    ):
+        await asyncio.gather(
+            uow.accounts.get_for_update(AccountNumber(mine)),
+            other.accounts.get_for_update(AccountNumber(theirs)),
+        )
+        await other.transactions.add(
+            dataclasses.replace(stored.transaction, transaction_id=pending_id)
+        )
+        their_commit = asyncio.ensure_future(other.commit())
+        await asyncio.sleep(0)
+
+        with pytest.raises(RuntimeError, match="before"):
+            await asyncio.wait_for(uow.transactions.get(pending_id), timeout=5)
+    await asyncio.wait_for(their_commit, timeout=5)
+
+
+async def test_calls_out_of_the_ports_order_raise_at_once(postgres_store: SqlStore) -> None:
+    ledger = grouped_ledger(postgres_store)
+    number = AccountNumber(await open_account(ledger))
+    stored = await ledger.post_transaction(PostTransactionCommand(number.value, "1.00", "deposit"))
+    account = await ledger.get_account(number.value)
+
+    async with postgres_store.posting_unit_of_work() as uow:
+        with pytest.raises(RuntimeError):
+            await uow.transactions.add(stored.transaction)
+        with pytest.raises(RuntimeError):
+            await uow.accounts.save(account)
+        with pytest.raises(RuntimeError):
+            await uow.commit()
+    async with postgres_store.posting_unit_of_work() as uow:
+        await uow.accounts.get_for_update(number)
+        with pytest.raises(RuntimeError):
+            await uow.accounts.get_for_update(number)
+        await uow.commit()
+        with pytest.raises(RuntimeError):
+            await uow.transactions.add(stored.transaction)

@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 
 from bank_adapters.sql import SqlStore
-from bank_adapters.sql.kept_connection import KeptConnection
-from bank_adapters.sql.transaction_lookups import BatchedTransactionLookups
+from bank_adapters.sql.grouped.kept_connection import KeptConnection
+from bank_adapters.sql.grouped.transaction_lookups import BatchedTransactionLookups
 from bank_domain import Ledger, OpenAccountCommand, PostTransactionCommand, StorageUnavailable
 from bank_domain.identifiers import TransactionId
 

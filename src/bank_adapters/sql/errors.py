@@ -114,7 +114,7 @@ def is_ledger_defect(error: BaseException) -> bool:
     )
 
 
-def as_storage_unavailable(error: BaseException, failed: str) -> BaseException:
+def failure_to_share(error: BaseException, failed: str) -> BaseException:
     """What every caller sharing a failed database call is told. ``storage_errors`` already
     translated the database's errors; a change the schema refused is the ledger's defect and
     is told as it is (a 500, not a 503 "retry later"); anything else is a defect too, logged

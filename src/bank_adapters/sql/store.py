@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bank_adapters.sql.engine import PoolSettings, create_engine
 from bank_adapters.sql.errors import storage_errors
-from bank_adapters.sql.group_commit import GroupCommitter
+from bank_adapters.sql.grouped.committer import GroupCommitter
+from bank_adapters.sql.grouped.member import GroupMemberUnitOfWork
 from bank_adapters.sql.sqlite_transactions import BEGIN_MODE_OPTION
 from bank_adapters.sql.unit_of_work import READ_TIMEOUT_SECONDS, SqlUnitOfWork
 from bank_domain.errors import StorageUnavailable
@@ -82,13 +83,13 @@ class SqlStore:
         )
 
     def posting_unit_of_work(self) -> PostingUnitOfWork:
-        """On PostgreSQL, concurrent postings share database transactions (group_commit.py);
+        """On PostgreSQL, concurrent postings share database transactions (sql/grouped/);
         SQLite has one writer at a time anyway, so there each posting has its own."""
         if self._engine.dialect.name != "postgresql":
             return self.unit_of_work()
         if self._group_committer is None:
             self._group_committer = GroupCommitter(self._engine)
-        return self._group_committer.unit_of_work()
+        return GroupMemberUnitOfWork(self._group_committer)
 
     async def ping(self) -> None:
         """Returns once the database answers a query; raises StorageUnavailable otherwise."""

@@ -4,14 +4,31 @@ Taking a connection from the pool for every use costs a checkout and a ping; on 
 path that costs more than the statements themselves. A kept connection is taken once, used by
 one task at a time (its owner serializes), and dropped after a failure, so that the next use
 takes a fresh one and the store recovers from an outage by itself.
+
+Skipping the pool also skips its pre-ping: a connection the database dropped while it sat idle
+(a restart, an idle timeout, ``pg_terminate_backend``) is found out by the first statement of
+its next use. ``started`` runs that statement, and, on such a connection only, runs it again
+once on a fresh one, so that nobody fails for it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+DROPPED_CONNECTION_ERRORS: Final = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    OSError,
+)
+"""What the first statement on a connection the database dropped raises."""
+
+_Result = TypeVar("_Result")
 
 
 class KeptConnection:
@@ -25,6 +42,20 @@ class KeptConnection:
             self._connection = await self._engine.connect()
         raw = await self._connection.get_raw_connection()
         return raw.driver_connection
+
+    async def started(self, first_statement: Callable[[Any], Awaitable[_Result]]) -> _Result:
+        """Runs ``first_statement`` on the driver connection; it must be one that is safe to
+        run twice (a BEGIN, a read). A connection kept from an earlier use that turns out
+        dropped is replaced by a fresh one from the pool (which pings it), and run on once more."""
+        kept = self._connection is not None
+        driver = await self.driver()
+        try:
+            return await first_statement(driver)
+        except DROPPED_CONNECTION_ERRORS:
+            if not kept:
+                raise
+            await self.drop()
+        return await first_statement(await self.driver())
 
     async def drop(self) -> None:
         """After a failure: the connection may be broken, so it is discarded, not pooled."""

@@ -1,6 +1,6 @@
 """The grouped posting path's statements, built from the schema and compiled once for asyncpg.
 
-They run on the driver connection directly (group_commit.py): SQLAlchemy's per-execution work
+They run on the driver connection directly (group_writer.py): SQLAlchemy's per-execution work
 would cost more than the database's. Building them with Core keeps them tied to the schema that
 Alembic migrates.
 """

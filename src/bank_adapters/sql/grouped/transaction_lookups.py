@@ -7,17 +7,19 @@ look-ups that arrive while one batch is being read wait together for the next ba
 one ``SELECT ... WHERE transaction_id = ANY(...)`` on a kept connection.
 
 Each look-up sees every transaction committed before its batch's query began (READ COMMITTED),
-as a query of its own would.
+as a query of its own would. A batch whose connection failed, dropped by the database included,
+fails its look-ups (StorageUnavailable, a safe retry); the next batch takes a fresh connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from bank_adapters.sql.driver_statements import GET_TRANSACTIONS
-from bank_adapters.sql.errors import as_storage_unavailable, storage_errors
-from bank_adapters.sql.kept_connection import KeptConnection
+from bank_adapters.sql.errors import failure_to_share, storage_errors
+from bank_adapters.sql.grouped.driver_statements import GET_TRANSACTIONS
+from bank_adapters.sql.grouped.kept_connection import KeptConnection
 from bank_adapters.sql.rows import transaction_from_row
+from bank_domain.errors import StorageUnavailable
 from bank_domain.identifiers import TransactionId
 from bank_domain.transaction import Transaction
 
@@ -46,7 +48,15 @@ class BatchedTransactionLookups:
     def _schedule_next_batch(self) -> None:
         task = asyncio.get_running_loop().create_task(self._read_next_batch())
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._after_batch)
+
+    def _after_batch(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() and all(other.done() for other in self._tasks):
+            # Cancelled before its first step, it never took the next batch over: no task
+            # would ever answer those look-ups.
+            unread, self._next_batch = self._next_batch, {}
+            _fail(unread, StorageUnavailable("The look-up was cancelled; nothing was read."))
 
     async def _read_next_batch(self) -> None:
         async with self._one_batch_at_a_time:
@@ -54,11 +64,7 @@ class BatchedTransactionLookups:
             try:
                 found = await self._read([tid.value for tid in batch])
             except BaseException as error:
-                failure = as_storage_unavailable(error, "A batch of transaction look-ups")
-                for answer in batch.values():
-                    if not answer.done():
-                        answer.set_exception(failure)
-                        answer.exception()  # an answer nobody awaits any more logs no warning
+                _fail(batch, failure_to_share(error, "A batch of transaction look-ups"))
                 if not isinstance(error, Exception):
                     raise
             else:
@@ -78,5 +84,17 @@ class BatchedTransactionLookups:
         return {transaction.transaction_id.value: transaction for transaction in transactions}
 
     async def close(self) -> None:
+        """Ends the batches being read (their look-ups fail) and hands the connection back."""
+        while unfinished := [task for task in self._tasks if not task.done()]:
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
         async with self._one_batch_at_a_time:
             await self._connection.close()
+
+
+def _fail(batch: dict[TransactionId, _Answer], failure: BaseException) -> None:
+    for answer in batch.values():
+        if not answer.done():
+            answer.set_exception(failure)
+            answer.exception()  # an answer nobody awaits any more logs no warning

@@ -1,0 +1,31 @@
+"""Postings on PostgreSQL, grouped: many concurrent postings share one database transaction.
+
+A ledger's busiest work is posting, and each posting on its own pays for a whole database
+transaction: a round trip per statement and a WAL flush per commit, all while the account's row
+is locked. Here the postings that arrive while one group is being written wait together for the
+next group, which:
+
+1. locks every account its postings touch with one ``SELECT ... FOR UPDATE``, in account-number
+   order (every process locks in that order, so two groups never deadlock);
+2. lets each posting run the domain's rules in turn against the locked rows; postings to the
+   same account take turns, each seeing the balance its predecessors left;
+3. writes what the accepted postings changed (their transaction rows, each account's final row)
+   and commits once: one WAL flush for the whole group.
+
+A posting's ``commit()`` returns only once its group is durable. If the group fails to commit,
+every posting in it fails with StorageUnavailable and nothing of the group is stored, so a
+client's retry is safe.
+
+The files, each one job, importing only down this list (a contract in pyproject.toml keeps
+them free of import circles):
+
+- ``member.py``: a posting's unit of work in a group; it enforces the port's call order.
+- ``committer.py``: the scheduler: joins postings into groups, starts them, keeps two groups
+  on one account apart, hands out the writers.
+- ``group_writer.py``: the one place that speaks SQL for a group: lock, write, commit.
+- ``id_reservations.py``: which ids are being written, and which were written too recently
+  for a look-up still in use to have seen them.
+- ``group.py``: one group's state, changed only through its methods.
+- ``transaction_lookups.py``: look-ups by id, batched into one query.
+- ``kept_connection.py`` and ``driver_statements.py``: the connections and statements above.
+"""

@@ -1,0 +1,116 @@
+"""One group: the database transaction its members share, and what they handed over to it.
+
+The committer and the writer move a group through its life (gathering, locked, settled,
+ended); its members take turns on its locked rows and hand over their changes. Each of these
+is a method here, so that nobody else writes into a group's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Iterable
+
+from bank_domain.account import Account
+from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.transaction import Transaction
+
+
+class Group:
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._numbers: set[AccountNumber] = set()
+        self._members = 0
+        self._locked: asyncio.Future[None] = loop.create_future()
+        self._settled = asyncio.Event()
+        self._durable: asyncio.Future[None] = loop.create_future()
+        self._accounts: dict[AccountNumber, Account] = {}
+        self._turns: dict[AccountNumber, asyncio.Lock] = {}
+        self._changed_accounts: dict[AccountNumber, Account] = {}
+        self._new_transactions: list[Transaction] = []
+        self._written = False
+
+    # --- Membership --------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return self._members
+
+    def admit(self, number: AccountNumber) -> None:
+        self._numbers.add(number)
+        self._members += 1
+        self._settled.clear()
+
+    def leave(self) -> None:
+        self._members -= 1
+        if self._members == 0:
+            self._settled.set()
+
+    def shares_an_account_with(self, other: Group) -> bool:
+        return not self._numbers.isdisjoint(other._numbers)
+
+    # --- The members' turns on the locked rows -------------------------------------------------
+
+    async def until_locked(self) -> None:
+        # Shielded: a member that gives up must not cancel what the other members wait for.
+        await asyncio.shield(self._locked)
+
+    async def take_turn(self, number: AccountNumber) -> Account | None:
+        """Waits for the members before on this account, and returns its row as they left it;
+        None if there is no such account. The caller ends its turn with ``end_turn``."""
+        turn = self._turns.get(number)
+        if turn is None:
+            return None
+        await turn.acquire()
+        return copy.copy(self._accounts[number])
+
+    def end_turn(self, number: AccountNumber) -> None:
+        self._turns[number].release()
+
+    def hand_over(self, transactions: list[Transaction], accounts: list[Account]) -> None:
+        if self._written:
+            raise RuntimeError("A group is written only once every posting in it has settled.")
+        self._new_transactions.extend(transactions)
+        for account in accounts:
+            self._accounts[account.number] = account
+            self._changed_accounts[account.number] = account
+
+    def has_ended(self) -> bool:
+        return self._durable.done()
+
+    async def until_durable(self) -> None:
+        """Returns once the group is committed; raises its failure if it failed."""
+        await asyncio.shield(self._durable)
+
+    async def until_ended(self) -> None:
+        """Returns once the group is committed or failed."""
+        await asyncio.wait([self._durable])
+
+    # --- The writer's side ---------------------------------------------------------------------
+
+    def numbers_in_lock_order(self) -> list[str]:
+        return sorted(number.value for number in self._numbers)
+
+    def rows_locked(self, accounts: Iterable[Account]) -> None:
+        for account in accounts:
+            self._accounts[account.number] = account
+            self._turns[account.number] = asyncio.Lock()
+        self._locked.set_result(None)
+
+    async def changes_once_settled(self) -> tuple[list[Transaction], list[Account]]:
+        """Waits until every member has committed or left, then closes the group to changes."""
+        await self._settled.wait()
+        self._written = True
+        return self._new_transactions, list(self._changed_accounts.values())
+
+    def new_transaction_ids(self) -> list[TransactionId]:
+        return [transaction.transaction_id for transaction in self._new_transactions]
+
+    def succeed(self) -> None:
+        self._durable.set_result(None)
+
+    def fail(self, failure: BaseException) -> None:
+        for future in (self._locked, self._durable):
+            if not future.done():
+                future.set_exception(failure)
+                future.exception()  # a group nobody awaits any more logs no warning

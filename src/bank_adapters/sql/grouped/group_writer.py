@@ -1,0 +1,61 @@
+"""The one place that speaks SQL for a group: lock its accounts' rows, write its changes,
+commit, on a kept connection's asyncpg driver.
+
+The statements go to the driver directly (SQLAlchemy keeps the pool and the schema): on this
+path SQLAlchemy's own work would cost more than the database's. A group sends BEGIN, one
+``SELECT ... FOR UPDATE``, one batch per table changed, and COMMIT.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bank_adapters.sql.errors import storage_errors
+from bank_adapters.sql.grouped.driver_statements import (
+    INSERT_TRANSACTION,
+    LOCK_ACCOUNTS,
+    UPDATE_ACCOUNT,
+)
+from bank_adapters.sql.grouped.group import Group
+from bank_adapters.sql.grouped.kept_connection import KeptConnection
+from bank_adapters.sql.rows import account_from_row, account_to_row, transaction_to_row
+from bank_domain.account import Account
+from bank_domain.transaction import Transaction
+
+
+async def lock_write_and_commit(group: Group, writer: KeptConnection) -> None:
+    """Locks the group's rows, lets its members run, and writes what they handed over; a
+    failure (cancellation included) drops the connection, which rolls the transaction back."""
+    with storage_errors():
+        try:
+            driver, transaction = await writer.started(_begin)
+            rows = await driver.fetch(LOCK_ACCOUNTS.sql, group.numbers_in_lock_order())
+            group.rows_locked(account_from_row(row) for row in rows)
+            new_transactions, changed_accounts = await group.changes_once_settled()
+            await _write(driver, new_transactions, changed_accounts)
+            await transaction.commit()
+        except BaseException:
+            await writer.drop()
+            raise
+
+
+async def _begin(driver: Any) -> tuple[Any, Any]:
+    transaction = driver.transaction()
+    await transaction.start()
+    return driver, transaction
+
+
+async def _write(driver: Any, transactions: list[Transaction], accounts: list[Account]) -> None:
+    if transactions:
+        await driver.executemany(
+            INSERT_TRANSACTION.sql,
+            [INSERT_TRANSACTION.arguments(transaction_to_row(t)) for t in transactions],
+        )
+    if accounts:
+        await driver.executemany(
+            UPDATE_ACCOUNT.sql,
+            [
+                UPDATE_ACCOUNT.arguments({**account_to_row(a), "key": a.number.value})
+                for a in accounts
+            ],
+        )

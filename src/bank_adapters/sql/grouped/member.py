@@ -1,0 +1,146 @@
+"""A posting's unit of work inside a group, and the keeper of the port's call order.
+
+Its reads come from the group's locked rows, its writes are staged, and ``commit()`` hands them
+to the group and waits until the group is durable; leaving without a commit hands over nothing.
+It serves ``PostingUnitOfWork`` in the order that port states (look-ups, then one lock, then
+the changes, then the commit), and refuses any other order at once: out of order, a call could
+wait for a group that waits for the caller.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+from types import TracebackType
+from typing import Self
+
+from bank_adapters.sql.grouped.committer import GroupCommitter
+from bank_adapters.sql.grouped.group import Group
+from bank_domain.account import Account
+from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.transaction import Transaction
+
+
+class _Step(enum.Enum):
+    NOT_ENTERED = "before `async with`"
+    LOOKING_UP = "before the account's lock"
+    LOCKED = "after the account's lock"
+    ENDED = "after the commit or the end of `async with`"
+
+
+class GroupMemberUnitOfWork:
+    """Made by ``SqlStore.posting_unit_of_work()`` on PostgreSQL, one per posting."""
+
+    def __init__(self, committer: GroupCommitter) -> None:
+        self._committer = committer
+        self.accounts = MemberAccounts(self)
+        self.transactions = MemberTransactions(self)
+        self._step = _Step.NOT_ENTERED
+        self._looked_up_at: int | None = None
+        self._group: Group | None = None
+        self._locked_number: AccountNumber | None = None  # None: no such account
+        self._staged_accounts: dict[AccountNumber, Account] = {}
+        self._staged_transactions: list[Transaction] = []
+
+    async def __aenter__(self) -> Self:
+        self._expect(_Step.NOT_ENTERED, "enters its `async with` once")
+        self._step = _Step.LOOKING_UP
+        return self
+
+    async def look_up(self, transaction_id: TransactionId) -> Transaction | None:
+        self._expect(_Step.LOOKING_UP, "looks transactions up before it locks its account")
+        if self._looked_up_at is None:
+            self._looked_up_at = self._committer.begin_lookup()
+        return await self._committer.get_transaction(transaction_id)
+
+    async def lock(self, number: AccountNumber) -> Account | None:
+        self._expect(_Step.LOOKING_UP, "locks exactly one account, after its look-ups")
+        self._step = _Step.LOCKED
+        try:
+            self._group = await self._committer.join(number)
+        except BaseException:
+            self._step = _Step.ENDED
+            raise
+        account = await self._group.take_turn(number)
+        if account is not None:
+            self._locked_number = number
+        return account
+
+    def stage_account(self, account: Account) -> None:
+        self._expect(_Step.LOCKED, "saves the account it locked, after locking it")
+        if account.number != self._locked_number:
+            raise RuntimeError(
+                f"A grouped posting saves only the account it locked, not {account.number}."
+            )
+        self._staged_accounts[account.number] = copy.copy(account)
+
+    def stage_transaction(self, transaction: Transaction) -> None:
+        self._expect(_Step.LOCKED, "adds a transaction after locking its account")
+        self._staged_transactions.append(copy.copy(transaction))
+
+    async def commit(self) -> None:
+        self._expect(_Step.LOCKED, "commits once, after locking its account")
+        group = self._group
+        assert group is not None  # the lock step joined one
+        self._committer.hand_over(
+            group,
+            self._staged_transactions,
+            list(self._staged_accounts.values()),
+            self._looked_up_at,
+        )
+        self._end()
+        await group.until_durable()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._end()
+
+    def _expect(self, step: _Step, rule: str) -> None:
+        if self._step is not step:
+            raise RuntimeError(
+                f"A grouped posting {rule} (the order of PostingUnitOfWork); "
+                f"this call came {self._step.value}."
+            )
+
+    def _end(self) -> None:
+        self._step = _Step.ENDED
+        self._staged_accounts, self._staged_transactions = {}, []
+        if self._looked_up_at is not None:
+            self._committer.end_lookup(self._looked_up_at)
+            self._looked_up_at = None
+        if self._group is not None:
+            if self._locked_number is not None:
+                self._group.end_turn(self._locked_number)
+                self._locked_number = None
+            self._group.leave()
+            self._group = None
+
+
+class MemberAccounts:
+    """The member's ``accounts``: its one lock, and the save of what it locked."""
+
+    def __init__(self, member: GroupMemberUnitOfWork) -> None:
+        self._member = member
+
+    async def get_for_update(self, number: AccountNumber) -> Account | None:
+        return await self._member.lock(number)
+
+    async def save(self, account: Account) -> None:
+        self._member.stage_account(account)
+
+
+class MemberTransactions:
+    """The member's ``transactions``: look-ups before the lock, additions after it."""
+
+    def __init__(self, member: GroupMemberUnitOfWork) -> None:
+        self._member = member
+
+    async def get(self, transaction_id: TransactionId) -> Transaction | None:
+        return await self._member.look_up(transaction_id)
+
+    async def add(self, transaction: Transaction) -> None:
+        self._member.stage_transaction(transaction)
