@@ -294,6 +294,23 @@ def _cpu_seconds(session: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _database_cpu_seconds(url: str) -> float:
+    """CPU time used so far by PostgreSQL's live backends connected to the database of a URL
+    (their command line reads `postgres: ... <user> <database> <client> <state>`)."""
+    name = f" {urlsplit(url).path.lstrip('/')} "
+    ticks = 0
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (process / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if not (command.startswith("postgres: ") and name in command):
+                continue
+            fields = (process / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_mb(session: int) -> float:
     """Resident memory of the live processes of a session, in MB (VmRSS, summed)."""
     kilobytes = 0
@@ -594,6 +611,12 @@ class Round:
     seq_scanned: int = 0
     """Rows of transactions read by sequential scans during the load (pg_stat_user_tables): a
     look-up or lock that should use an index and scans the table instead shows here."""
+    database_cpu_s: float = 0.0
+    """CPU time of PostgreSQL's backends on the benchmark's database during the load."""
+
+    @property
+    def database_cpu_ms_per_posting(self) -> float:
+        return 1000 * self.database_cpu_s / self.api.status_2xx if self.api.status_2xx else 0.0
 
 
 @dataclass
@@ -676,22 +699,26 @@ def _soak_pass(options: argparse.Namespace, log: Path, client_ids: bool) -> Soak
             for number in range(1, options.rounds + 1):
                 busy_before = db.settle(options.pause)
                 _, scanned_before = _transactions_stats(db)
-                cpu = _cpu_seconds(session)
+                cpu, database_cpu = _cpu_seconds(session), _database_cpu_seconds(db.url)
                 tag = f"soak-{kind}-r{number}"
                 api = _wrk(
                     base, options.duration, accounts, f"api {tag}", tag if client_ids else None
                 )
                 api.server_cpu_s = _cpu_seconds(session) - cpu
+                database_cpu = _database_cpu_seconds(db.url) - database_cpu
                 time.sleep(1.5)  # idle sessions report their table statistics within a second
                 live, scanned = _transactions_stats(db)
                 done = Round(number, busy_before, api, _rss_mb(session), live)
                 done.seq_scanned = scanned - scanned_before
+                done.database_cpu_s = database_cpu
                 rounds.append(done)
                 print(
                     f"[{kind} {number}/{options.rounds}] {api.postings_per_s:.0f}/s (p50"
                     f" {api.p50_us / 1000:.1f} ms, p99 {api.p99_us / 1000:.1f} ms), server RSS"
                     f" {done.rss_mb:.0f} MB, {live} transactions, {done.seq_scanned} rows"
-                    f" seq-scanned | CPU busy before {busy_before:.0%}",
+                    f" seq-scanned, server CPU {api.server_cpu_ms_per_posting:.2f} and PostgreSQL"
+                    f" CPU {done.database_cpu_ms_per_posting:.2f} ms/posting"
+                    f" | CPU busy before {busy_before:.0%}",
                     flush=True,
                 )
         loads = [load for load in (warmup, *(r.api for r in rounds)) if load]
@@ -707,14 +734,16 @@ def _print_soak(soak: SoakPass, options: argparse.Namespace) -> None:
     )
     print(
         "| round | postings/s | p50 ms | p99 ms | server RSS MB | transactions"
-        " | rows seq-scanned | CPU busy before |"
+        " | rows seq-scanned | server CPU ms/posting | PostgreSQL CPU ms/posting"
+        " | CPU busy before |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: " * 10 + "|")
     for r in soak.rounds:
         print(
             f"| {r.number} | {r.api.postings_per_s:.0f} | {r.api.p50_us / 1000:.1f}"
             f" | {r.api.p99_us / 1000:.1f} | {r.rss_mb:.0f} | {r.transactions:,}"
-            f" | {r.seq_scanned:,} | {r.busy_before:.0%} |"
+            f" | {r.seq_scanned:,} | {r.api.server_cpu_ms_per_posting:.2f}"
+            f" | {r.database_cpu_ms_per_posting:.2f} | {r.busy_before:.0%} |"
         )
 
 
