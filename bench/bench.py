@@ -639,6 +639,13 @@ class SoakPass:
     def late_over_second(self) -> float:
         return self.late / self.second if self.second else 0.0
 
+    def cpu_ms_per_posting(self, rounds: list[Round]) -> float:
+        """Server and PostgreSQL CPU per posting over some rounds: the work a posting costs,
+        which other work on the machine slows less than it slows the rate."""
+        postings = sum(r.api.status_2xx for r in rounds)
+        cpu = sum(r.api.server_cpu_s + r.database_cpu_s for r in rounds)
+        return 1000 * cpu / postings if postings else 0.0
+
     @property
     def rss_growth_mb(self) -> float:
         return self.rounds[-1].rss_mb - self.rounds[0].rss_mb
@@ -656,7 +663,9 @@ class SoakPass:
             f" second round's {self.second:.0f}/s (needs >= {SOAK_LATE_OVER_SECOND});"
             f" server RSS {self.rounds[0].rss_mb:.0f} -> {self.rounds[-1].rss_mb:.0f} MB from"
             f" the first round to the last, {self.rss_growth_mb:+.1f} MB"
-            f" (needs < {SOAK_RSS_GROWTH_MB:.0f})",
+            f" (needs < {SOAK_RSS_GROWTH_MB:.0f}); server + PostgreSQL CPU per posting"
+            f" {self.cpu_ms_per_posting(self.rounds[1:2]):.2f} ms in the second round,"
+            f" {self.cpu_ms_per_posting(self.rounds[-2:]):.2f} in the last two",
         )
 
     @property
