@@ -40,6 +40,12 @@ HOT_ACCOUNT = 9_000_000_000
 OPENING_BALANCE = Decimal("1000000.00")
 DURABILITY = ("synchronous_commit", "fsync", "full_page_writes", "wal_sync_method")
 BUSY_WARNING = 0.25  # of all CPUs busy while the benchmark itself is idle
+SOAK_ACCOUNTS = 1_000
+SOAK_LATE_OVER_SECOND = 0.9
+"""The soak passes when the mean rate of the last two rounds is at least this share of the
+second round's (the first includes the server's start: its pool fills, its code warms up)."""
+SOAK_RSS_GROWTH_MB = 60.0
+"""... and when the server's memory grew by less than this from the first round to the last."""
 COLUMNS = (  # title, key in the table's rows, format
     ("mix", "mix", "{}"),
     ("workers", "workers", "{}"),
@@ -170,9 +176,9 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("--duration", type=int, default=15, help="seconds per load (15)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per mix and workers (3)")
-    parser.add_argument("--workers", default="1,2", help="server worker counts (1,2)")
+    parser.add_argument("--workers", help="server worker counts (1,2; --soak: 1)")
     parser.add_argument("--mixes", default="spread,hot", help="spread and/or hot")
-    parser.add_argument("--accounts", type=int, default=10_000, help="spread accounts (10000)")
+    parser.add_argument("--accounts", type=int, help="spread accounts (10000; --soak: 1000)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load (2)")
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between phases (2)")
     parser.add_argument(
@@ -189,8 +195,24 @@ def _arguments() -> argparse.Namespace:
         help="every posting brings its own transaction_id (an idempotency key)",
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
+    parser.add_argument(
+        "--soak",
+        action="store_true",
+        help="consecutive loads on one long-lived server (spread, 1 worker, 1000 accounts),"
+        " with client ids and without, each from a fresh database (see bench/README.md)",
+    )
+    parser.add_argument("--rounds", type=int, default=8, help="--soak: loads per server (8)")
     arguments = parser.parse_args()
-    arguments.workers = [int(n) for n in arguments.workers.split(",")]
+    if arguments.soak:
+        if arguments.rounds < 4:
+            parser.error("--soak needs at least 4 rounds (the second against the last two)")
+        arguments.workers = arguments.workers or "1"
+        arguments.accounts = arguments.accounts or SOAK_ACCOUNTS
+        arguments.mixes = "spread"
+    arguments.workers = [int(n) for n in (arguments.workers or "1,2").split(",")]
+    arguments.accounts = arguments.accounts or 10_000
+    if arguments.soak and len(arguments.workers) != 1:
+        parser.error("--soak runs one server: give --workers one number")
     arguments.mixes = arguments.mixes.split(",")
     if not set(arguments.mixes) <= {"spread", "hot"}:
         parser.error("--mixes takes spread and/or hot")
@@ -254,17 +276,52 @@ def _server(url: str, workers: int, log: Path, level: str | None) -> Iterator[tu
             process.wait()
 
 
-def _cpu_seconds(session: int) -> float:
-    """CPU time used so far by the live processes of a session (the server and its workers)."""
-    ticks = 0
+def _session_stats(session: int) -> Iterator[tuple[Path, list[str]]]:
+    """/proc/<pid> and the fields of its stat after the name, for each live process of a
+    session (the server and its workers)."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rpartition(")")[2].split()
         except OSError:
             continue
         if int(fields[3]) == session:
-            ticks += int(fields[11]) + int(fields[12])
+            yield stat.parent, fields
+
+
+def _cpu_seconds(session: int) -> float:
+    """CPU time used so far by the live processes of a session (the server and its workers)."""
+    ticks = sum(int(fields[11]) + int(fields[12]) for _, fields in _session_stats(session))
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _database_cpu_seconds(url: str) -> float:
+    """CPU time used so far by PostgreSQL's live backends connected to the database of a URL
+    (their command line reads `postgres: ... <user> <database> <client> <state>`)."""
+    name = f" {urlsplit(url).path.lstrip('/')} "
+    ticks = 0
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (process / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if not (command.startswith("postgres: ") and name in command):
+                continue
+            fields = (process / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(session: int) -> float:
+    """Resident memory of the live processes of a session, in MB (VmRSS, summed)."""
+    kilobytes = 0
+    for process, _ in _session_stats(session):
+        try:
+            status = (process / "status").read_text()
+        except OSError:
+            continue
+        found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        kilobytes += int(found.group(1)) if found else 0
+    return kilobytes / 1024
 
 
 def _ready(base: str) -> bool:
@@ -414,19 +471,22 @@ def _accounts(mix: str, options: argparse.Namespace) -> tuple[int, int]:
     return FIRST_SPREAD_ACCOUNT, FIRST_SPREAD_ACCOUNT + options.accounts - 1
 
 
-def _count_stored(db: Postgres, phases: list[Phase]) -> dict[str, int]:
+def _count_stored(db: Postgres, pgbenches: list[Pgbench]) -> dict[str, int]:
     """Stored transactions per description, except opening deposits."""
     rows = db.rows(
         "SELECT coalesce(description, ''), count(*) FROM transactions"
         " WHERE description IS DISTINCT FROM 'Initial deposit' GROUP BY 1"
     )
     stored = {description: int(count) for description, count in rows}
-    for phase in phases:
-        phase.pgbench.stored = stored.get(phase.pgbench.description, 0)
+    for pgbench in pgbenches:
+        pgbench.stored = stored.get(pgbench.description, 0)
     return stored
 
 
-def _checks(db: Postgres, phases: list[Phase], problems: list[str]) -> list[Check]:
+def _checks(
+    db: Postgres, loads: list[Load], pgbenches: list[Pgbench], problems: list[str]
+) -> list[Check]:
+    """The ledger's checks after the loads (and pgbench runs, if any) on one database."""
     accounts, wrong = db.rows("""
         SELECT count(*), count(*) FILTER (WHERE a.balance_cents <> coalesce(t.total, 0))
         FROM accounts AS a LEFT JOIN (
@@ -441,8 +501,7 @@ def _checks(db: Postgres, phases: list[Phase], problems: list[str]) -> list[Chec
             " AND description IS DISTINCT FROM 'Initial deposit'"
         )
     )
-    stored = _count_stored(db, phases)
-    loads = [load for phase in phases for load in (phase.warmup, phase.api) if load]
+    stored = _count_stored(db, pgbenches)
     answered = sum(load.status_2xx for load in loads)
     unanswered = sum(load.unanswered for load in loads)
     per_load = [
@@ -456,10 +515,10 @@ def _checks(db: Postgres, phases: list[Phase], problems: list[str]) -> list[Chec
     errors = sum(load.socket_errors for load in loads)
     pgbench_bad = [
         f"{p.description}: exit {p.exit_code}, {p.failed} failed, {p.stored}/{p.processed} stored"
-        for p in (phase.pgbench for phase in phases)
+        for p in pgbenches
         if p.exit_code or p.failed or not 0 < p.stored <= p.processed
     ]
-    return [
+    checks = [
         Check("balances", wrong == "0", f"{wrong} of {accounts} accounts differ from their sum"),
         Check(
             "API transactions stored = 2xx",
@@ -479,8 +538,12 @@ def _checks(db: Postgres, phases: list[Phase], problems: list[str]) -> list[Chec
             not problems,
             f"{len(problems)} error lines" + "".join(f"\n    {line}" for line in problems[:5]),
         ),
-        Check("pgbench", not pgbench_bad, "; ".join(pgbench_bad) or "all runs complete"),
     ]
+    if pgbenches:
+        checks.append(
+            Check("pgbench", not pgbench_bad, "; ".join(pgbench_bad) or "all runs complete")
+        )
+    return checks
 
 
 def _table(phases: list[Phase], options: argparse.Namespace) -> list[dict[str, Any]]:
@@ -531,18 +594,235 @@ def _progress(phase: Phase, done: int, options: argparse.Namespace) -> None:
     )
 
 
+# --- Soak: one long-lived server, consecutive loads ----------------------------------------
+
+
+@dataclass
+class Round:
+    """One measured load of a soak, and the server and table after it."""
+
+    number: int
+    busy_before: float
+    api: Load
+    rss_mb: float
+    """The server's resident memory after the load."""
+    transactions: int = 0
+    """Rows in the transactions table after the load (PostgreSQL's live-row count)."""
+    seq_scanned: int = 0
+    """Rows of transactions read by sequential scans during the load (pg_stat_user_tables): a
+    look-up or lock that should use an index and scans the table instead shows here."""
+    database_cpu_s: float = 0.0
+    """CPU time of PostgreSQL's backends on the benchmark's database during the load."""
+
+    @property
+    def database_cpu_ms_per_posting(self) -> float:
+        return 1000 * self.database_cpu_s / self.api.status_2xx if self.api.status_2xx else 0.0
+
+
+@dataclass
+class SoakPass:
+    client_ids: bool
+    autovacuum: str
+    warmup: Load | None
+    rounds: list[Round]
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def second(self) -> float:
+        return self.rounds[1].api.postings_per_s
+
+    @property
+    def late(self) -> float:
+        return statistics.mean(r.api.postings_per_s for r in self.rounds[-2:])
+
+    @property
+    def late_over_second(self) -> float:
+        return self.late / self.second if self.second else 0.0
+
+    def cpu_ms_per_posting(self, rounds: list[Round]) -> float:
+        """Server and PostgreSQL CPU per posting over some rounds: the work a posting costs,
+        which other work on the machine slows less than it slows the rate."""
+        postings = sum(r.api.status_2xx for r in rounds)
+        cpu = sum(r.api.server_cpu_s + r.database_cpu_s for r in rounds)
+        return 1000 * cpu / postings if postings else 0.0
+
+    @property
+    def rss_growth_mb(self) -> float:
+        return self.rounds[-1].rss_mb - self.rounds[0].rss_mb
+
+    @property
+    def verdict(self) -> Check:
+        ok = (
+            self.late_over_second >= SOAK_LATE_OVER_SECOND
+            and self.rss_growth_mb < SOAK_RSS_GROWTH_MB
+        )
+        return Check(
+            f"soak {self.name}",
+            ok,
+            f"mean of the last two rounds {self.late:.0f}/s = {self.late_over_second:.2f} x the"
+            f" second round's {self.second:.0f}/s (needs >= {SOAK_LATE_OVER_SECOND});"
+            f" server RSS {self.rounds[0].rss_mb:.0f} -> {self.rounds[-1].rss_mb:.0f} MB from"
+            f" the first round to the last, {self.rss_growth_mb:+.1f} MB"
+            f" (needs < {SOAK_RSS_GROWTH_MB:.0f}); server + PostgreSQL CPU per posting"
+            f" {self.cpu_ms_per_posting(self.rounds[1:2]):.2f} ms in the second round,"
+            f" {self.cpu_ms_per_posting(self.rounds[-2:]):.2f} in the last two",
+        )
+
+    @property
+    def name(self) -> str:
+        return "with client ids" if self.client_ids else "without client ids"
+
+
+def _transactions_stats(db: Postgres) -> tuple[int, int]:
+    """(live rows, rows read by sequential scans so far) of the transactions table."""
+    live, scanned = db.rows(
+        "SELECT n_live_tup, coalesce(seq_tup_read, 0) FROM pg_stat_user_tables"
+        " WHERE relname = 'transactions'"
+    )[0]
+    return int(live), int(scanned)
+
+
+def _soak_pass(options: argparse.Namespace, log: Path, client_ids: bool) -> SoakPass:
+    """A fresh database; one server; a warm-up, then consecutive loads on that same server."""
+    kind = "ids" if client_ids else "no-ids"
+    accounts = _accounts("spread", options)
+    with _fresh_database(options, log) as db:
+        _check_durability(db)
+        autovacuum = db.value("SHOW autovacuum")
+        _setup(db, options.accounts, log, options.server_log_level)
+        offset = log.stat().st_size
+        rounds: list[Round] = []
+        with _server(db.url, options.workers[0], log, options.server_log_level) as (
+            base,
+            session,
+        ):
+            warmup = None
+            if options.warmup > 0:
+                warmup = _wrk(
+                    base,
+                    options.warmup,
+                    accounts,
+                    f"api soak-{kind} warm-up",
+                    f"soak-{kind}-warm-up" if client_ids else None,
+                )
+            for number in range(1, options.rounds + 1):
+                busy_before = db.settle(options.pause)
+                _, scanned_before = _transactions_stats(db)
+                cpu, database_cpu = _cpu_seconds(session), _database_cpu_seconds(db.url)
+                tag = f"soak-{kind}-r{number}"
+                api = _wrk(
+                    base, options.duration, accounts, f"api {tag}", tag if client_ids else None
+                )
+                api.server_cpu_s = _cpu_seconds(session) - cpu
+                database_cpu = _database_cpu_seconds(db.url) - database_cpu
+                time.sleep(1.5)  # idle sessions report their table statistics within a second
+                live, scanned = _transactions_stats(db)
+                done = Round(number, busy_before, api, _rss_mb(session), live)
+                done.seq_scanned = scanned - scanned_before
+                done.database_cpu_s = database_cpu
+                rounds.append(done)
+                print(
+                    f"[{kind} {number}/{options.rounds}] {api.postings_per_s:.0f}/s (p50"
+                    f" {api.p50_us / 1000:.1f} ms, p99 {api.p99_us / 1000:.1f} ms), server RSS"
+                    f" {done.rss_mb:.0f} MB, {live} transactions, {done.seq_scanned} rows"
+                    f" seq-scanned, server CPU {api.server_cpu_ms_per_posting:.2f} and PostgreSQL"
+                    f" CPU {done.database_cpu_ms_per_posting:.2f} ms/posting"
+                    f" | CPU busy before {busy_before:.0%}",
+                    flush=True,
+                )
+        loads = [load for load in (warmup, *(r.api for r in rounds)) if load]
+        checks = _checks(db, loads, [], _log_problems(log, offset))
+    return SoakPass(client_ids, autovacuum, warmup, rounds, checks)
+
+
+def _print_soak(soak: SoakPass, options: argparse.Namespace) -> None:
+    print(
+        f"\nSoak {soak.name}: {options.rounds} loads of {options.duration} s on one server"
+        f" ({options.workers[0]} worker), {options.accounts} accounts, {CONNECTIONS}"
+        f" connections, autovacuum {soak.autovacuum}:"
+    )
+    print(
+        "| round | postings/s | p50 ms | p99 ms | server RSS MB | transactions"
+        " | rows seq-scanned | server CPU ms/posting | PostgreSQL CPU ms/posting"
+        " | CPU busy before |"
+    )
+    print("| ---: " * 10 + "|")
+    for r in soak.rounds:
+        print(
+            f"| {r.number} | {r.api.postings_per_s:.0f} | {r.api.p50_us / 1000:.1f}"
+            f" | {r.api.p99_us / 1000:.1f} | {r.rss_mb:.0f} | {r.transactions:,}"
+            f" | {r.seq_scanned:,} | {r.api.server_cpu_ms_per_posting:.2f}"
+            f" | {r.database_cpu_ms_per_posting:.2f} | {r.busy_before:.0%} |"
+        )
+
+
+def _soak(options: argparse.Namespace, stamp: str, log: Path) -> int:
+    started = {"at": stamp, "load_average": os.getloadavg()[0]}
+    passes = [_soak_pass(options, log, True)]
+    if not options.client_ids:
+        passes.append(_soak_pass(options, log, False))
+    checks = []
+    for soak in passes:
+        _print_soak(soak, options)
+        checks += [
+            Check(f"{check.name} ({soak.name})", check.ok, check.detail) for check in soak.checks
+        ]
+        checks.append(soak.verdict)
+    print()
+    for check in checks:
+        print(f"check {'ok' if check.ok else 'FAILED'}: {check.name}: {check.detail}")
+    busiest = max(r.busy_before for soak in passes for r in soak.rounds)
+    if busiest > BUSY_WARNING:
+        print(
+            f"warning: up to {busiest:.0%} of the CPU was busy with other work while the"
+            " benchmark rested before a load: the numbers are noisy"
+        )
+    report = {
+        "started": started,
+        "finished_load_average": os.getloadavg()[0],
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "options": vars(options),
+        "checks": [asdict(check) for check in checks],
+        "passes": [
+            asdict(soak)
+            | {
+                "late_over_second": soak.late_over_second,
+                "rss_growth_mb": soak.rss_growth_mb,
+                "postings_per_s": [r.api.postings_per_s for r in soak.rounds],
+            }
+            for soak in passes
+        ],
+        "server_log": str(log.relative_to(ROOT)),
+    }
+    output = RESULTS / f"{stamp}-soak.json"
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nresults: {output.relative_to(ROOT)}")
+    return 0 if all(check.ok for check in checks) else 1
+
+
+@contextmanager
+def _fresh_database(options: argparse.Namespace, log: Path) -> Iterator[Postgres]:
+    """`CREATE DATABASE bench_<random>`, dropped when the block ends (unless --keep-db)."""
+    name = f"bench_{secrets.token_hex(4)}"
+    admin = Postgres(options.postgres_url)
+    admin.rows(f"CREATE DATABASE {name}")
+    print(f"database {name}; server log {log.relative_to(ROOT)}")
+    try:
+        yield Postgres(_with_database(options.postgres_url, name))
+    finally:
+        if not options.keep_db:
+            admin.rows(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def main() -> int:
     options = _arguments()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(exist_ok=True)
     log = RESULTS / f"{stamp}-server.log"
-    name = f"bench_{secrets.token_hex(4)}"
-    admin = Postgres(options.postgres_url)
-    admin.rows(f"CREATE DATABASE {name}")
-    db = Postgres(_with_database(options.postgres_url, name))
-    print(f"database {name}; server log {log.relative_to(ROOT)}")
+    if options.soak:
+        return _soak(options, stamp, log)
     started = {"at": stamp, "load_average": os.getloadavg()[0]}
-    try:
+    with _fresh_database(options, log) as db:
         settings = _check_durability(db)
         _setup(db, options.accounts, log, options.server_log_level)
         phases: list[Phase] = []
@@ -554,11 +834,9 @@ def main() -> int:
                 for phase in block:
                     phases.append(phase)
                     _progress(phase, len(phases), options)
-        checks = _checks(db, phases, problems)
+        loads = [load for phase in phases for load in (phase.warmup, phase.api) if load]
+        checks = _checks(db, loads, [phase.pgbench for phase in phases], problems)
         version = db.value("SHOW server_version")
-    finally:
-        if not options.keep_db:
-            admin.rows(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     rows = _table(phases, options)
     _print_table(rows, options)
     print()

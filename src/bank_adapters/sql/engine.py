@@ -16,6 +16,20 @@ POSTGRES_LOCK_TIMEOUT: Final = "10s"
 """How long PostgreSQL waits for a row lock before the store reports unavailable."""
 POSTGRES_STATEMENT_TIMEOUT: Final = "15s"
 """How long PostgreSQL lets one statement run before it cancels it."""
+POSTGRES_PLAN_CACHE_MODE: Final = "force_custom_plan"
+"""Every execution of a prepared statement is planned for its own parameters and the tables'
+size at that moment. asyncpg prepares every statement and keeps it for the connection's life
+(30 minutes in the pool, and for good on the connections the grouped posting path keeps).
+Left to itself (``auto``), PostgreSQL compares each custom plan with a generic plan whose cost it
+worked out once, on the table as it was then, and never again: as ``transactions`` grows, the
+custom plans' mean cost rises past that stale figure and the generic plan takes over for good.
+Made on a thousand rows, it is a sequential scan: the id look-up (``transaction_id =
+ANY($1)``) then read the whole table for every batch, and one server's postings with their own
+ids fell from 1,700 to 620 a second within 90 s (issue 7; bench/README.md, soak). ANALYZE makes a
+plan anew, so autovacuum only narrows the window (and a server may run without it: the one the
+benchmark ran on did). The price is planning every execution: 14 to 34 us per statement here,
+about 0.07 ms of PostgreSQL CPU per grouped posting (0.13-0.16 ms before, 0.20-0.24 after, in
+the soak without client ids)."""
 COMMAND_TIMEOUT_SECONDS: Final = 20.0
 """How long the driver waits for any answer: a database that holds its connections open but
 says nothing (a dead network path) is reported unavailable instead of hanging requests."""
@@ -62,6 +76,7 @@ def create_engine(url: str | URL, pool: PoolSettings | None = None) -> AsyncEngi
                 "application_name": "bank-ledger",
                 "lock_timeout": POSTGRES_LOCK_TIMEOUT,
                 "statement_timeout": POSTGRES_STATEMENT_TIMEOUT,
+                "plan_cache_mode": POSTGRES_PLAN_CACHE_MODE,
             },
         },
         **common,

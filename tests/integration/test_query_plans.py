@@ -1,0 +1,107 @@
+"""Statements prepared while a table is small still find rows by index once it has grown.
+
+PostgreSQL plans a prepared statement anew for its first five executions, then may settle on a
+generic plan, made with the statistics of that moment, and keep it for the life of the
+connection. The store keeps connections for hours (the grouped posting path keeps its own), so a
+plan made while ``transactions`` held a thousand rows (a sequential scan, the cheapest there)
+would still scan the table when it holds millions. Measured: one server's postings with their own
+``transaction_id`` fell from 1,700 to 620 a second within six 15 s loads (bench/README.md, soak).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import pytest
+
+from bank_adapters.sql import SqlStore
+from bank_adapters.sql.grouped.driver_statements import GET_TRANSACTIONS
+from bank_adapters.sql.grouped.kept_connection import KeptConnection
+
+pytestmark = pytest.mark.postgres
+
+SMALL, GROWN = 1_000, 60_000
+ACCOUNT = "1000000001"
+
+
+@asynccontextmanager
+async def kept_driver(store: SqlStore) -> AsyncIterator[Any]:
+    """The connection the grouped posting path keeps (its look-ups and writers)."""
+    kept = KeptConnection(store.engine)
+    try:
+        yield await kept.driver()
+    finally:
+        await kept.close()
+
+
+@asynccontextmanager
+async def pooled_driver(store: SqlStore) -> AsyncIterator[Any]:
+    """A connection from the pool, as every unit of work takes one."""
+    async with store.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        yield raw.driver_connection
+
+
+async def add_transactions(driver: Any, first: int, last: int) -> None:
+    await driver.execute(
+        """INSERT INTO transactions (transaction_id, account_number, amount_cents,
+            transaction_type, description, status, "timestamp", updated_at, balance_after_cents)
+        SELECT 'plan-' || n, $1, 1, 'deposit', NULL, 'success', now(), now(), 1
+        FROM generate_series($2::int, $3::int) AS n""",
+        ACCOUNT,
+        first,
+        last,
+    )
+
+
+def scans(plan: dict[str, Any]) -> list[str]:
+    """The node types of a plan, depth first."""
+    return [plan["Node Type"], *(node for child in plan.get("Plans", []) for node in scans(child))]
+
+
+@pytest.mark.parametrize("connection", [kept_driver, pooled_driver], ids=["kept", "pooled"])
+async def test_a_look_up_prepared_on_a_small_table_uses_the_index_once_it_has_grown(
+    postgres_store: SqlStore,
+    connection: Callable[[SqlStore], AbstractAsyncContextManager[Any]],
+) -> None:
+    async with postgres_store.engine.begin() as setup:
+        driver = (await setup.get_raw_connection()).driver_connection
+        await driver.execute(
+            """INSERT INTO accounts VALUES ($1, 'Ada Lovelace', 'checking', 'active', 100,
+                now(), now(), 1, NULL)""",
+            ACCOUNT,
+        )
+        await add_transactions(driver, 1, SMALL)
+        # No analyze in the middle of the test: a new one would make the plan anew and hide it.
+        await driver.execute("ALTER TABLE transactions SET (autovacuum_enabled = off)")
+        await driver.execute("ANALYZE transactions")
+    try:
+        async with connection(postgres_store) as driver:
+            # The store's own statement, named at the SQL level so that EXPLAIN can run it.
+            await driver.execute(f"PREPARE look_up AS {GET_TRANSACTIONS.sql}")
+            ids = "{" + ",".join(f"plan-{n}" for n in range(1, 33)) + "}"  # a full batch
+            for _ in range(6):  # past the first five, after which PostgreSQL may go generic
+                await driver.execute(f"EXECUTE look_up('{ids}')")
+            async with postgres_store.engine.begin() as grow:
+                await add_transactions(
+                    (await grow.get_raw_connection()).driver_connection, SMALL + 1, GROWN
+                )
+            # Plans made for the grown table cost more, and once their mean passes the cost that
+            # the generic plan had on the small table (kept, never made anew), it takes over.
+            for _ in range(10):
+                await driver.execute(f"EXECUTE look_up('{ids}')")
+
+            explained = await driver.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE look_up('{ids}')")
+            await driver.execute("DEALLOCATE look_up")
+    finally:
+        async with postgres_store.engine.begin() as cleanup:
+            driver = (await cleanup.get_raw_connection()).driver_connection
+            await driver.execute("ALTER TABLE transactions RESET (autovacuum_enabled)")
+
+    # SQLAlchemy's asyncpg dialect decodes json on its connections; a bare one would not.
+    plan = json.loads(explained) if isinstance(explained, str) else explained
+    nodes = scans(plan[0]["Plan"])
+    assert "Seq Scan" not in nodes, f"{GROWN:,} rows read one by one for 32 ids: {nodes}"
