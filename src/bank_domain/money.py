@@ -11,6 +11,8 @@ from bank_domain.errors import InvalidValue
 
 _DECIMAL_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 """A number written in ASCII digits; Decimal alone would also read "1_000" and Arabic-Indic."""
+_ASCII_SPACE: Final = " \t\n\r"
+"""What may surround a number written as text; other white space (U+2003...) is refused."""
 CENT: Final = Decimal("0.01")
 MAX_AMOUNT: Final = Decimal("1000000000000.00")
 """The largest amount one transaction (or initial deposit) may carry."""
@@ -40,10 +42,10 @@ class Money:
             return value
         if not isinstance(value, Decimal | int | str):
             raise InvalidValue(field, "An amount must be a number.")
-        if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value.strip()):
+        if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value.strip(_ASCII_SPACE)):
             raise InvalidValue(field, "An amount must be a number.")
         try:
-            number = Decimal(value.strip() if isinstance(value, str) else value)
+            number = Decimal(value.strip(_ASCII_SPACE) if isinstance(value, str) else value)
         except (InvalidOperation, ValueError):
             raise InvalidValue(field, "An amount must be a number.") from None
         if not number.is_finite():

@@ -223,3 +223,9 @@ class TestCents:
 def test_amount_text_is_plain_ascii_decimal_notation(text: str) -> None:
     with pytest.raises(InvalidValue):
         Money.parse(text)
+
+
+@pytest.mark.parametrize("value", ["\u20035", "5\u00a0", "\u30005"])
+def test_only_ascii_white_space_may_surround_an_amount_written_as_text(value: str) -> None:
+    with pytest.raises(InvalidValue):
+        Money.parse(value)
