@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import event
 
 from bank_adapters.sql import SqlStore
 from bank_adapters.sql.grouped.kept_connection import KeptConnection
@@ -124,3 +125,23 @@ async def test_postings_that_bring_their_own_ids_are_posted_once_each(
     assert all(p.created for p in first)
     assert not any(p.created for p in again)
     assert str((await ledger.get_account(number)).balance) == "50.00"
+
+
+async def test_a_kept_connection_goes_back_to_the_pool_once_kept_long_enough(
+    postgres_store: SqlStore,
+) -> None:
+    """So that the pool's recycle and ping reach it: it checks a connection out again."""
+    checkouts: list[object] = []
+    event.listen(
+        postgres_store.engine.sync_engine, "checkout", lambda *args: checkouts.append(args)
+    )
+    kept = KeptConnection(postgres_store.engine, hand_back_after_seconds=0.2)
+    try:
+        for _ in range(3):
+            await (await kept.driver()).fetchval("SELECT 1")
+        assert len(checkouts) == 1
+        await asyncio.sleep(0.3)
+        await (await kept.driver()).fetchval("SELECT 1")
+        assert len(checkouts) == 2
+    finally:
+        await kept.close()

@@ -8,12 +8,15 @@ takes a fresh one and the store recovers from an outage by itself.
 Skipping the pool also skips its pre-ping: a connection the database dropped while it sat idle
 (a restart, an idle timeout, ``pg_terminate_backend``) is found out by the first statement of
 its next use. ``started`` runs that statement, and, on such a connection only, runs it again
-once on a fresh one, so that nobody fails for it.
+once on a fresh one, so that nobody fails for it. And it skips the pool's recycling: so a kept
+connection goes back to the pool once it has been kept for ``hand_back_after_seconds``, and the
+next use checks one out again, with the pool's ping and recycle.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
@@ -28,34 +31,58 @@ DROPPED_CONNECTION_ERRORS: Final = (
 )
 """What the first statement on a connection the database dropped raises."""
 
+HAND_BACK_AFTER_SECONDS: Final = 60.0
+"""How long a connection is kept before it goes back to the pool: a checkout a minute costs
+nothing on the hot path, and the pool's recycle (and ping) then reach kept connections too."""
+
 _Result = TypeVar("_Result")
 
 
 class KeptConnection:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, hand_back_after_seconds: float = HAND_BACK_AFTER_SECONDS
+    ) -> None:
         self._engine = engine
+        self._hand_back_after_seconds = hand_back_after_seconds
         self._connection: AsyncConnection | None = None
+        self._taken_at = 0.0
 
     async def driver(self) -> Any:
-        """The asyncpg connection, taken from the pool on first use or after a drop."""
-        if self._connection is None:
-            self._connection = await self._engine.connect()
-        raw = await self._connection.get_raw_connection()
-        return raw.driver_connection
+        """The asyncpg connection, taken from the pool on first use, after a drop, or once the
+        one kept has been kept long enough."""
+        await self._take()
+        return await self._driver_connection()
 
     async def started(self, first_statement: Callable[[Any], Awaitable[_Result]]) -> _Result:
         """Runs ``first_statement`` on the driver connection; it must be one that is safe to
         run twice (a BEGIN, a read). A connection kept from an earlier use that turns out
         dropped is replaced by a fresh one from the pool (which pings it), and run on once more."""
-        kept = self._connection is not None
-        driver = await self.driver()
+        fresh = await self._take()
         try:
-            return await first_statement(driver)
+            return await first_statement(await self._driver_connection())
         except DROPPED_CONNECTION_ERRORS:
-            if not kept:
+            if fresh:
                 raise
             await self.drop()
         return await first_statement(await self.driver())
+
+    async def _take(self) -> bool:
+        """Checks a connection out of the pool unless one is kept; returns whether it did."""
+        if (
+            self._connection is not None
+            and time.monotonic() - self._taken_at >= self._hand_back_after_seconds
+        ):
+            await self.close()
+        if self._connection is not None:
+            return False
+        self._connection = await self._engine.connect()
+        self._taken_at = time.monotonic()
+        return True
+
+    async def _driver_connection(self) -> Any:
+        assert self._connection is not None
+        raw = await self._connection.get_raw_connection()
+        return raw.driver_connection
 
     async def drop(self) -> None:
         """After a failure: the connection may be broken, so it is discarded, not pooled."""
