@@ -17,6 +17,7 @@ from bank_domain import (
     Ledger,
     Money,
     OpenAccountCommand,
+    PostedTransaction,
     PostTransactionCommand,
     StorageUnavailable,
 )
@@ -41,6 +42,12 @@ async def stored_sum(store: SqlStore, number: str) -> Money:
         return await uow.transactions.sum_of_effects(AccountNumber(number))
 
 
+def balance_after(posted: PostedTransaction) -> Decimal:
+    after = posted.transaction.balance_after
+    assert after is not None, "an accepted success posting has a balance_after"
+    return after.amount
+
+
 async def test_it_serves_postings_on_postgresql(postgres_store: SqlStore) -> None:
     assert type(postgres_store.posting_unit_of_work()).__name__ == "GroupMemberUnitOfWork"
 
@@ -58,7 +65,7 @@ async def test_64_concurrent_deposits_to_one_account_are_all_counted(
         )
     )
 
-    balances_after = sorted(p.transaction.balance_after.amount for p in postings)  # type: ignore[union-attr]
+    balances_after = sorted(balance_after(p) for p in postings)
     assert balances_after == [Decimal(n) for n in range(1, 65)]
     account = await ledger.get_account(number)
     assert account.balance == Money(Decimal("64.00")) == await stored_sum(postgres_store, number)

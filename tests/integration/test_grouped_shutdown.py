@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import pytest
@@ -16,6 +17,7 @@ from bank_domain import (
     Ledger,
     Money,
     OpenAccountCommand,
+    PostedTransaction,
     PostTransactionCommand,
     StorageUnavailable,
 )
@@ -70,12 +72,12 @@ async def row_holder(postgres_store_url: str) -> AsyncIterator[RowHolder]:
 
 async def started_in_background(
     posting: PostTransactionCommand, ledger: Ledger
-) -> tuple[asyncio.Future[object], set[asyncio.Task[object]]]:
+) -> tuple[asyncio.Task[PostedTransaction], set[asyncio.Task[Any]]]:
     """Starts a posting and returns it with the tasks it made the store start (its group's)."""
     before = asyncio.all_tasks()
     future = asyncio.ensure_future(ledger.post_transaction(posting))
     await asyncio.sleep(0.2)
-    return future, asyncio.all_tasks() - before - {future}  # type: ignore[return-value]
+    return future, asyncio.all_tasks() - before - {future}
 
 
 async def test_a_cancelled_group_fails_its_postings_and_ends_cancelled(

@@ -102,7 +102,10 @@ def _condition(where: Any) -> str | None:
     return str(where).replace("(", "").replace(")", "").lower()
 
 
-def indexes_in_database(connection: Connection) -> dict[str, tuple[list[str], str | None]]:
+def indexes_in_database(
+    connection: Connection,
+) -> dict[str, tuple[list[str | None], str | None]]:
+    """Every index by name: its columns (None for an expression, as SQLAlchemy reflects one)."""
     inspector = inspect(connection)
     found = {}
     for table in metadata.tables:

@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bank_adapters.sql import SqlStore
 from bank_adapters.sql.grouped.driver_statements import GET_TRANSACTIONS
@@ -25,6 +26,13 @@ pytestmark = pytest.mark.postgres
 
 SMALL, GROWN = 1_000, 60_000
 ACCOUNT = "1000000001"
+
+
+async def driver_of(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under a SQLAlchemy one (asyncpg has no types: Any)."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None, "an open connection has its driver's connection"
+    return driver
 
 
 @asynccontextmanager
@@ -68,7 +76,7 @@ async def test_a_look_up_prepared_on_a_small_table_uses_the_index_once_it_has_gr
     connection: Callable[[SqlStore], AbstractAsyncContextManager[Any]],
 ) -> None:
     async with postgres_store.engine.begin() as setup:
-        driver = (await setup.get_raw_connection()).driver_connection
+        driver = await driver_of(setup)
         await driver.execute(
             """INSERT INTO accounts VALUES ($1, 'Ada Lovelace', 'checking', 'active', 100,
                 now(), now(), 1, NULL)""",
@@ -86,9 +94,7 @@ async def test_a_look_up_prepared_on_a_small_table_uses_the_index_once_it_has_gr
             for _ in range(6):  # past the first five, after which PostgreSQL may go generic
                 await driver.execute(f"EXECUTE look_up('{ids}')")
             async with postgres_store.engine.begin() as grow:
-                await add_transactions(
-                    (await grow.get_raw_connection()).driver_connection, SMALL + 1, GROWN
-                )
+                await add_transactions(await driver_of(grow), SMALL + 1, GROWN)
             # Plans made for the grown table cost more, and once their mean passes the cost that
             # the generic plan had on the small table (kept, never made anew), it takes over.
             for _ in range(10):
@@ -98,7 +104,7 @@ async def test_a_look_up_prepared_on_a_small_table_uses_the_index_once_it_has_gr
             await driver.execute("DEALLOCATE look_up")
     finally:
         async with postgres_store.engine.begin() as cleanup:
-            driver = (await cleanup.get_raw_connection()).driver_connection
+            driver = await driver_of(cleanup)
             await driver.execute("ALTER TABLE transactions RESET (autovacuum_enabled)")
 
     # SQLAlchemy's asyncpg dialect decodes json on its connections; a bare one would not.

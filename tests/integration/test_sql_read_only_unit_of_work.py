@@ -95,7 +95,8 @@ async def test_a_read_only_unit_of_work_refuses_every_change_at_once(sql_store: 
             read.accounts.get_for_update(account.number),
             read.accounts.add(an_account()),
             read.accounts.save(account),
-            read.transactions.add(None),  # type: ignore[arg-type]  # refused before it is read
+            # None on purpose: the refusal comes before the transaction is read.
+            read.transactions.add(None),  # type: ignore[arg-type]
             read.transactions.save(None),  # type: ignore[arg-type]
             read.commit(),
         ]

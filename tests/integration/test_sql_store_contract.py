@@ -8,6 +8,7 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -40,31 +41,61 @@ def random_id() -> TransactionId:
     return TransactionId(f"tx-{uuid.uuid4().hex}")
 
 
-def an_account(number: AccountNumber | None = None, **changes: object) -> Account:
-    fields: dict[str, object] = {
-        "number": number or random_number(),
-        "customer_name": "Ada Lovelace",
-        "account_type": AccountType.CHECKING,
-        "status": AccountStatus.ACTIVE,
-        "balance": Money(Decimal("0.00")),
-        "created_at": T0,
-        "updated_at": T0,
-    }
-    return Account(**{**fields, **changes})  # type: ignore[arg-type]
+class AccountChanges(TypedDict, total=False):
+    customer_name: str
+    account_type: AccountType
+    status: AccountStatus
+    balance: Money
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    closed_at: datetime | None
 
 
-def a_transaction(account: Account, **changes: object) -> Transaction:
-    fields: dict[str, object] = {
-        "transaction_id": random_id(),
-        "account_number": account.number,
-        "amount": Money(Decimal("10.00")),
-        "transaction_type": TransactionType.DEPOSIT,
-        "description": None,
-        "status": TransactionStatus.SUCCESS,
-        "timestamp": T0,
-        "updated_at": T0,
-    }
-    return Transaction(**{**fields, **changes})  # type: ignore[arg-type]
+class TransactionChanges(TypedDict, total=False):
+    transaction_id: TransactionId
+    amount: Money
+    transaction_type: TransactionType
+    description: str | None
+    status: TransactionStatus
+    timestamp: datetime
+    updated_at: datetime
+    balance_after: Money | None
+    deleted_at: datetime | None
+
+
+class TransactionFilters(TypedDict, total=False):
+    transaction_type: TransactionType | None
+    status: TransactionStatus | None
+    since: datetime | None
+    until: datetime | None
+
+
+def an_account(number: AccountNumber | None = None, **changes: Unpack[AccountChanges]) -> Account:
+    account = Account(
+        number=number or random_number(),
+        customer_name="Ada Lovelace",
+        account_type=AccountType.CHECKING,
+        status=AccountStatus.ACTIVE,
+        balance=Money(Decimal("0.00")),
+        created_at=T0,
+        updated_at=T0,
+    )
+    return dataclasses.replace(account, **changes)
+
+
+def a_transaction(account: Account, **changes: Unpack[TransactionChanges]) -> Transaction:
+    transaction = Transaction(
+        transaction_id=random_id(),
+        account_number=account.number,
+        amount=Money(Decimal("10.00")),
+        transaction_type=TransactionType.DEPOSIT,
+        description=None,
+        status=TransactionStatus.SUCCESS,
+        timestamp=T0,
+        updated_at=T0,
+    )
+    return dataclasses.replace(transaction, **changes)
 
 
 def same_fields(loaded: Account | Transaction | None, expected: Account | Transaction) -> bool:
@@ -339,7 +370,7 @@ async def test_transactions_list_since_and_until_include_their_bounds(store: Sto
     items = [a_transaction(account, timestamp=t) for t in times]
     await add(store, account, *items)
 
-    async def listed(**filters: object) -> list[datetime]:
+    async def listed(**filters: Unpack[TransactionFilters]) -> list[datetime]:
         query = dataclasses.replace(TransactionQuery(account.number, 10), **filters)
         async with store.unit_of_work() as uow:
             return [t.timestamp for t in await uow.transactions.list(query)]
@@ -361,7 +392,7 @@ async def test_transactions_list_by_type_and_status(store: Store) -> None:
     )
     await add(store, account, deposit, withdrawal, pending, failed)
 
-    async def ids(**filters: object) -> set[TransactionId]:
+    async def ids(**filters: Unpack[TransactionFilters]) -> set[TransactionId]:
         query = dataclasses.replace(TransactionQuery(account.number, 10), **filters)
         async with store.unit_of_work() as uow:
             return {t.transaction_id for t in await uow.transactions.list(query)}

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 from bank_domain import (
     Account,
@@ -64,6 +65,15 @@ class SteppingClock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
+
+
+class TransactionFilters(TypedDict, total=False):
+    """The filters of a ``ListTransactionsQuery``."""
+
+    transaction_type: str | None
+    status: str | None
+    since: datetime | None
+    until: datetime | None
 
 
 def number_of(account: Account) -> str:
@@ -120,7 +130,7 @@ async def every_transaction(
     *,
     limit: int = 50,
     cursor: str | None = None,
-    **filters: object,
+    **filters: Unpack[TransactionFilters],
 ) -> list[Transaction]:
     """Walks every page of an account's transactions (from ``cursor`` on), refusing a cursor
     that repeats."""
@@ -128,7 +138,7 @@ async def every_transaction(
     seen_cursors: set[str] = set()
     while True:
         page = await ledger.list_transactions(
-            ListTransactionsQuery(account_number, limit=limit, cursor=cursor, **filters)  # type: ignore[arg-type]
+            ListTransactionsQuery(account_number, limit=limit, cursor=cursor, **filters)
         )
         assert len(page.items) <= limit
         items.extend(page.items)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TypedDict
 
 import pytest
 
@@ -43,6 +44,14 @@ from .support import (
 )
 
 D = Decimal
+
+
+class AccountChanges(TypedDict, total=False):
+    """What an ``UpdateAccountCommand`` may change."""
+
+    customer_name: str | None
+    account_type: str | None
+    status: str | None
 
 
 class TestOpenAccount:
@@ -136,9 +145,9 @@ class TestOpenAccount:
 
     @pytest.mark.parametrize("deposit", ["500.00", D("500"), 500, "  500 "])
     async def test_an_initial_deposit_is_a_real_transaction(
-        self, ledger: Ledger, deposit: object
+        self, ledger: Ledger, deposit: Decimal | int | str
     ) -> None:
-        account = await open_account(ledger, deposit)  # type: ignore[arg-type]
+        account = await open_account(ledger, deposit)
         number = number_of(account)
 
         assert account.balance.amount == D("500.00")
@@ -158,9 +167,9 @@ class TestOpenAccount:
 
     @pytest.mark.parametrize("deposit", [0, "0", "0.00", D("0")])
     async def test_a_zero_initial_deposit_makes_no_transaction(
-        self, ledger: Ledger, store: InMemoryStore, deposit: object
+        self, ledger: Ledger, store: InMemoryStore, deposit: Decimal | int | str
     ) -> None:
-        account = await open_account(ledger, deposit)  # type: ignore[arg-type]
+        account = await open_account(ledger, deposit)
         assert account.balance.is_zero()
         assert await every_transaction(ledger, number_of(account)) == []
         assert store.transactions == {}
@@ -177,6 +186,7 @@ class TestOpenAccount:
         self, ledger: Ledger, store: InMemoryStore, deposit: object
     ) -> None:
         with pytest.raises(InvalidValue) as caught:
+            # 1.5 is a float on purpose: the check at run time is under test.
             await open_account(ledger, deposit)  # type: ignore[arg-type]
         assert caught.value.field == "initial_deposit"
         assert store.accounts == {}
@@ -385,7 +395,7 @@ class TestUpdateAccount:
         ],
     )
     async def test_bad_fields_are_refused_and_nothing_changes(
-        self, ledger: Ledger, changes: dict[str, str], field: str
+        self, ledger: Ledger, changes: AccountChanges, field: str
     ) -> None:
         number = number_of(await open_account(ledger, name="Ada"))
         with pytest.raises(InvalidValue) as caught:

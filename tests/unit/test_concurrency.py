@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
+from typing import ParamSpec, TypeVar
 
 import pytest
 
@@ -40,20 +41,27 @@ from .support import (
 
 TASKS = 64
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 def make_interleaving(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every repository read, and every commit, hands control to the other tasks."""
 
-    def yielding_after(method):
-        async def wrapper(*args, **kwargs):
+    def yielding_after(
+        method: Callable[P, Awaitable[R]],
+    ) -> Callable[P, Coroutine[None, None, R]]:
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             result = await method(*args, **kwargs)
             await asyncio.sleep(0)
             return result
 
         return wrapper
 
-    def yielding_before(method):
-        async def wrapper(*args, **kwargs):
+    def yielding_before(
+        method: Callable[P, Awaitable[R]],
+    ) -> Callable[P, Coroutine[None, None, R]]:
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             await asyncio.sleep(0)
             return await method(*args, **kwargs)
 

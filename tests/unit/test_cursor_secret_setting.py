@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import uvicorn
 
 from bank_domain import InvalidValue, Ledger, ListAccountsQuery
 from bank_domain.pagination import CursorCodec
@@ -19,7 +20,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
     """Runs ``bank-api serve`` up to uvicorn, noting what uvicorn was asked for."""
     runs: list[dict[str, object]] = []
     monkeypatch.setattr(cli, "migrate", lambda url: None)
-    monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: runs.append(kwargs))
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: runs.append(kwargs))
     monkeypatch.setenv("BANK_DATABASE_URL", "sqlite:///unused.db")
     # Recorded, so that whatever serve sets is undone after the test.
     monkeypatch.setenv("BANK_CURSOR_SECRET", "")

@@ -133,10 +133,14 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @initialize(target=accounts, deposit=st.one_of(st.just(0), cents))
     def open_first_account(self, deposit: int) -> str:
-        return self.open_account(deposit)
+        return self.opened_account(deposit)
 
     @rule(target=accounts, deposit=st.one_of(st.just(0), cents))
     def open_account(self, deposit: int) -> str:
+        return self.opened_account(deposit)
+
+    def opened_account(self, deposit: int) -> str:
+        """Opens an account with ``deposit`` cents; both rules that open one do it here."""
         account = self.run(
             self.ledger.open_account(
                 OpenAccountCommand("Prop Tester", "savings", initial_deposit=money(deposit))

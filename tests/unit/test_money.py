@@ -178,7 +178,7 @@ class TestArithmetic:
 
     def test_constructor_refuses_floats_nan_and_a_third_place(self) -> None:
         with pytest.raises(TypeError):
-            Money(1.5)  # type: ignore[arg-type]
+            Money(1.5)  # type: ignore[arg-type]  # a float on purpose: refused at run time
         with pytest.raises(TypeError):
             Money(D("NaN"))
         with pytest.raises(InvalidValue):

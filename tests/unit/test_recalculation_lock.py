@@ -28,13 +28,14 @@ class ObservedStore:
         uow = self.store.unit_of_work(read_only=read_only)
         summing = uow.transactions.sum_of_effects
 
-        async def observed(number: AccountNumber) -> Money:
-            self.sums.append((self.store.account_locks[number].locked(), read_only))
+        async def observed(account_number: AccountNumber) -> Money:
+            self.sums.append((self.store.account_locks[account_number].locked(), read_only))
             if self.during_sum is not None:
                 during, self.during_sum = self.during_sum, None
                 await during()
-            return await summing(number)
+            return await summing(account_number)
 
+        # This one unit of work's method, replaced to watch it: mypy refuses any method assignment.
         uow.transactions.sum_of_effects = observed  # type: ignore[method-assign]
         return uow
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -21,6 +22,7 @@ from bank_domain import (
     Ledger,
     Money,
     PostTransactionCommand,
+    Transaction,
     TransactionId,
     TransactionNotFound,
     TransactionStatus,
@@ -28,6 +30,7 @@ from bank_domain import (
     UpdateAccountCommand,
 )
 from bank_domain.errors import AccountNotFound
+from bank_domain.transaction import Unset
 
 from .support import (
     SteppingClock,
@@ -44,10 +47,40 @@ from .support import (
 D = Decimal
 
 
-async def amend(ledger: Ledger, transaction_id: object, **changes: object):
-    return await ledger.amend_transaction(
-        AmendTransactionCommand(str(transaction_id), **changes)  # type: ignore[arg-type]
-    )
+class AmendChanges(TypedDict, total=False):
+    """What an ``AmendTransactionCommand`` may change."""
+
+    amount: Decimal | int | str | None
+    transaction_type: str | None
+    description: str | Unset | None
+    status: str | None
+
+
+class PostingFields(TypedDict, total=False):
+    """A ``PostTransactionCommand``'s fields, or some of them."""
+
+    account_number: str
+    amount: Decimal | int | str
+    transaction_type: str
+    transaction_id: str | None
+    description: str | None
+    status: str
+
+
+class RetriedFields(TypedDict, total=False):
+    """A retried posting's fields, its account named ``"other"`` for the second account."""
+
+    amount: str
+    transaction_type: str
+    description: str | None
+    status: str
+    account: str
+
+
+async def amend(
+    ledger: Ledger, transaction_id: object, **changes: Unpack[AmendChanges]
+) -> Transaction:
+    return await ledger.amend_transaction(AmendTransactionCommand(str(transaction_id), **changes))
 
 
 async def version_of(ledger: Ledger, number: str) -> int:
@@ -196,12 +229,12 @@ class TestPost:
         ],
     )
     async def test_the_same_id_with_other_fields_is_refused(
-        self, ledger: Ledger, changed: dict[str, object]
+        self, ledger: Ledger, changed: RetriedFields
     ) -> None:
         number = number_of(await open_account(ledger, "100"))
         other = number_of(await open_account(ledger, "100"))
         tid = random_tid()
-        fields: dict[str, object] = {
+        fields: RetriedFields = {
             "amount": "5",
             "transaction_type": "deposit",
             "description": "Gift",
@@ -224,10 +257,10 @@ class TestPost:
             await post(
                 ledger,
                 str(fields["account"]),
-                fields["amount"],  # type: ignore[arg-type]
+                fields["amount"],
                 str(fields["transaction_type"]),
                 transaction_id=tid,
-                description=fields["description"],  # type: ignore[arg-type]
+                description=fields["description"],
                 status=str(fields["status"]),
             )
 
@@ -284,11 +317,11 @@ class TestPost:
         ],
     )
     async def test_bad_fields_are_refused_and_nothing_is_stored(
-        self, ledger: Ledger, store: InMemoryStore, changes: dict[str, object], field: str
+        self, ledger: Ledger, store: InMemoryStore, changes: PostingFields, field: str
     ) -> None:
         number = number_of(await open_account(ledger, "50"))
         stored_before = dict(store.transactions)
-        fields: dict[str, object] = {
+        fields: PostingFields = {
             "account_number": number,
             "amount": "5",
             "transaction_type": "deposit",
@@ -298,7 +331,7 @@ class TestPost:
         }
         fields.update(changes)
         with pytest.raises(InvalidValue) as caught:
-            await ledger.post_transaction(PostTransactionCommand(**fields))  # type: ignore[arg-type]
+            await ledger.post_transaction(PostTransactionCommand(**fields))
         assert caught.value.field == field
         assert store.transactions == stored_before
         assert await balance_of(ledger, number) == 50
@@ -408,7 +441,7 @@ class TestAmend:
         with pytest.raises(InvalidStatusChange):
             await amend(ledger, t.transaction_id, status="success", amount="6", description="y")
         stored = await ledger.get_transaction(str(t.transaction_id))
-        assert (stored.amount.amount, stored.description) == (5, "x")
+        assert (stored.amount.amount, stored.description) == (D(5), "x")
 
     async def test_success_cannot_go_back_to_pending(self, ledger: Ledger) -> None:
         number = number_of(await open_account(ledger))
@@ -436,7 +469,7 @@ class TestAmend:
         ],
     )
     async def test_a_change_that_would_overdraw_is_refused_and_changes_nothing(
-        self, ledger: Ledger, changes: dict[str, object]
+        self, ledger: Ledger, changes: AmendChanges
     ) -> None:
         number = number_of(await open_account(ledger))
         deposit = (await post(ledger, number, "100", description="salary")).transaction
@@ -508,7 +541,7 @@ class TestAmend:
         ("changes", "field"),
         [
             ({"amount": "0"}, "amount"),
-            ({"amount": 2.5}, "amount"),
+            ({"amount": 2.5}, "amount"),  # a float, outside AmendChanges: refused at run time
             ({"amount": "1.234"}, "amount"),
             ({"transaction_type": "refund"}, "transaction_type"),
             ({"status": "done"}, "status"),
@@ -517,7 +550,7 @@ class TestAmend:
         ],
     )
     async def test_bad_fields_are_refused_and_nothing_changes(
-        self, ledger: Ledger, changes: dict[str, object], field: str
+        self, ledger: Ledger, changes: AmendChanges, field: str
     ) -> None:
         number = number_of(await open_account(ledger))
         t = (await post(ledger, number, "5", description="kept")).transaction
@@ -525,7 +558,7 @@ class TestAmend:
             await amend(ledger, t.transaction_id, **changes)
         assert caught.value.field == field
         stored = await ledger.get_transaction(str(t.transaction_id))
-        assert (stored.amount.amount, stored.description) == (5, "kept")
+        assert (stored.amount.amount, stored.description) == (D(5), "kept")
 
     async def test_an_unknown_or_deleted_transaction_is_not_found(self, ledger: Ledger) -> None:
         with pytest.raises(TransactionNotFound) as caught:
@@ -543,11 +576,12 @@ class TestAmend:
         pending = (await post(ledger, number, "5", status="pending")).transaction
         await ledger.update_account(UpdateAccountCommand(number, status="frozen"))
 
-        for tid, changes in [
+        refused: list[tuple[object, AmendChanges]] = [
             (t.transaction_id, {"amount": "6"}),
             (t.transaction_id, {"status": "cancelled"}),
             (pending.transaction_id, {"status": "success"}),
-        ]:
+        ]
+        for tid, changes in refused:
             with pytest.raises(AccountFrozen):
                 await amend(ledger, tid, **changes)
         assert await balance_of(ledger, number) == 55

@@ -55,7 +55,7 @@ class TestAccountNumber:
     @pytest.mark.parametrize("value", [1234567890, None, b"1234567890"])
     def test_refuses_what_is_not_a_string(self, value: object) -> None:
         with pytest.raises(InvalidValue):
-            AccountNumber(value)  # type: ignore[arg-type]
+            AccountNumber(value)  # type: ignore[arg-type]  # not a str, on purpose
 
     def test_generates_ten_digit_numbers(self) -> None:
         numbers = {AccountNumber.generate().value for _ in range(200)}
@@ -109,7 +109,7 @@ class TestTransactionId:
 
     def test_refuses_what_is_not_a_string(self) -> None:
         with pytest.raises(InvalidValue):
-            TransactionId(12345678)  # type: ignore[arg-type]
+            TransactionId(12345678)  # type: ignore[arg-type]  # not a str, on purpose
 
     def test_generates_valid_unique_ids(self) -> None:
         ids = {TransactionId.generate().value for _ in range(200)}
@@ -215,7 +215,12 @@ class TestChoices:
             (TransactionStatus, "cancelled", "status"),
         ],
     )
-    def test_reads_the_exact_words(self, choices: type, value: str, field: str) -> None:
+    def test_reads_the_exact_words(
+        self,
+        choices: type[AccountType | AccountStatus | TransactionType | TransactionStatus],
+        value: str,
+        field: str,
+    ) -> None:
         parsed = choices.parse(value)
         assert parsed.value == value
         for wrong in (value.upper(), f" {value}", f"{value}\n", value[:-1], None, 1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from typing import Any
 
 import httpx
 
@@ -13,8 +14,8 @@ CLIENTS = 64
 POSTINGS_PER_CLIENT = 5
 
 
-def _all_transactions(client: httpx.Client, number: str) -> list[dict[str, object]]:
-    items: list[dict[str, object]] = []
+def _all_transactions(client: httpx.Client, number: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
     cursor = None
     while True:
         params: dict[str, str | int] = {"limit": 500}
@@ -52,7 +53,7 @@ def test_64_clients_posting_at_once_lose_nothing(base_url: str, client: httpx.Cl
     assert balance(client, number) == expected >= 0
     stored = _all_transactions(client, number)
     assert len(stored) == len(accepted) + 1
-    assert all(t["balance_after"] >= 0 for t in stored)  # type: ignore[operator]
+    assert all(t["balance_after"] >= 0 for t in stored)
     recalculated = client.post(f"/v1/accounts/{number}/balance/recalculate").json()
     assert recalculated["corrected"] is False
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 
 from tests.integration.api.helpers import assert_problem, open_account
@@ -42,7 +44,7 @@ def test_bodies_of_a_megabyte_are_refused_unread(client: httpx.Client) -> None:
 
 
 def test_a_streamed_body_that_grows_too_large_is_refused(client: httpx.Client) -> None:
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         for _ in range(20):
             yield b" " * 65536
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import httpx
 
@@ -98,12 +99,13 @@ def test_an_overdraft_is_refused_and_nothing_is_stored(client: httpx.Client) -> 
 
 def test_a_client_sent_timestamp_or_unknown_field_is_422(client: httpx.Client) -> None:
     number = open_account(client)["account_number"]
-    for extra in [
+    extras: list[dict[str, Any]] = [
         {"timestamp": "2020-01-01T00:00:00Z"},
         {"balance_after": 1},
         {"updated_at": "2020-01-01T00:00:00Z"},
         {"memo": "x"},
-    ]:
+    ]
+    for extra in extras:
         assert_problem(post(client, number, "1", **extra), 422, "validation_error")
 
 
