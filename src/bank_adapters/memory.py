@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from bank_domain.account import Account
 from bank_domain.api_keys import ApiKey
-from bank_domain.errors import DuplicateAccountNumber, DuplicateTransactionId
+from bank_domain.errors import DuplicateAccountNumber, DuplicateTransactionId, StorageUnavailable
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money
 from bank_domain.ports import (
@@ -170,7 +170,7 @@ class _InMemoryApiKeys(ApiKeyRepository):
     async def add(self, key: ApiKey) -> None:
         self._uow.refuse_if_read_only("api_keys.add")
         if self._taken(key):
-            raise RuntimeError("An API key's id and secret hash are unique.")
+            raise _same_key_taken()
         self.staged[key.key_id] = copy.copy(key)
         self.added.add(key.key_id)
 
@@ -188,6 +188,11 @@ class _InMemoryApiKeys(ApiKeyRepository):
             k for k in ordered if query.after is None or (k.created_at, k.key_id) > query.after
         )
         return [copy.copy(k) for k in itertools.islice(matching, query.limit)]
+
+
+def _same_key_taken() -> StorageUnavailable:
+    """Two keys with one random id or one secret's hash: as on SQL, a race worth retrying."""
+    return StorageUnavailable("Another change took the same key; try again.")
 
 
 class InMemoryUnitOfWork(UnitOfWork):
@@ -223,7 +228,7 @@ class InMemoryUnitOfWork(UnitOfWork):
                 raise DuplicateTransactionId(str(tid))
         for key_id in self.api_keys.added:
             if key_id in self._store.api_keys:
-                raise RuntimeError("An API key's id is unique.")
+                raise _same_key_taken()
         self._store.accounts.update(self.accounts.staged)
         self._store.transactions.update(self.transactions.staged)
         self._store.api_keys.update(self.api_keys.staged)
