@@ -3,6 +3,7 @@ key by its secret without a store read per request."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import unicodedata
@@ -21,6 +22,7 @@ from bank_domain import (
     Ledger,
     ListApiKeysQuery,
     Scope,
+    StorageUnavailable,
 )
 from bank_domain.api_keys import SECRET_LENGTH, hash_of_secret, is_well_formed_secret, new_secret
 from bank_domain.identifiers import AccountNumber
@@ -41,6 +43,20 @@ class CountingStore:
     def __call__(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
         self.opened += 1
         return self.store.unit_of_work(read_only=read_only)
+
+
+class SlowUnitOfWork(InMemoryUnitOfWork):
+    """Takes a moment to open, as a database's unit of work does."""
+
+    async def __aenter__(self) -> SlowUnitOfWork:
+        await asyncio.sleep(0.01)
+        return self
+
+
+class SlowCountingStore(CountingStore):
+    def __call__(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
+        self.opened += 1
+        return SlowUnitOfWork(self.store, read_only=read_only)
 
 
 class FakeMonotonic:
@@ -360,6 +376,39 @@ class TestAuthenticate:
         monotonic.now += 0.01
         assert await authenticate(secret) is not None
         assert counting.opened == 2
+
+    async def test_concurrent_calls_share_one_read(
+        self, store: InMemoryStore, still_clock: SteppingClock
+    ) -> None:
+        _, secret = await self.make_key(store, still_clock)
+        counting = SlowCountingStore(store)
+        authenticate = Authenticate(counting, still_clock)
+        unknown = new_secret()
+        actors = await asyncio.gather(*(authenticate(secret) for _ in range(20)))
+        strangers = await asyncio.gather(*(authenticate(unknown) for _ in range(20)))
+        assert all(actor is not None for actor in actors)
+        assert strangers == [None] * 20
+        assert counting.opened == 2
+        assert authenticate._reading == {}
+
+    async def test_a_store_outage_reaches_every_caller_and_is_not_kept(
+        self, store: InMemoryStore, still_clock: SteppingClock
+    ) -> None:
+        _, secret = await self.make_key(store, still_clock)
+        down = True
+
+        def flaky(*, read_only: bool = False) -> InMemoryUnitOfWork:
+            if down:
+                raise StorageUnavailable("down")
+            return store.unit_of_work(read_only=read_only)
+
+        authenticate = Authenticate(flaky, still_clock)
+        outcomes = await asyncio.gather(
+            *(authenticate(secret) for _ in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes)
+        down = False
+        assert await authenticate(secret) is not None
 
     async def test_a_revocation_elsewhere_holds_within_the_cache_period(
         self, store: InMemoryStore, still_clock: SteppingClock

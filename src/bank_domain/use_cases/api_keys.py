@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -167,7 +168,8 @@ class Authenticate:
     process holds here within that time. Expiry is checked against the clock on every call,
     from the kept copy. A secret the store does not know is not kept, so a key made by another
     process works at once; one that is not shaped like a secret is refused without a read.
-    The cache is keyed by the secret's hash, never by the secret.
+    Concurrent calls with one secret that is not kept share one read. The cache is keyed by
+    the secret's hash, never by the secret.
     """
 
     def __init__(
@@ -185,6 +187,7 @@ class Authenticate:
         self._monotonic = monotonic
         self._max_cached = max_cached
         self._known: dict[str, _Known] = {}
+        self._reading: dict[str, asyncio.Future[_Known | None]] = {}
 
     async def __call__(self, secret: str) -> Actor | None:
         if not is_well_formed_secret(secret):
@@ -192,7 +195,7 @@ class Authenticate:
         digest = hash_of_secret(secret)
         known = self._known.get(digest)
         if known is None or self._monotonic() - known.read_at >= self._cache_seconds:
-            known = await self._read(digest)
+            known = await self._shared_read(digest)
             if known is None:
                 return None
         return known.actor if known.key.is_usable(self._clock()) else None
@@ -200,6 +203,21 @@ class Authenticate:
     def forget(self, secret_hash: str) -> None:
         """Drops what this process knows of a key (after revoking it here)."""
         self._known.pop(secret_hash, None)
+
+    async def _shared_read(self, digest: str) -> _Known | None:
+        reading = self._reading.get(digest)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(digest))
+            self._reading[digest] = reading
+            reading.add_done_callback(lambda done: self._done_reading(digest, done))
+        # Shielded: a caller that gives up does not cancel the read the others wait for.
+        return await asyncio.shield(reading)
+
+    def _done_reading(self, digest: str, done: asyncio.Future[_Known | None]) -> None:
+        if self._reading.get(digest) is done:
+            del self._reading[digest]
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter has been told already
 
     async def _read(self, digest: str) -> _Known | None:
         read_at = self._monotonic()
