@@ -15,12 +15,15 @@ import itertools
 from collections import defaultdict
 
 from bank_domain.account import Account
-from bank_domain.errors import DuplicateAccountNumber, DuplicateTransactionId
+from bank_domain.api_keys import ApiKey
+from bank_domain.errors import DuplicateAccountNumber, DuplicateTransactionId, StorageUnavailable
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money
 from bank_domain.ports import (
     AccountQuery,
     AccountRepository,
+    ApiKeyQuery,
+    ApiKeyRepository,
     TransactionQuery,
     TransactionRepository,
     UnitOfWork,
@@ -34,6 +37,7 @@ class InMemoryStore:
     def __init__(self) -> None:
         self.accounts: dict[AccountNumber, Account] = {}
         self.transactions: dict[TransactionId, Transaction] = {}
+        self.api_keys: dict[str, ApiKey] = {}
         self.account_locks: defaultdict[AccountNumber, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def unit_of_work(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
@@ -88,6 +92,7 @@ class _InMemoryAccounts(AccountRepository):
             and (query.customer_name is None or account.customer_name == query.customer_name)
             and (query.account_type is None or account.account_type is query.account_type)
             and (query.status is None or account.status is query.status)
+            and (query.account_numbers is None or number in query.account_numbers)
         )
         return [copy.copy(account) for account in itertools.islice(matching, query.limit)]
 
@@ -142,6 +147,54 @@ class _InMemoryTransactions(TransactionRepository):
         return total
 
 
+class _InMemoryApiKeys(ApiKeyRepository):
+    def __init__(self, store: InMemoryStore, uow: InMemoryUnitOfWork) -> None:
+        self._store = store
+        self._uow = uow
+        self.staged: dict[str, ApiKey] = {}
+        self.added: set[str] = set()
+
+    def _every(self) -> dict[str, ApiKey]:
+        return {**self._store.api_keys, **self.staged}
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        found = self.staged.get(key_id) or self._store.api_keys.get(key_id)
+        return copy.copy(found) if found else None
+
+    async def get_by_secret_hash(self, secret_hash: str) -> ApiKey | None:
+        for key in self._every().values():
+            if key.secret_hash == secret_hash:
+                return copy.copy(key)
+        return None
+
+    async def add(self, key: ApiKey) -> None:
+        self._uow.refuse_if_read_only("api_keys.add")
+        if self._taken(key):
+            raise _same_key_taken()
+        self.staged[key.key_id] = copy.copy(key)
+        self.added.add(key.key_id)
+
+    def _taken(self, key: ApiKey) -> bool:
+        every = self._every()
+        return key.key_id in every or any(k.secret_hash == key.secret_hash for k in every.values())
+
+    async def save(self, key: ApiKey) -> None:
+        self._uow.refuse_if_read_only("api_keys.save")
+        self.staged[key.key_id] = copy.copy(key)
+
+    async def list(self, query: ApiKeyQuery) -> list[ApiKey]:
+        ordered = sorted(self._every().values(), key=lambda k: (k.created_at, k.key_id))
+        matching = (
+            k for k in ordered if query.after is None or (k.created_at, k.key_id) > query.after
+        )
+        return [copy.copy(k) for k in itertools.islice(matching, query.limit)]
+
+
+def _same_key_taken() -> StorageUnavailable:
+    """Two keys with one random id or one secret's hash: as on SQL, a race worth retrying."""
+    return StorageUnavailable("Another change took the same key; try again.")
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     def __init__(self, store: InMemoryStore, *, read_only: bool = False) -> None:
         self._store = store
@@ -150,6 +203,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._held_numbers: set[AccountNumber] = set()
         self.accounts: _InMemoryAccounts = _InMemoryAccounts(store, self)
         self.transactions: _InMemoryTransactions = _InMemoryTransactions(store, self)
+        self.api_keys: _InMemoryApiKeys = _InMemoryApiKeys(store, self)
 
     async def lock(self, number: AccountNumber) -> None:
         if number in self._held_numbers:
@@ -172,8 +226,12 @@ class InMemoryUnitOfWork(UnitOfWork):
         for tid in self.transactions.added:
             if tid in self._store.transactions:
                 raise DuplicateTransactionId(str(tid))
+        for key_id in self.api_keys.added:
+            if key_id in self._store.api_keys:
+                raise _same_key_taken()
         self._store.accounts.update(self.accounts.staged)
         self._store.transactions.update(self.transactions.staged)
+        self._store.api_keys.update(self.api_keys.staged)
         self._discard()
 
     async def rollback(self) -> None:
@@ -191,3 +249,4 @@ class InMemoryUnitOfWork(UnitOfWork):
     def _discard(self) -> None:
         self.accounts = _InMemoryAccounts(self._store, self)
         self.transactions = _InMemoryTransactions(self._store, self)
+        self.api_keys = _InMemoryApiKeys(self._store, self)

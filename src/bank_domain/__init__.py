@@ -4,14 +4,18 @@ Pure Python: no framework, no database. Stores plug in through ``bank_domain.por
 """
 
 from bank_domain.account import Account, AccountStatus, AccountType
+from bank_domain.actors import MASTER, SYSTEM, Actor
+from bank_domain.api_keys import ApiKey, Scope
 from bank_domain.errors import (
     AccountFrozen,
     AccountNotEmpty,
     AccountNotFound,
+    ApiKeyNotFound,
     BalanceLimitExceeded,
     Conflict,
     DuplicateAccountNumber,
     DuplicateTransactionId,
+    Forbidden,
     InsufficientFunds,
     InvalidStatusChange,
     InvalidValue,
@@ -33,11 +37,14 @@ from bank_domain.use_cases.accounts import (
     OpenAccountCommand,
     UpdateAccountCommand,
 )
+from bank_domain.use_cases.api_keys import CreateApiKeyCommand, CreatedApiKey, ListApiKeysQuery
 from bank_domain.use_cases.balance import Recalculation
 from bank_domain.use_cases.posting import PostedTransaction, PostTransactionCommand
 from bank_domain.use_cases.transactions import AmendTransactionCommand, ListTransactionsQuery
 
 __all__ = [
+    "MASTER",
+    "SYSTEM",
     "UNSET",
     "Account",
     "AccountFrozen",
@@ -46,12 +53,18 @@ __all__ = [
     "AccountNumber",
     "AccountStatus",
     "AccountType",
+    "Actor",
     "AmendTransactionCommand",
+    "ApiKey",
+    "ApiKeyNotFound",
     "BalanceLimitExceeded",
     "CloseAccountCommand",
     "Conflict",
+    "CreateApiKeyCommand",
+    "CreatedApiKey",
     "DuplicateAccountNumber",
     "DuplicateTransactionId",
+    "Forbidden",
     "InsufficientFunds",
     "InvalidStatusChange",
     "InvalidValue",
@@ -59,6 +72,7 @@ __all__ = [
     "LedgerError",
     "LedgerInconsistent",
     "ListAccountsQuery",
+    "ListApiKeysQuery",
     "ListTransactionsQuery",
     "Money",
     "NotFound",
@@ -67,6 +81,7 @@ __all__ = [
     "PostTransactionCommand",
     "PostedTransaction",
     "Recalculation",
+    "Scope",
     "StorageUnavailable",
     "Transaction",
     "TransactionId",

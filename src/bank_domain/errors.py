@@ -47,6 +47,21 @@ class TransactionNotFound(NotFound):
         super().__init__(f"No transaction has the id {transaction_id}.")
 
 
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+
+    def __init__(self, key_id: str | None = None) -> None:
+        super().__init__(
+            "No API key has the id given." if key_id is None else f"No API key has the id {key_id}."
+        )
+
+
+class Forbidden(LedgerError):
+    """The actor may not do this at all (e.g. a key restricted to accounts opening one)."""
+
+    code = "forbidden"
+
+
 class Conflict(LedgerError):
     """The request is well formed but the ledger's current state refuses it."""
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bank_domain.account import Account
+from bank_domain.actors import MASTER, Actor
+from bank_domain.api_keys import ApiKey
 from bank_domain.pagination import CursorCodec, Page
 from bank_domain.ports import Clock, PostingUnitOfWorkFactory, UnitOfWorkFactory
 from bank_domain.transaction import Transaction
@@ -17,6 +19,16 @@ from bank_domain.use_cases.accounts import (
     OpenAccountCommand,
     UpdateAccount,
     UpdateAccountCommand,
+)
+from bank_domain.use_cases.api_keys import (
+    Authenticate,
+    CreateApiKey,
+    CreateApiKeyCommand,
+    CreatedApiKey,
+    GetApiKey,
+    ListApiKeys,
+    ListApiKeysQuery,
+    RevokeApiKey,
 )
 from bank_domain.use_cases.balance import RecalculateBalance, Recalculation
 from bank_domain.use_cases.posting import (
@@ -41,7 +53,8 @@ class Ledger:
     >>> account = await ledger.open_account(OpenAccountCommand("Ada", "checking"))  # +SKIP
 
     Each method runs one use case (``bank_domain.use_cases``); the use case's class documents
-    its rules.
+    its rules. Every one acts for an ``Actor`` (``bank_domain.actors``): the command's
+    ``actor`` field, or the ``actor`` keyword; left out, it is ``MASTER``, the operator.
     """
 
     def __init__(
@@ -69,6 +82,11 @@ class Ledger:
         self._get_transaction = GetTransaction(uow)
         self._list_transactions = ListTransactions(uow, cursors)
         self._recalculate_balance = RecalculateBalance(uow, clock)
+        self._authenticate = Authenticate(uow, clock)
+        self._create_api_key = CreateApiKey(uow, clock)
+        self._list_api_keys = ListApiKeys(uow, cursors)
+        self._get_api_key = GetApiKey(uow)
+        self._revoke_api_key = RevokeApiKey(uow, clock, on_revoked=self._authenticate.forget)
 
     async def open_account(self, command: OpenAccountCommand) -> Account:
         return await self._open_account(command)
@@ -79,8 +97,8 @@ class Ledger:
     async def close_account(self, command: CloseAccountCommand) -> None:
         await self._close_account(command)
 
-    async def get_account(self, account_number: str) -> Account:
-        return await self._get_account(account_number)
+    async def get_account(self, account_number: str, *, actor: Actor = MASTER) -> Account:
+        return await self._get_account(account_number, actor=actor)
 
     async def list_accounts(self, query: ListAccountsQuery) -> Page[Account]:
         return await self._list_accounts(query)
@@ -91,14 +109,32 @@ class Ledger:
     async def amend_transaction(self, command: AmendTransactionCommand) -> Transaction:
         return await self._amend_transaction(command)
 
-    async def delete_transaction(self, transaction_id: str) -> None:
-        await self._delete_transaction(transaction_id)
+    async def delete_transaction(self, transaction_id: str, *, actor: Actor = MASTER) -> None:
+        await self._delete_transaction(transaction_id, actor=actor)
 
-    async def get_transaction(self, transaction_id: str) -> Transaction:
-        return await self._get_transaction(transaction_id)
+    async def get_transaction(self, transaction_id: str, *, actor: Actor = MASTER) -> Transaction:
+        return await self._get_transaction(transaction_id, actor=actor)
 
     async def list_transactions(self, query: ListTransactionsQuery) -> Page[Transaction]:
         return await self._list_transactions(query)
 
-    async def recalculate_balance(self, account_number: str) -> Recalculation:
-        return await self._recalculate_balance(account_number)
+    async def recalculate_balance(
+        self, account_number: str, *, actor: Actor = MASTER
+    ) -> Recalculation:
+        return await self._recalculate_balance(account_number, actor=actor)
+
+    async def authenticate(self, secret: str) -> Actor | None:
+        """The actor of an API key's secret; None for an unknown, revoked or expired key."""
+        return await self._authenticate(secret)
+
+    async def create_api_key(self, command: CreateApiKeyCommand) -> CreatedApiKey:
+        return await self._create_api_key(command)
+
+    async def list_api_keys(self, query: ListApiKeysQuery) -> Page[ApiKey]:
+        return await self._list_api_keys(query)
+
+    async def get_api_key(self, key_id: str, *, actor: Actor = MASTER) -> ApiKey:
+        return await self._get_api_key(key_id, actor=actor)
+
+    async def revoke_api_key(self, key_id: str, *, actor: Actor = MASTER) -> ApiKey:
+        return await self._revoke_api_key(key_id, actor=actor)

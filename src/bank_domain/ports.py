@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from bank_domain.account import Account, AccountStatus, AccountType
+from bank_domain.api_keys import ApiKey
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
@@ -17,13 +18,15 @@ from bank_domain.transaction import Transaction, TransactionStatus, TransactionT
 
 @dataclass(frozen=True, slots=True)
 class AccountQuery:
-    """Open accounts in account-number order, after ``after``, at most ``limit`` of them."""
+    """Open accounts in account-number order, after ``after``, at most ``limit`` of them;
+    only those in ``account_numbers`` unless it is None (what a restricted actor may see)."""
 
     limit: int
     after: AccountNumber | None = None
     customer_name: str | None = None
     account_type: AccountType | None = None
     status: AccountStatus | None = None
+    account_numbers: frozenset[AccountNumber] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,14 @@ class TransactionQuery:
     status: TransactionStatus | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyQuery:
+    """API keys in (created_at, key_id) order, after ``after``, at most ``limit`` of them."""
+
+    limit: int
+    after: tuple[datetime, str] | None = None
 
 
 class AccountRepository(abc.ABC):
@@ -88,6 +99,26 @@ class TransactionRepository(abc.ABC):
         """Deposits minus withdrawals over the account's success transactions, not deleted."""
 
 
+class ApiKeyRepository(abc.ABC):
+    @abc.abstractmethod
+    async def get(self, key_id: str) -> ApiKey | None:
+        """The key with this id, revoked and expired ones included."""
+
+    @abc.abstractmethod
+    async def get_by_secret_hash(self, secret_hash: str) -> ApiKey | None:
+        """The key whose secret has this hash (unique), revoked and expired ones included."""
+
+    @abc.abstractmethod
+    async def add(self, key: ApiKey) -> None: ...
+
+    @abc.abstractmethod
+    async def save(self, key: ApiKey) -> None:
+        """Stores the changes to a key read in this unit of work (its revocation)."""
+
+    @abc.abstractmethod
+    async def list(self, query: ApiKeyQuery) -> list[ApiKey]: ...
+
+
 class UnitOfWork(abc.ABC):
     """One atomic piece of work on the store.
 
@@ -98,6 +129,7 @@ class UnitOfWork(abc.ABC):
 
     accounts: AccountRepository
     transactions: TransactionRepository
+    api_keys: ApiKeyRepository
 
     async def __aenter__(self) -> Self:
         return self

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bank_domain.errors import (
     Conflict,
+    Forbidden,
     InvalidValue,
     LedgerError,
     NotFound,
@@ -44,6 +45,7 @@ class InvalidInput(Exception):
 _STATUS_BY_ERROR_KIND: Final[tuple[tuple[type[LedgerError], HTTPStatus], ...]] = (
     (InvalidValue, HTTPStatus.UNPROCESSABLE_ENTITY),
     (NotFound, HTTPStatus.NOT_FOUND),
+    (Forbidden, HTTPStatus.FORBIDDEN),
     (VersionMismatch, HTTPStatus.PRECONDITION_FAILED),
     (Conflict, HTTPStatus.CONFLICT),
     (StorageUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),

@@ -79,7 +79,7 @@ async def test_every_migration_goes_up_down_and_up_again(empty_database_url: str
 
 async def test_downgrading_to_base_removes_every_table(empty_database_url: str) -> None:
     await upgrade_to_head(empty_database_url)
-    assert {"accounts", "transactions"} <= await run_on(empty_database_url, table_names)
+    assert {"accounts", "transactions", "api_keys"} <= await run_on(empty_database_url, table_names)
 
     await downgrade(empty_database_url, "base")
 
@@ -134,6 +134,22 @@ async def test_the_indexes_and_their_conditions_are_the_ones_the_adapter_describ
     await upgrade_to_head(empty_database_url)
 
     assert await run_on(empty_database_url, indexes_in_database) == indexes_described()
+
+
+def unique_indexes(connection: Connection) -> set[str]:
+    inspector = inspect(connection)
+    return {
+        str(index["name"])
+        for table in metadata.tables
+        for index in inspector.get_indexes(table)
+        if index["unique"]
+    }
+
+
+async def test_a_secret_hash_finds_one_api_key_at_most(empty_database_url: str) -> None:
+    await upgrade_to_head(empty_database_url)
+
+    assert "ix_api_keys_secret_hash" in await run_on(empty_database_url, unique_indexes)
 
 
 async def test_upgrading_twice_changes_nothing(empty_database_url: str) -> None:

@@ -26,8 +26,10 @@ from bank_domain import (
     TransactionStatus,
     TransactionType,
 )
+from bank_domain.api_keys import ApiKey, Scope, hash_of_secret, new_key_id, new_secret
+from bank_domain.errors import StorageUnavailable
 from bank_domain.money import MAX_AMOUNT, MAX_BALANCE
-from bank_domain.ports import AccountQuery, TransactionQuery
+from bank_domain.ports import AccountQuery, ApiKeyQuery, TransactionQuery
 
 T0 = datetime(2024, 2, 29, 23, 59, 59, 999_999, tzinfo=UTC)
 INDIA = timezone(timedelta(hours=5, minutes=30))
@@ -247,6 +249,31 @@ async def test_accounts_list_by_name_type_and_status(store: Store) -> None:
     }
 
 
+async def test_accounts_list_only_the_numbers_asked_for_a_page_at_a_time(store: Store) -> None:
+    numbers = [AccountNumber(f"{n:010d}") for n in range(1, 9)]
+    await add(store, *(an_account(number) for number in numbers))
+    await add(store, an_account(AccountNumber("0000000000"), closed_at=T0))
+    visible = frozenset({numbers[1], numbers[4], numbers[6], AccountNumber("0000000000")})
+
+    async with store.unit_of_work(read_only=True) as uow:
+        first = await uow.accounts.list(AccountQuery(limit=2, account_numbers=visible))
+        rest = await uow.accounts.list(
+            AccountQuery(limit=10, after=first[-1].number, account_numbers=visible)
+        )
+        frozen_ones = await uow.accounts.list(
+            AccountQuery(limit=10, status=AccountStatus.FROZEN, account_numbers=visible)
+        )
+        none_at_all = await uow.accounts.list(AccountQuery(limit=10, account_numbers=frozenset()))
+        a_thousand = frozenset(AccountNumber(f"{n:010d}") for n in range(1, 1001))
+        many = await uow.accounts.list(AccountQuery(limit=100, account_numbers=a_thousand))
+
+    assert [a.number for a in first] == [numbers[1], numbers[4]]
+    assert [a.number for a in rest] == [numbers[6]]
+    assert frozen_ones == []
+    assert none_at_all == []
+    assert [a.number for a in many] == numbers
+
+
 # --- Transactions ---------------------------------------------------------------------------
 
 
@@ -464,3 +491,118 @@ async def test_sum_of_effects_is_exact_at_the_largest_amounts(store: Store) -> N
         total = await uow.transactions.sum_of_effects(account.number)
 
     assert total == Money(Decimal("100000000000000.01"))
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+class ApiKeyChanges(TypedDict, total=False):
+    name: str
+    scopes: tuple[Scope, ...]
+    account_numbers: tuple[AccountNumber, ...] | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    secret_hash: str
+
+
+def an_api_key(created_at: datetime = T0, **changes: Unpack[ApiKeyChanges]) -> ApiKey:
+    key = ApiKey(
+        key_id=new_key_id(),
+        name="Nightly report",
+        scopes=(Scope.ACCOUNTS_READ,),
+        account_numbers=None,
+        created_at=created_at,
+        secret_hash=hash_of_secret(new_secret()),
+    )
+    return dataclasses.replace(key, **changes)
+
+
+async def add_keys(store: Store, *keys: ApiKey) -> None:
+    async with store.unit_of_work() as uow:
+        for key in keys:
+            await uow.api_keys.add(key)
+        await uow.commit()
+
+
+async def test_an_added_api_key_comes_back_field_for_field(store: Store) -> None:
+    restricted = an_api_key(
+        name="Zoë's key 山田",
+        scopes=(Scope.TRANSACTIONS_WRITE, Scope.ACCOUNTS_READ, Scope.AUDIT_READ),
+        account_numbers=tuple(random_number() for _ in range(1000)),
+        created_at=datetime(2030, 1, 1, 0, 0, 0, 123_456, tzinfo=UTC),
+        expires_at=datetime(2031, 6, 1, 12, 0, 0, 1, tzinfo=UTC),
+        revoked_at=datetime(2030, 2, 1, tzinfo=UTC),
+    )
+    everything = an_api_key(scopes=tuple(Scope))
+    await add_keys(store, restricted, everything)
+
+    async with store.unit_of_work(read_only=True) as uow:
+        for key in (restricted, everything):
+            by_id = await uow.api_keys.get(key.key_id)
+            by_hash = await uow.api_keys.get_by_secret_hash(key.secret_hash)
+            assert by_id is not None
+            assert by_hash is not None
+            assert dataclasses.asdict(by_id) == dataclasses.asdict(key)
+            assert dataclasses.asdict(by_hash) == dataclasses.asdict(key)
+            assert_utc(by_id.created_at, by_id.expires_at, by_id.revoked_at)
+
+
+async def test_an_unknown_api_key_is_none(store: Store) -> None:
+    await add_keys(store, an_api_key())
+    async with store.unit_of_work(read_only=True) as uow:
+        assert await uow.api_keys.get(new_key_id()) is None
+        assert await uow.api_keys.get_by_secret_hash(hash_of_secret(new_secret())) is None
+
+
+async def test_a_saved_api_key_keeps_its_revocation(store: Store) -> None:
+    key = an_api_key()
+    await add_keys(store, key)
+
+    async with store.unit_of_work() as uow:
+        loaded = await uow.api_keys.get(key.key_id)
+        assert loaded is not None
+        assert loaded.revoke(T0 + timedelta(seconds=1))
+        await uow.api_keys.save(loaded)
+        await uow.commit()
+
+    async with store.unit_of_work(read_only=True) as uow:
+        found = await uow.api_keys.get_by_secret_hash(key.secret_hash)
+    assert found is not None
+    assert found.revoked_at == T0 + timedelta(seconds=1)
+
+
+async def test_an_api_key_not_committed_leaves_no_trace(store: Store) -> None:
+    key = an_api_key()
+    async with store.unit_of_work() as uow:
+        await uow.api_keys.add(key)
+    async with store.unit_of_work(read_only=True) as uow:
+        assert await uow.api_keys.get(key.key_id) is None
+
+
+async def test_one_secret_hash_belongs_to_one_key(store: Store) -> None:
+    first = an_api_key()
+    await add_keys(store, first)
+
+    with pytest.raises(StorageUnavailable):
+        await add_keys(store, an_api_key(secret_hash=first.secret_hash))
+
+    async with store.unit_of_work(read_only=True) as uow:
+        found = await uow.api_keys.get_by_secret_hash(first.secret_hash)
+        assert found is not None
+        assert found.key_id == first.key_id
+        assert len(await uow.api_keys.list(ApiKeyQuery(limit=10))) == 1
+
+
+async def test_api_keys_list_by_creation_then_id_a_page_at_a_time(store: Store) -> None:
+    later = T0 + timedelta(microseconds=1)
+    keys = [an_api_key(created_at=later), an_api_key(created_at=T0), an_api_key(created_at=T0)]
+    keys.append(an_api_key(created_at=T0 - timedelta(days=1)))
+    await add_keys(store, *keys)
+    expected = sorted(keys, key=lambda k: (k.created_at, k.key_id))
+
+    async with store.unit_of_work(read_only=True) as uow:
+        first = await uow.api_keys.list(ApiKeyQuery(limit=2))
+        last = first[-1]
+        rest = await uow.api_keys.list(ApiKeyQuery(limit=10, after=(last.created_at, last.key_id)))
+
+    assert [k.key_id for k in first + rest] == [k.key_id for k in expected]

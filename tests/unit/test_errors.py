@@ -8,9 +8,11 @@ from bank_domain import (
     AccountFrozen,
     AccountNotEmpty,
     AccountNotFound,
+    ApiKeyNotFound,
     Conflict,
     DuplicateAccountNumber,
     DuplicateTransactionId,
+    Forbidden,
     InsufficientFunds,
     InvalidStatusChange,
     InvalidValue,
@@ -20,6 +22,7 @@ from bank_domain import (
     TransactionNotFound,
     VersionMismatch,
 )
+from bank_web.problems import status_of
 
 CONTRACT_CODES = [
     (AccountNotFound("0123456789"), "account_not_found", NotFound),
@@ -33,6 +36,8 @@ CONTRACT_CODES = [
     (VersionMismatch("no"), "version_mismatch", LedgerError),
     (InvalidValue("amount", "no"), "validation_error", ValueError),
     (StorageUnavailable("down"), "service_unavailable", LedgerError),
+    (ApiKeyNotFound("key_0"), "api_key_not_found", NotFound),
+    (Forbidden("no"), "forbidden", LedgerError),
 ]
 
 
@@ -67,3 +72,17 @@ def test_duplicate_errors_keep_the_identifier() -> None:
     assert DuplicateAccountNumber("0123456789").account_number == "0123456789"
     assert DuplicateTransactionId("abcdefgh").transaction_id == "abcdefgh"
     assert DuplicateTransactionId("abcdefgh", "custom").detail == "custom"
+
+
+def test_forbidden_is_neither_not_found_nor_a_conflict() -> None:
+    assert not isinstance(Forbidden("x"), NotFound | Conflict | InvalidValue)
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(Forbidden("no"), 403), (ApiKeyNotFound("key_0"), 404), (ApiKeyNotFound(), 404)],
+)
+def test_the_web_layer_answers_the_new_kinds_with_their_statuses(
+    error: LedgerError, status: int
+) -> None:
+    assert status_of(error) == status

@@ -78,6 +78,9 @@ def account_listing(query: AccountQuery) -> Select[tuple[object, ...]]:
         statement = statement.where(accounts.c.account_type == query.account_type.value)
     if query.status is not None:
         statement = statement.where(accounts.c.status == query.status.value)
+    if query.account_numbers is not None:
+        visible = sorted(number.value for number in query.account_numbers)
+        statement = statement.where(accounts.c.account_number.in_(visible))
     return statement.order_by(accounts.c.account_number).limit(query.limit)
 
 

@@ -38,13 +38,18 @@ DRIVER_ERRORS: Final = (
 
 
 def _sqlite_messages() -> dict[str, str]:
-    """SQLite names the columns of a broken unique key, never the key: map one to the other."""
+    """SQLite names the columns of a broken unique key, never the key: map one to the other.
+    A unique key is a primary key, a unique constraint or a unique index."""
     messages = {}
     for table in metadata.tables.values():
-        for constraint in table.constraints:
-            if isinstance(constraint, PrimaryKeyConstraint | UniqueConstraint):
-                columns = ", ".join(f"{table.name}.{column.name}" for column in constraint.columns)
-                messages[f"UNIQUE constraint failed: {columns}"] = str(constraint.name)
+        keys = [
+            constraint
+            for constraint in table.constraints
+            if isinstance(constraint, PrimaryKeyConstraint | UniqueConstraint)
+        ]
+        for key in [*keys, *(index for index in table.indexes if index.unique)]:
+            columns = ", ".join(f"{table.name}.{column.name}" for column in key.columns)
+            messages[f"UNIQUE constraint failed: {columns}"] = str(key.name)
     return messages
 
 

@@ -1,7 +1,8 @@
 """Rows <-> domain entities, by hand: the domain's classes know nothing of tables.
 
 Money is stored as whole cents (SQLite has no exact decimal type, and a float is never exact);
-enums as their words; identifiers as their text.
+enums as their words; identifiers as their text; a key's scopes and account numbers as words
+separated by spaces.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import RowMapping
 
 from bank_domain.account import Account, AccountStatus, AccountType
+from bank_domain.api_keys import ApiKey, Scope
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
@@ -73,4 +75,34 @@ def transaction_from_row(row: RowMapping) -> Transaction:
         updated_at=row["updated_at"],
         balance_after=None if cents_after is None else Money.from_cents(cents_after),
         deleted_at=row["deleted_at"],
+    )
+
+
+def api_key_to_row(key: ApiKey) -> dict[str, Any]:
+    numbers = key.account_numbers
+    return {
+        "key_id": key.key_id,
+        "name": key.name,
+        "scopes": " ".join(scope.value for scope in key.scopes),
+        "account_numbers": None if numbers is None else " ".join(n.value for n in numbers),
+        "created_at": key.created_at,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+        "secret_hash": key.secret_hash,
+    }
+
+
+def api_key_from_row(row: RowMapping) -> ApiKey:
+    numbers = row["account_numbers"]
+    return ApiKey(
+        key_id=row["key_id"],
+        name=row["name"],
+        scopes=tuple(Scope(word) for word in row["scopes"].split()),
+        account_numbers=None
+        if numbers is None
+        else tuple(AccountNumber(number) for number in numbers.split()),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        secret_hash=row["secret_hash"],
     )

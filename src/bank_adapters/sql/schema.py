@@ -17,17 +17,24 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     text,
 )
 from sqlalchemy.types import TypeEngine
 
 from bank_adapters.sql.timestamps import UtcDateTime
 from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, AccountStatus, AccountType
+from bank_domain.api_keys import MAX_KEY_NAME_LENGTH
 from bank_domain.transaction import MAX_DESCRIPTION_LENGTH, TransactionStatus, TransactionType
 
 ACCOUNT_NUMBER_LENGTH: Final = 10
 TRANSACTION_ID_LENGTH: Final = 64
 CHOICE_LENGTH: Final = 16
+
+KEY_ID_LENGTH: Final = 36
+SCOPES_LENGTH: Final = 200
+SECRET_HASH_LENGTH: Final = 64
+"""SHA-256 in hex."""
 
 ACCOUNTS_KEY: Final = "pk_accounts"
 TRANSACTIONS_KEY: Final = "pk_transactions"
@@ -134,4 +141,21 @@ Index(
     transactions.c.transaction_id,
     sqlite_where=_NOT_DELETED,
     postgresql_where=_NOT_DELETED,
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", _key(KEY_ID_LENGTH), nullable=False),
+    Column("name", String(MAX_KEY_NAME_LENGTH), nullable=False),
+    Column("scopes", String(SCOPES_LENGTH), nullable=False),
+    # The account numbers a key is restricted to, separated by spaces; NULL: every account.
+    Column("account_numbers", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("secret_hash", String(SECRET_HASH_LENGTH), nullable=False),
+    PrimaryKeyConstraint("key_id", name="pk_api_keys"),
+    Index("ix_api_keys_secret_hash", "secret_hash", unique=True),
+    Index("ix_api_keys_listing", "created_at", "key_id"),
 )

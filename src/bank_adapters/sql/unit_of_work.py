@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bank_adapters.sql.accounts import SqlAccountRepository
+from bank_adapters.sql.api_keys import SqlApiKeyRepository
 from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.sqlite_transactions import BEGIN_MODE_OPTION
 from bank_adapters.sql.transactions import SqlTransactionRepository
@@ -33,6 +34,7 @@ class SqlUnitOfWork(UnitOfWork):
 
     accounts: SqlAccountRepository
     transactions: SqlTransactionRepository
+    api_keys: SqlApiKeyRepository
 
     def __init__(
         self,
@@ -71,6 +73,7 @@ class SqlUnitOfWork(UnitOfWork):
         self._connection = connection
         self.accounts = SqlAccountRepository(connection, read_only=self._read_only)
         self.transactions = SqlTransactionRepository(connection, read_only=self._read_only)
+        self.api_keys = SqlApiKeyRepository(connection, read_only=self._read_only)
         return self
 
     async def _begin(self, connection: AsyncConnection) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bank_domain.access import require_visible_account_number, sees_account
 from bank_domain.account import Account
-from bank_domain.errors import AccountNotFound, InvalidValue, TransactionNotFound
+from bank_domain.actors import Actor
+from bank_domain.api_keys import is_key_id
+from bank_domain.errors import AccountNotFound, ApiKeyNotFound, InvalidValue, TransactionNotFound
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.ports import UnitOfWork
 from bank_domain.transaction import Transaction
@@ -15,12 +18,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def account_number_for_lookup(value: str) -> AccountNumber:
-    """The number of an account to look up; one that cannot exist is simply not found."""
+def account_number_for_lookup(value: str, *, actor: Actor) -> AccountNumber:
+    """The number of an account to look up; one that cannot exist, or that the actor may not
+    see, is simply not found (before any look-up)."""
     try:
-        return AccountNumber(value)
+        number = AccountNumber(value)
     except InvalidValue:
         raise AccountNotFound(_shortened(value)) from None
+    return require_visible_account_number(actor, number)
 
 
 def transaction_id_for_lookup(value: str) -> TransactionId:
@@ -31,41 +36,66 @@ def transaction_id_for_lookup(value: str) -> TransactionId:
         raise TransactionNotFound(_shortened(value)) from None
 
 
+def key_id_for_lookup(value: str) -> str:
+    """The id of an API key to look up; one that cannot exist is not found, and is not echoed
+    (it might be a secret sent in the wrong place)."""
+    if not is_key_id(value):
+        raise ApiKeyNotFound()
+    return value
+
+
 def _shortened(value: object) -> str:
     text = str(value)
     return text if len(text) <= 64 else text[:64] + "..."
 
 
-def require_open_account(account: Account | None, number: AccountNumber) -> Account:
-    """The account, unless it does not exist or was closed: a closed one answers 'not found'."""
-    if account is None or account.is_closed:
+def require_open_account(
+    account: Account | None, number: AccountNumber, *, actor: Actor
+) -> Account:
+    """The account, unless it does not exist, was closed, or the actor may not see it: each
+    answers 'not found'."""
+    if account is None or account.is_closed or not sees_account(actor, account.number):
         raise AccountNotFound(str(number))
     return account
 
 
-def require_live_transaction(
-    transaction: Transaction | None, transaction_id: TransactionId
+def require_visible_transaction(
+    transaction: Transaction | None, transaction_id: TransactionId, *, actor: Actor
 ) -> Transaction:
-    """The transaction, unless it does not exist or was deleted: a deleted one is 'not found'."""
-    if transaction is None or transaction.is_deleted:
+    """The transaction, deleted ones included, unless it does not exist or the actor may not
+    see its account: both are 'not found'."""
+    if transaction is None or not sees_account(actor, transaction.account_number):
         raise TransactionNotFound(str(transaction_id))
     return transaction
 
 
+def require_live_transaction(
+    transaction: Transaction | None, transaction_id: TransactionId, *, actor: Actor
+) -> Transaction:
+    """The transaction, unless it does not exist, was deleted, or the actor may not see its
+    account: each is 'not found'."""
+    found = require_visible_transaction(transaction, transaction_id, actor=actor)
+    if found.is_deleted:
+        raise TransactionNotFound(str(transaction_id))
+    return found
+
+
 async def lock_transaction_and_account(
-    uow: UnitOfWork, transaction_id: TransactionId
+    uow: UnitOfWork, transaction_id: TransactionId, *, actor: Actor
 ) -> tuple[Transaction, Account]:
     """Locks the account a transaction belongs to, then reads the transaction afresh.
 
     Every change to a transaction happens under its account's lock, so the second read sees the
     transaction as no other unit of work can change it until this one ends.
     """
-    seen = require_live_transaction(await uow.transactions.get(transaction_id), transaction_id)
+    seen = require_live_transaction(
+        await uow.transactions.get(transaction_id), transaction_id, actor=actor
+    )
     account = await uow.accounts.get_for_update(seen.account_number)
     transaction = require_live_transaction(
-        await uow.transactions.get(transaction_id), transaction_id
+        await uow.transactions.get(transaction_id), transaction_id, actor=actor
     )
-    return transaction, require_open_account(account, transaction.account_number)
+    return transaction, require_open_account(account, transaction.account_number, actor=actor)
 
 
 def utc_timestamp(value: datetime | None, field: str) -> datetime | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bank_domain.access import require_unrestricted, visible_accounts
 from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, Account, AccountStatus, AccountType
+from bank_domain.actors import MASTER, Actor
 from bank_domain.errors import DuplicateAccountNumber, InvalidValue
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, deposit_amount
@@ -29,6 +31,7 @@ class OpenAccountCommand:
     account_type: str
     account_number: str | None = None
     initial_deposit: Decimal | int | str = 0
+    actor: Actor = MASTER
 
 
 class OpenAccount:
@@ -40,6 +43,7 @@ class OpenAccount:
         self._clock = clock
 
     async def __call__(self, command: OpenAccountCommand) -> Account:
+        require_unrestricted(command.actor, "open accounts")
         account_type = AccountType.parse(command.account_type)
         deposit = deposit_amount(command.initial_deposit, "initial_deposit")
         if command.account_number is not None:
@@ -96,6 +100,7 @@ class UpdateAccountCommand:
     account_type: str | None = None
     status: str | None = None
     expected_version: int | None = None
+    actor: Actor = MASTER
 
 
 class UpdateAccount:
@@ -106,13 +111,15 @@ class UpdateAccount:
         self._clock = clock
 
     async def __call__(self, command: UpdateAccountCommand) -> Account:
-        number = account_number_for_lookup(command.account_number)
+        number = account_number_for_lookup(command.account_number, actor=command.actor)
         account_type = (
             None if command.account_type is None else AccountType.parse(command.account_type)
         )
         status = None if command.status is None else AccountStatus.parse(command.status)
         async with self._uow() as uow:
-            account = require_open_account(await uow.accounts.get_for_update(number), number)
+            account = require_open_account(
+                await uow.accounts.get_for_update(number), number, actor=command.actor
+            )
             account.expect_version(command.expected_version)
             version = account.version
             account.update(
@@ -131,6 +138,7 @@ class UpdateAccount:
 class CloseAccountCommand:
     account_number: str
     expected_version: int | None = None
+    actor: Actor = MASTER
 
 
 class CloseAccount:
@@ -142,9 +150,11 @@ class CloseAccount:
         self._clock = clock
 
     async def __call__(self, command: CloseAccountCommand) -> None:
-        number = account_number_for_lookup(command.account_number)
+        number = account_number_for_lookup(command.account_number, actor=command.actor)
         async with self._uow() as uow:
-            account = require_open_account(await uow.accounts.get_for_update(number), number)
+            account = require_open_account(
+                await uow.accounts.get_for_update(number), number, actor=command.actor
+            )
             account.expect_version(command.expected_version)
             account.close(self._clock())
             await uow.accounts.save(account)
@@ -155,10 +165,10 @@ class GetAccount:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    async def __call__(self, account_number: str) -> Account:
-        number = account_number_for_lookup(account_number)
+    async def __call__(self, account_number: str, *, actor: Actor = MASTER) -> Account:
+        number = account_number_for_lookup(account_number, actor=actor)
         async with self._uow(read_only=True) as uow:
-            return require_open_account(await uow.accounts.get(number), number)
+            return require_open_account(await uow.accounts.get(number), number, actor=actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +178,11 @@ class ListAccountsQuery:
     customer_name: str | None = None
     account_type: str | None = None
     status: str | None = None
+    actor: Actor = MASTER
 
 
 class ListAccounts:
-    """Open accounts in account-number order, a page at a time."""
+    """Open accounts in account-number order, a page at a time: those the actor may see."""
 
     def __init__(self, uow: UnitOfWorkFactory, cursors: CursorCodec | None = None) -> None:
         self._uow = uow
@@ -196,6 +207,7 @@ class ListAccounts:
             if request.account_type is None
             else AccountType.parse(request.account_type),
             status=None if request.status is None else AccountStatus.parse(request.status),
+            account_numbers=visible_accounts(request.actor),
         )
         async with self._uow(read_only=True) as uow:
             found = await uow.accounts.list(query)

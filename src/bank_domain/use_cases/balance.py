@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bank_domain.actors import MASTER, Actor
 from bank_domain.identifiers import AccountNumber
 from bank_domain.money import Money
 from bank_domain.ports import Clock, UnitOfWorkFactory
@@ -37,14 +38,16 @@ class RecalculateBalance:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, account_number: str) -> Recalculation:
-        number = account_number_for_lookup(account_number)
+    async def __call__(self, account_number: str, *, actor: Actor = MASTER) -> Recalculation:
+        number = account_number_for_lookup(account_number, actor=actor)
         async with self._uow(read_only=True) as uow:
-            seen = require_open_account(await uow.accounts.get(number), number)
+            seen = require_open_account(await uow.accounts.get(number), number, actor=actor)
             summed_at_version = seen.version
             recomputed = await uow.transactions.sum_of_effects(number)
         async with self._uow() as uow:
-            account = require_open_account(await uow.accounts.get_for_update(number), number)
+            account = require_open_account(
+                await uow.accounts.get_for_update(number), number, actor=actor
+            )
             if account.version != summed_at_version:
                 recomputed = await uow.transactions.sum_of_effects(number)
             previous = account.balance

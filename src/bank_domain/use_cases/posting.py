@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from bank_domain.access import require_visible_account_number, sees_account
+from bank_domain.actors import MASTER, Actor
 from bank_domain.errors import DuplicateTransactionId
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, transaction_amount
@@ -22,6 +24,7 @@ class PostTransactionCommand:
     transaction_id: str | None = None
     description: str | None = None
     status: str = TransactionStatus.SUCCESS.value
+    actor: Actor = MASTER
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +45,19 @@ class _Request:
     transaction_type: TransactionType
     description: str | None
     status: TransactionStatus
+    actor: Actor
 
     @classmethod
     def parse(cls, command: PostTransactionCommand) -> _Request:
         return cls(
-            account_number=AccountNumber(command.account_number),
+            account_number=require_visible_account_number(
+                command.actor, AccountNumber(command.account_number)
+            ),
             amount=transaction_amount(command.amount),
             transaction_type=TransactionType.parse(command.transaction_type),
             description=description(command.description),
             status=TransactionStatus.parse(command.status),
+            actor=command.actor,
         )
 
     def new_transaction(self, transaction_id: TransactionId, now: datetime) -> Transaction:
@@ -67,13 +74,19 @@ class _Request:
     def replay(
         self, stored: Transaction | None, transaction_id: TransactionId
     ) -> PostedTransaction:
-        """A repeat of a stored posting is answered with it; any other use of the id is refused."""
-        if stored is None or not stored.same_request(
-            self.account_number,
-            self.amount,
-            self.transaction_type,
-            self.description,
-            self.status,
+        """A repeat of a stored posting is answered with it; any other use of the id is refused,
+        and so is any use of the id of a transaction the actor may not see (whose account then
+        differs from the request's: the refusal names no field of it)."""
+        if (
+            stored is None
+            or not sees_account(self.actor, stored.account_number)
+            or not stored.same_request(
+                self.account_number,
+                self.amount,
+                self.transaction_type,
+                self.description,
+                self.status,
+            )
         ):
             raise DuplicateTransactionId(
                 str(transaction_id),
@@ -113,7 +126,9 @@ class PostTransaction:
                 if stored is not None:
                     return request.replay(stored, transaction_id)
             number = request.account_number
-            account = require_open_account(await uow.accounts.get_for_update(number), number)
+            account = require_open_account(
+                await uow.accounts.get_for_update(number), number, actor=request.actor
+            )
             transaction = request.new_transaction(transaction_id, self._clock())
             version = account.version
             account.accept(transaction, transaction.timestamp)

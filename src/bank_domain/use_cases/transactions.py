@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from bank_domain.actors import MASTER, Actor
 from bank_domain.errors import InvalidValue
 from bank_domain.identifiers import TransactionId
 from bank_domain.money import transaction_amount
@@ -39,6 +40,7 @@ class AmendTransactionCommand:
     transaction_type: str | None = None
     description: str | Unset | None = UNSET
     status: str | None = None
+    actor: Actor = MASTER
 
 
 class AmendTransaction:
@@ -66,7 +68,9 @@ class AmendTransaction:
         )
         status = None if command.status is None else TransactionStatus.parse(command.status)
         async with self._uow() as uow:
-            transaction, account = await lock_transaction_and_account(uow, transaction_id)
+            transaction, account = await lock_transaction_and_account(
+                uow, transaction_id, actor=command.actor
+            )
             now = self._clock()
             effect_before = transaction.effect
             changed = transaction.amend(
@@ -96,10 +100,10 @@ class DeleteTransaction:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, transaction_id: str) -> None:
+    async def __call__(self, transaction_id: str, *, actor: Actor = MASTER) -> None:
         tid = transaction_id_for_lookup(transaction_id)
         async with self._uow() as uow:
-            transaction, account = await lock_transaction_and_account(uow, tid)
+            transaction, account = await lock_transaction_and_account(uow, tid, actor=actor)
             now = self._clock()
             if not transaction.effect.is_zero():
                 account.move_balance(-transaction.effect, now)
@@ -113,10 +117,10 @@ class GetTransaction:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    async def __call__(self, transaction_id: str) -> Transaction:
+    async def __call__(self, transaction_id: str, *, actor: Actor = MASTER) -> Transaction:
         tid = transaction_id_for_lookup(transaction_id)
         async with self._uow(read_only=True) as uow:
-            return require_live_transaction(await uow.transactions.get(tid), tid)
+            return require_live_transaction(await uow.transactions.get(tid), tid, actor=actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,7 @@ class ListTransactionsQuery:
     status: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    actor: Actor = MASTER
 
 
 class ListTransactions:
@@ -139,7 +144,7 @@ class ListTransactions:
         self._cursors = cursors or CursorCodec()
 
     async def __call__(self, request: ListTransactionsQuery) -> Page[Transaction]:
-        number = account_number_for_lookup(request.account_number)
+        number = account_number_for_lookup(request.account_number, actor=request.actor)
         limit = page_size(request.limit)
         query = TransactionQuery(
             account_number=number,
@@ -153,7 +158,7 @@ class ListTransactions:
             until=utc_timestamp(request.until, "until"),
         )
         async with self._uow(read_only=True) as uow:
-            require_open_account(await uow.accounts.get(number), number)
+            require_open_account(await uow.accounts.get(number), number, actor=request.actor)
             found = await uow.transactions.list(query)
         items = found[:limit]
         if len(found) <= limit:
