@@ -35,7 +35,11 @@ from bank_domain.use_cases.accounts import (
 )
 from bank_domain.use_cases.balance import Recalculation
 from bank_domain.use_cases.posting import PostedTransaction, PostTransactionCommand
-from bank_domain.use_cases.transactions import AmendTransactionCommand, ListTransactionsQuery
+from bank_domain.use_cases.transactions import (
+    AmendTransactionCommand,
+    DeleteTransactionCommand,
+    ListTransactionsQuery,
+)
 
 __all__ = [
     "UNSET",
@@ -50,6 +54,7 @@ __all__ = [
     "BalanceLimitExceeded",
     "CloseAccountCommand",
     "Conflict",
+    "DeleteTransactionCommand",
     "DuplicateAccountNumber",
     "DuplicateTransactionId",
     "InsufficientFunds",

@@ -7,7 +7,11 @@ from fastapi import Query, Response
 from bank_domain.ledger import Ledger
 from bank_domain.pagination import MAX_PAGE_SIZE
 from bank_domain.transaction import UNSET, TransactionStatus, TransactionType
-from bank_domain.use_cases.transactions import AmendTransactionCommand, ListTransactionsQuery
+from bank_domain.use_cases.transactions import (
+    AmendTransactionCommand,
+    DeleteTransactionCommand,
+    ListTransactionsQuery,
+)
 from bank_web import presenters
 from bank_web.dependencies import LedgerDep
 from bank_web.json_codec import ExactJSONResponse
@@ -142,5 +146,5 @@ async def put_transaction(transaction_id: str, body: TransactionPut, ledger: Led
 async def delete_transaction(transaction_id: str, ledger: LedgerDep) -> Response:
     """Takes a `success` transaction's effect back (409 if that would overdraw) and keeps the
     record for audit; the id then answers 404 and is never used again."""
-    await ledger.delete_transaction(transaction_id)
+    await ledger.delete_transaction(DeleteTransactionCommand(transaction_id))
     return Response(status_code=204)
