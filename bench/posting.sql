@@ -12,9 +12,9 @@ SELECT balance_cents FROM accounts WHERE account_number = :acct FOR UPDATE \gset
 UPDATE accounts SET balance_cents = :after, updated_at = now(), version = version + 1
   WHERE account_number = :acct;
 INSERT INTO transactions (transaction_id, account_number, amount_cents, transaction_type,
-    description, status, "timestamp", updated_at, balance_after_cents)
+    description, status, "timestamp", updated_at, balance_after_cents, version)
   VALUES ('pgb' || :run || '-' || :client_id || '-' || :nonce, :acct, :cents,
     CASE WHEN :withdrawal = 1 THEN 'withdrawal' ELSE 'deposit' END,
-    :description, 'success', now(), now(), :after);
+    :description, 'success', now(), now(), :after, 1);
 \endif
 COMMIT;

@@ -40,7 +40,11 @@ from bank_domain.use_cases.accounts import (
 from bank_domain.use_cases.api_keys import CreateApiKeyCommand, CreatedApiKey, ListApiKeysQuery
 from bank_domain.use_cases.balance import Recalculation
 from bank_domain.use_cases.posting import PostedTransaction, PostTransactionCommand
-from bank_domain.use_cases.transactions import AmendTransactionCommand, ListTransactionsQuery
+from bank_domain.use_cases.transactions import (
+    AmendTransactionCommand,
+    DeleteTransactionCommand,
+    ListTransactionsQuery,
+)
 
 __all__ = [
     "MASTER",
@@ -62,6 +66,7 @@ __all__ = [
     "Conflict",
     "CreateApiKeyCommand",
     "CreatedApiKey",
+    "DeleteTransactionCommand",
     "DuplicateAccountNumber",
     "DuplicateTransactionId",
     "Forbidden",

@@ -40,6 +40,7 @@ from bank_domain.use_cases.transactions import (
     AmendTransaction,
     AmendTransactionCommand,
     DeleteTransaction,
+    DeleteTransactionCommand,
     GetTransaction,
     ListTransactions,
     ListTransactionsQuery,
@@ -109,8 +110,8 @@ class Ledger:
     async def amend_transaction(self, command: AmendTransactionCommand) -> Transaction:
         return await self._amend_transaction(command)
 
-    async def delete_transaction(self, transaction_id: str, *, actor: Actor = MASTER) -> None:
-        await self._delete_transaction(transaction_id, actor=actor)
+    async def delete_transaction(self, command: DeleteTransactionCommand) -> None:
+        await self._delete_transaction(command)
 
     async def get_transaction(self, transaction_id: str, *, actor: Actor = MASTER) -> Transaction:
         return await self._get_transaction(transaction_id, actor=actor)

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Final
 
 from bank_domain.choices import parse_choice
-from bank_domain.errors import InvalidStatusChange
+from bank_domain.errors import InvalidStatusChange, VersionMismatch
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money
 from bank_domain.text import free_text
@@ -82,6 +82,7 @@ class Transaction:
     updated_at: datetime
     balance_after: Money | None = None
     deleted_at: datetime | None = None
+    version: int = 1
 
     @classmethod
     def new(
@@ -94,7 +95,8 @@ class Transaction:
         status: TransactionStatus,
         now: datetime,
     ) -> Transaction:
-        """A transaction made now, not yet accepted by its account (which sets balance_after)."""
+        """A transaction made now, at version 1, not yet accepted by its account (which sets
+        balance_after)."""
         return cls(
             transaction_id=transaction_id,
             account_number=account_number,
@@ -116,6 +118,13 @@ class Transaction:
         if self.status is not TransactionStatus.SUCCESS or self.is_deleted:
             return Money.zero()
         return self.amount if self.transaction_type is TransactionType.DEPOSIT else -self.amount
+
+    def expect_version(self, expected: int | None) -> None:
+        """Refuses a change made against a version that is no longer this one (If-Match)."""
+        if expected is not None and expected != self.version:
+            raise VersionMismatch(
+                f"Transaction {self.transaction_id} is at version {self.version}, not {expected}."
+            )
 
     def same_request(
         self,
@@ -144,7 +153,8 @@ class Transaction:
         description: str | Unset | None = UNSET,
         status: TransactionStatus | None = None,
     ) -> bool:
-        """Applies the changes asked for; returns whether anything changed."""
+        """Applies the changes asked for; returns whether anything changed. A change moves the
+        version on by one; a request that changes nothing leaves it alone."""
         if (
             status is not None
             and status is not self.status
@@ -165,7 +175,7 @@ class Transaction:
             self.status = status
         changed = before != (self.amount, self.transaction_type, self.description, self.status)
         if changed:
-            self.updated_at = now
+            self._touch(now)
         return changed
 
     def record_balance(self, account_balance: Money) -> None:
@@ -175,5 +185,9 @@ class Transaction:
 
     def delete(self, now: datetime) -> None:
         self.deleted_at = now
-        self.updated_at = now
         self.balance_after = None
+        self._touch(now)
+
+    def _touch(self, now: datetime) -> None:
+        self.version += 1
+        self.updated_at = now

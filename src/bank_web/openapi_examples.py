@@ -32,6 +32,7 @@ SCHEMA_EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "timestamp": "2026-11-25T18:43:00.000000Z",
             "updated_at": "2026-11-25T18:43:00.000000Z",
             "balance_after": Decimal("500.00"),
+            "version": 1,
         }
     ],
     "TransactionPatch": [{"status": "cancelled"}],

@@ -37,6 +37,7 @@ def transaction(transaction: Transaction) -> dict[str, Any]:
         "timestamp": transaction.timestamp,
         "updated_at": transaction.updated_at,
         "balance_after": _amount(transaction.balance_after),
+        "version": transaction.version,
     }
 
 

@@ -56,6 +56,9 @@ class TransactionOut(BaseModel):
             }
         ),
     ]
+    version: int = Field(
+        description='1 when posted, +1 with every change; the ETag is "<version>".'
+    )
 
 
 class TransactionPage(BaseModel):

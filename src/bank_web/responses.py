@@ -3,7 +3,7 @@ one place for every route that gives them, the posting fast path included."""
 
 from __future__ import annotations
 
-from bank_domain import Account, PostedTransaction
+from bank_domain import Account, PostedTransaction, Transaction
 from bank_web import presenters
 from bank_web.json_codec import ExactJSONResponse
 
@@ -14,11 +14,19 @@ def entity_tag(version: int) -> str:
 
 def posting_response(posting: PostedTransaction) -> ExactJSONResponse:
     """A new transaction is a 201; a safe retry of a stored one a 200."""
-    transaction = posting.transaction
+    return transaction_response(
+        posting.transaction, status_code=201 if posting.created else 200, location=True
+    )
+
+
+def transaction_response(
+    transaction: Transaction, status_code: int = 200, *, location: bool = False
+) -> ExactJSONResponse:
+    headers = {"ETag": entity_tag(transaction.version)}
+    if location:
+        headers["Location"] = f"/v1/transactions/{transaction.transaction_id.value}"
     return ExactJSONResponse(
-        presenters.transaction(transaction),
-        status_code=201 if posting.created else 200,
-        headers={"Location": f"/v1/transactions/{transaction.transaction_id.value}"},
+        presenters.transaction(transaction), status_code=status_code, headers=headers
     )
 
 

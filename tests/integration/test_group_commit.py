@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
@@ -20,6 +21,9 @@ from bank_domain import (
     PostedTransaction,
     PostTransactionCommand,
     StorageUnavailable,
+    Transaction,
+    TransactionStatus,
+    TransactionType,
 )
 from bank_domain.identifiers import TransactionId
 
@@ -279,3 +283,31 @@ async def test_calls_out_of_the_ports_order_raise_at_once(postgres_store: SqlSto
         await uow.commit()
         with pytest.raises(RuntimeError):
             await uow.transactions.add(stored.transaction)
+
+
+async def test_a_grouped_posting_writes_the_transactions_version(postgres_store: SqlStore) -> None:
+    """The grouped INSERT writes the version it is given (the column's default of 1, for rows
+    from before versions, would hide one left out)."""
+    ledger = grouped_ledger(postgres_store)
+    number = AccountNumber(await open_account(ledger))
+    transaction = dataclasses.replace(
+        Transaction.new(
+            TransactionId.generate(),
+            number,
+            Money(Decimal("1.00")),
+            TransactionType.DEPOSIT,
+            None,
+            TransactionStatus.PENDING,
+            datetime.now(UTC),
+        ),
+        version=5,
+    )
+
+    async with postgres_store.posting_unit_of_work() as uow:
+        account = await uow.accounts.get_for_update(number)
+        assert account is not None
+        await uow.transactions.add(transaction)
+        await uow.accounts.save(account)
+        await uow.commit()
+
+    assert (await ledger.get_transaction(transaction.transaction_id.value)).version == 5

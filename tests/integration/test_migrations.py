@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from bank_adapters.sql import (
     current_revision,
@@ -27,7 +29,19 @@ from bank_adapters.sql import (
 )
 from bank_adapters.sql.engine import create_engine
 from bank_adapters.sql.migrate import alembic_config
-from bank_adapters.sql.schema import metadata
+from bank_adapters.sql.rows import account_to_row, transaction_to_row
+from bank_adapters.sql.schema import accounts, metadata, transactions
+from bank_adapters.stores import open_store
+from bank_domain import (
+    Account,
+    AccountNumber,
+    AccountType,
+    Money,
+    Transaction,
+    TransactionId,
+    TransactionStatus,
+    TransactionType,
+)
 from tests.support.postgres import postgres_server_url, throwaway_database
 
 
@@ -150,6 +164,58 @@ async def test_a_secret_hash_finds_one_api_key_at_most(empty_database_url: str) 
     await upgrade_to_head(empty_database_url)
 
     assert "ix_api_keys_secret_hash" in await run_on(empty_database_url, unique_indexes)
+
+
+async def test_transactions_stored_before_versions_read_version_1(
+    empty_database_url: str,
+) -> None:
+    """Migration 0004_transaction_versions counts every transaction already stored as version
+    1, and from then on the database refuses a version below 1."""
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    account = Account.open(AccountNumber("1234567890"), "Ada", AccountType.CHECKING, now)
+    stored = [
+        Transaction.new(
+            TransactionId(f"before-versions-{n}"),
+            account.number,
+            Money.parse("5"),
+            TransactionType.DEPOSIT,
+            None,
+            TransactionStatus.PENDING,
+            now,
+        )
+        for n in range(3)
+    ]
+    versions = ScriptDirectory.from_config(alembic_config()).get_revision(
+        "0004_transaction_versions"
+    )
+    assert versions is not None
+    assert isinstance(versions.down_revision, str)
+    await upgrade(empty_database_url, versions.down_revision)
+
+    def store_rows_without_versions(connection: Connection) -> None:
+        connection.execute(insert(accounts).values(account_to_row(account)))
+        for transaction in stored:
+            row = transaction_to_row(transaction)
+            del row["version"]
+            connection.execute(insert(transactions).values(row))
+        connection.commit()
+
+    await run_on(empty_database_url, store_rows_without_versions)
+    await upgrade_to_head(empty_database_url)
+
+    store = open_store(empty_database_url)
+    try:
+        async with store.unit_of_work(read_only=True) as uow:
+            found = [await uow.transactions.get(t.transaction_id) for t in stored]
+    finally:
+        await store.dispose()
+    assert [t.version if t else None for t in found] == [1, 1, 1]
+
+    def set_version_0(connection: Connection) -> None:
+        connection.execute(update(transactions).values(version=0))
+
+    with pytest.raises(IntegrityError, match="ck_transactions_version_positive"):
+        await run_on(empty_database_url, set_version_0)
 
 
 async def test_upgrading_twice_changes_nothing(empty_database_url: str) -> None:

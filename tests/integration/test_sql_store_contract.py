@@ -64,6 +64,7 @@ class TransactionChanges(TypedDict, total=False):
     updated_at: datetime
     balance_after: Money | None
     deleted_at: datetime | None
+    version: int
 
 
 class TransactionFilters(TypedDict, total=False):
@@ -289,6 +290,7 @@ async def test_an_added_transaction_comes_back_field_for_field(store: Store) -> 
         updated_at=datetime(2024, 5, 1, 12, 0, 0, 2, tzinfo=UTC),
         balance_after=Money(Decimal("0.00")),
         deleted_at=datetime(2024, 5, 2, tzinfo=UTC),
+        version=7,
     )
     await add(store, account, transaction)
 
@@ -312,6 +314,7 @@ async def test_a_transaction_without_optional_fields_comes_back_so(store: Store)
     assert same_fields(loaded, transaction)
     assert loaded is not None
     assert (loaded.description, loaded.balance_after, loaded.deleted_at) == (None, None, None)
+    assert loaded.version == 1
 
 
 async def test_a_saved_transaction_keeps_every_change(store: Store) -> None:
@@ -329,6 +332,7 @@ async def test_a_saved_transaction_keeps_every_change(store: Store) -> None:
         changed.updated_at = T0 + timedelta(seconds=1)
         changed.balance_after = Money(Decimal("0.01"))
         changed.deleted_at = T0 + timedelta(seconds=2)
+        changed.version = 3
         await uow.transactions.save(changed)
         await uow.commit()
 
@@ -365,7 +369,10 @@ async def test_transactions_list_oldest_first_then_by_id_a_page_at_a_time(store:
         datetime(2024, 1, 1, 6, 0, 0, 2, tzinfo=INDIA),  # 00:30 UTC
         datetime(2100, 1, 1, tzinfo=UTC),
     ]
-    items = [a_transaction(account, transaction_id=tid, timestamp=times[1]) for tid in tie]
+    items = [
+        a_transaction(account, transaction_id=tid, timestamp=times[1], version=2 + n)
+        for n, tid in enumerate(tie)
+    ]
     items += [a_transaction(account, timestamp=t) for t in (times[4], times[0], times[3], times[2])]
     hidden = [
         a_transaction(account, timestamp=times[2], deleted_at=T0),

@@ -15,6 +15,7 @@ from bank_domain import (
     AmendTransactionCommand,
     CloseAccountCommand,
     CreateApiKeyCommand,
+    DeleteTransactionCommand,
     DuplicateTransactionId,
     Forbidden,
     Ledger,
@@ -203,9 +204,11 @@ class TestTransactions:
     ) -> None:
         tid = str(world.other_tx.transaction_id)
         with pytest.raises(TransactionNotFound):
-            await ledger.delete_transaction(tid, actor=world.actor)
+            await ledger.delete_transaction(DeleteTransactionCommand(tid, actor=world.actor))
         assert not (await ledger.get_transaction(tid)).is_deleted
-        await ledger.delete_transaction(str(world.my_tx.transaction_id), actor=world.actor)
+        await ledger.delete_transaction(
+            DeleteTransactionCommand(str(world.my_tx.transaction_id), actor=world.actor)
+        )
         assert await balance_of(ledger, number_of(world.mine)) == Decimal("100.00")
 
     async def test_listing_another_accounts_transactions_is_not_found(

@@ -20,6 +20,7 @@ from bank_adapters import memory
 from bank_adapters.memory import InMemoryStore
 from bank_domain import (
     AmendTransactionCommand,
+    DeleteTransactionCommand,
     DuplicateAccountNumber,
     DuplicateTransactionId,
     InsufficientFunds,
@@ -218,7 +219,9 @@ async def test_concurrent_deletes_of_one_transaction_take_it_back_once(
     number = number_of(await open_account(ledger, "10"))
     tid = str((await post(ledger, number, "5")).transaction.transaction_id)
 
-    results = await outcomes([ledger.delete_transaction(tid) for _ in range(16)])
+    results = await outcomes(
+        [ledger.delete_transaction(DeleteTransactionCommand(tid)) for _ in range(16)]
+    )
 
     assert sum(1 for r in results if r is None) == 1
     assert all(isinstance(r, TransactionNotFound) for r in results if r is not None)

@@ -21,6 +21,7 @@ from bank_domain import (
     TransactionId,
     TransactionStatus,
     TransactionType,
+    VersionMismatch,
 )
 
 from .support import T0, random_account_number, random_tid
@@ -121,6 +122,29 @@ def test_an_account_refuses_another_account_s_transaction() -> None:
     other, _ = fresh_account()
     with pytest.raises(ValueError, match="belongs to account"):
         account.accept(new_transaction(other, "1"), LATER)
+
+
+def test_a_transaction_counts_its_own_changes() -> None:
+    account, _ = fresh_account()
+    transaction = new_transaction(account, "5", status=TransactionStatus.PENDING)
+    assert transaction.version == 1
+    assert not transaction.amend(LATER, amount=Money.parse("5.00"))
+    assert (transaction.version, transaction.updated_at) == (1, T0)
+    assert transaction.amend(LATER, status=TransactionStatus.SUCCESS, description="paid")
+    assert (transaction.version, transaction.updated_at) == (2, LATER)
+    transaction.record_balance(Money.parse("5"))
+    assert transaction.version == 2
+    transaction.delete(LATER + timedelta(seconds=1))
+    assert transaction.version == 3
+
+
+def test_a_transaction_refuses_a_version_it_is_not_at() -> None:
+    account, _ = fresh_account()
+    transaction = new_transaction(account, "5")
+    transaction.expect_version(None)
+    transaction.expect_version(1)
+    with pytest.raises(VersionMismatch, match="at version 1, not 2"):
+        transaction.expect_version(2)
 
 
 @pytest.mark.parametrize(

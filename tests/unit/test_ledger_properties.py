@@ -41,6 +41,7 @@ from bank_domain import (
     AccountNumber,
     AmendTransactionCommand,
     CloseAccountCommand,
+    DeleteTransactionCommand,
     DuplicateTransactionId,
     InsufficientFunds,
     InvalidStatusChange,
@@ -305,7 +306,7 @@ class LedgerMachine(RuleBasedStateMachine):
             expected = AccountFrozen
         elif account.balance - t.effect() < 0:
             expected = InsufficientFunds
-        _, error = self.outcome(self.ledger.delete_transaction(tid))
+        _, error = self.outcome(self.ledger.delete_transaction(DeleteTransactionCommand(tid)))
         self.expect(error, expected)
         if error is None:
             if t.effect():

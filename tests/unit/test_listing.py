@@ -14,6 +14,7 @@ from bank_domain import (
     Account,
     AccountNotFound,
     CloseAccountCommand,
+    DeleteTransactionCommand,
     InvalidValue,
     Ledger,
     ListAccountsQuery,
@@ -255,7 +256,7 @@ class TestListTransactions:
         number = number_of(await open_account(ledger))
         kept = (await post(ledger, number, "1")).transaction
         gone = (await post(ledger, number, "2")).transaction
-        await ledger.delete_transaction(str(gone.transaction_id))
+        await ledger.delete_transaction(DeleteTransactionCommand(str(gone.transaction_id)))
         assert [t.transaction_id for t in await every_transaction(ledger, number, limit=1)] == [
             kept.transaction_id
         ]

@@ -107,6 +107,31 @@ def test_the_lane_and_the_route_answer_alike(
     assert by_lane.headers["content-type"] == by_route.headers["content-type"]
     assert _comparable(by_lane.json()) == _comparable(by_route.json())
     assert (by_lane.headers.get("location") is None) == (by_route.headers.get("location") is None)
+    assert set(by_lane.headers) == set(by_route.headers)
+    assert by_lane.headers.get("etag") == by_route.headers.get("etag")
+
+
+def test_the_lane_and_the_route_answer_a_retry_alike(
+    clients: tuple[TestClient, TestClient],
+) -> None:
+    content = (
+        b'{"transaction_id": "retry-me-1", "account_number": "1234567890", "amount": 5,'
+        b' "transaction_type": "deposit"}'
+    )
+    answers = []
+    for client in clients:
+        first = client.post("/v1/transactions", content=content, headers=JSON)
+        again = client.post("/v1/transactions", content=content, headers=JSON)
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert again.json() == first.json()
+        answers.append(
+            [
+                (a.status_code, sorted(a.headers), a.headers["etag"], a.headers["location"])
+                for a in (first, again)
+            ]
+        )
+    assert answers[0] == answers[1]
+    assert answers[0][1][2:] == ('"1"', "/v1/transactions/retry-me-1")
 
 
 def test_the_lane_takes_only_posting(clients: tuple[TestClient, TestClient]) -> None:

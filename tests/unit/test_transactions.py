@@ -15,6 +15,7 @@ from bank_domain import (
     AccountNumber,
     AmendTransactionCommand,
     BalanceLimitExceeded,
+    DeleteTransactionCommand,
     DuplicateTransactionId,
     InsufficientFunds,
     InvalidStatusChange,
@@ -28,6 +29,7 @@ from bank_domain import (
     TransactionStatus,
     TransactionType,
     UpdateAccountCommand,
+    VersionMismatch,
 )
 from bank_domain.errors import AccountNotFound
 from bank_domain.transaction import Unset
@@ -48,12 +50,13 @@ D = Decimal
 
 
 class AmendChanges(TypedDict, total=False):
-    """What an ``AmendTransactionCommand`` may change."""
+    """What an ``AmendTransactionCommand`` may change, and the version it expects."""
 
     amount: Decimal | int | str | None
     transaction_type: str | None
     description: str | Unset | None
     status: str | None
+    expected_version: int | None
 
 
 class PostingFields(TypedDict, total=False):
@@ -273,7 +276,7 @@ class TestPost:
         number = number_of(await open_account(ledger))
         tid = random_tid()
         await post(ledger, number, "5", transaction_id=tid)
-        await ledger.delete_transaction(tid)
+        await ledger.delete_transaction(DeleteTransactionCommand(tid))
         with pytest.raises(DuplicateTransactionId):
             await post(ledger, number, "5", transaction_id=tid)
         with pytest.raises(DuplicateTransactionId):
@@ -566,7 +569,7 @@ class TestAmend:
         assert caught.value.code == "transaction_not_found"
         number = number_of(await open_account(ledger))
         t = (await post(ledger, number, "5")).transaction
-        await ledger.delete_transaction(str(t.transaction_id))
+        await ledger.delete_transaction(DeleteTransactionCommand(str(t.transaction_id)))
         with pytest.raises(TransactionNotFound):
             await amend(ledger, t.transaction_id, amount="1")
 
@@ -599,7 +602,7 @@ class TestDelete:
         tid = str(t.transaction_id)
         assert await balance_of(ledger, number) == moved_to
 
-        await ledger.delete_transaction(tid)
+        await ledger.delete_transaction(DeleteTransactionCommand(tid))
 
         assert await balance_of(ledger, number) == 15
         assert await version_of(ledger, number) == 3
@@ -617,7 +620,7 @@ class TestDelete:
     async def test_a_pending_transaction_goes_without_moving_money(self, ledger: Ledger) -> None:
         number = number_of(await open_account(ledger, "15"))
         t = (await post(ledger, number, "5", status="pending")).transaction
-        await ledger.delete_transaction(str(t.transaction_id))
+        await ledger.delete_transaction(DeleteTransactionCommand(str(t.transaction_id)))
         assert await balance_of(ledger, number) == 15
         assert await version_of(ledger, number) == 1
 
@@ -627,7 +630,7 @@ class TestDelete:
         await post(ledger, number, "60", "withdrawal")
 
         with pytest.raises(InsufficientFunds):
-            await ledger.delete_transaction(str(deposit.transaction_id))
+            await ledger.delete_transaction(DeleteTransactionCommand(str(deposit.transaction_id)))
 
         assert (await ledger.get_transaction(str(deposit.transaction_id))).amount.amount == 100
         assert await balance_of(ledger, number) == 40
@@ -636,9 +639,9 @@ class TestDelete:
         number = number_of(await open_account(ledger, "10"))
         tid = random_tid()
         await post(ledger, number, "5", transaction_id=tid)
-        await ledger.delete_transaction(tid)
+        await ledger.delete_transaction(DeleteTransactionCommand(tid))
         with pytest.raises(TransactionNotFound) as caught:
-            await ledger.delete_transaction(tid)
+            await ledger.delete_transaction(DeleteTransactionCommand(tid))
         assert caught.value.code == "transaction_not_found"
         with pytest.raises(DuplicateTransactionId):
             await post(ledger, number, "5", transaction_id=tid)
@@ -649,12 +652,120 @@ class TestDelete:
         t = (await post(ledger, number, "5")).transaction
         await ledger.update_account(UpdateAccountCommand(number, status="frozen"))
         with pytest.raises(AccountFrozen):
-            await ledger.delete_transaction(str(t.transaction_id))
+            await ledger.delete_transaction(DeleteTransactionCommand(str(t.transaction_id)))
         assert await balance_of(ledger, number) == 15
 
     async def test_an_unknown_transaction_is_not_found(self, ledger: Ledger) -> None:
         with pytest.raises(TransactionNotFound):
-            await ledger.delete_transaction(random_tid())
+            await ledger.delete_transaction(DeleteTransactionCommand(random_tid()))
+
+
+class TestTransactionVersion:
+    """A transaction's version starts at 1 and moves on once with every change (amendment,
+    status change, deletion); a stale expected version (If-Match) is refused, nothing changed."""
+
+    async def test_a_new_transaction_and_its_retry_are_at_version_1(self, ledger: Ledger) -> None:
+        number = number_of(await open_account(ledger))
+        tid = random_tid()
+        posted = await post(ledger, number, "5", transaction_id=tid)
+        retried = await post(ledger, number, "5", transaction_id=tid)
+        assert (posted.created, retried.created) == (True, False)
+        assert posted.transaction.version == retried.transaction.version == 1
+        assert (await ledger.get_transaction(tid)).version == 1
+
+    async def test_each_change_counts_once_and_no_change_counts_nothing(
+        self, ledger: Ledger
+    ) -> None:
+        number = number_of(await open_account(ledger, "100"))
+        t = (await post(ledger, number, "5", status="pending")).transaction
+        tid = t.transaction_id
+        assert (await amend(ledger, tid, description="Lunch")).version == 2
+        assert (await amend(ledger, tid, description="Lunch", status="pending")).version == 2
+        assert (await amend(ledger, tid, status="success")).version == 3
+        assert (await amend(ledger, tid, amount="7", transaction_type="withdrawal")).version == 4
+        assert (await amend(ledger, tid, amount="7.00")).version == 4
+        assert (await amend(ledger, tid, status="cancelled")).version == 5
+        assert (await ledger.get_transaction(str(tid))).version == 5
+
+    async def test_a_deletion_counts_as_a_change(
+        self, ledger: Ledger, store: InMemoryStore
+    ) -> None:
+        number = number_of(await open_account(ledger))
+        t = (await post(ledger, number, "5")).transaction
+        await amend(ledger, t.transaction_id, description="x")
+        await ledger.delete_transaction(DeleteTransactionCommand(str(t.transaction_id)))
+        assert store.transactions[t.transaction_id].version == 3
+
+    async def test_a_refused_change_leaves_the_version(self, ledger: Ledger) -> None:
+        number = number_of(await open_account(ledger))
+        deposit = (await post(ledger, number, "10")).transaction
+        with pytest.raises(InsufficientFunds):
+            await amend(ledger, deposit.transaction_id, transaction_type="withdrawal")
+        with pytest.raises(InvalidStatusChange):
+            await amend(ledger, deposit.transaction_id, status="pending")
+        assert (await ledger.get_transaction(str(deposit.transaction_id))).version == 1
+
+    async def test_a_matching_expected_version_is_accepted(self, ledger: Ledger) -> None:
+        number = number_of(await open_account(ledger))
+        tid = (await post(ledger, number, "5")).transaction.transaction_id
+        assert (await amend(ledger, tid, description="a", expected_version=1)).version == 2
+        assert (await amend(ledger, tid, description="b", expected_version=2)).version == 3
+        await ledger.delete_transaction(DeleteTransactionCommand(str(tid), expected_version=3))
+        with pytest.raises(TransactionNotFound):
+            await ledger.get_transaction(str(tid))
+
+    @pytest.mark.parametrize("expected", [0, 2, 99])
+    async def test_a_stale_expected_version_is_refused_and_nothing_changes(
+        self, ledger: Ledger, expected: int
+    ) -> None:
+        number = number_of(await open_account(ledger))
+        t = (await post(ledger, number, "5", status="pending", description="as was")).transaction
+        account_version = await version_of(ledger, number)
+        with pytest.raises(VersionMismatch) as caught:
+            await amend(
+                ledger,
+                t.transaction_id,
+                amount="9",
+                transaction_type="deposit",
+                description="changed",
+                status="success",
+                expected_version=expected,
+            )
+        assert caught.value.code == "version_mismatch"
+        stored = await ledger.get_transaction(str(t.transaction_id))
+        assert (stored.amount.amount, stored.status, stored.description) == (
+            D("5.00"),
+            TransactionStatus.PENDING,
+            "as was",
+        )
+        assert (stored.version, stored.updated_at) == (1, t.updated_at)
+        assert await balance_of(ledger, number) == 0
+        assert await version_of(ledger, number) == account_version
+
+    async def test_a_stale_expected_version_is_refused_even_for_no_change(
+        self, ledger: Ledger
+    ) -> None:
+        number = number_of(await open_account(ledger))
+        tid = (await post(ledger, number, "5")).transaction.transaction_id
+        await amend(ledger, tid, description="new")
+        with pytest.raises(VersionMismatch):
+            await amend(ledger, tid, description="new", expected_version=1)
+
+    @pytest.mark.parametrize("expected", [0, 2, 99])
+    async def test_a_stale_expected_version_keeps_the_transaction(
+        self, ledger: Ledger, store: InMemoryStore, expected: int
+    ) -> None:
+        number = number_of(await open_account(ledger))
+        t = (await post(ledger, number, "5")).transaction
+        tid = str(t.transaction_id)
+        with pytest.raises(VersionMismatch):
+            await ledger.delete_transaction(
+                DeleteTransactionCommand(tid, expected_version=expected)
+            )
+        stored = await ledger.get_transaction(tid)
+        assert (stored.version, stored.deleted_at) == (1, None)
+        assert await balance_of(ledger, number) == 5
+        assert store.transactions[t.transaction_id].deleted_at is None
 
 
 class TestGetTransaction:
@@ -668,7 +779,7 @@ class TestGetTransaction:
     ) -> None:
         for lookup in [
             ledger.get_transaction(malformed),
-            ledger.delete_transaction(malformed),
+            ledger.delete_transaction(DeleteTransactionCommand(malformed)),
             ledger.amend_transaction(AmendTransactionCommand(malformed, amount="1")),
         ]:
             with pytest.raises(TransactionNotFound):
@@ -689,7 +800,7 @@ class TestRecalculate:
         await post(ledger, number, "5", "withdrawal")
         await post(ledger, number, "7", status="pending")
         t = (await post(ledger, number, "3")).transaction
-        await ledger.delete_transaction(str(t.transaction_id))
+        await ledger.delete_transaction(DeleteTransactionCommand(str(t.transaction_id)))
         version = await version_of(ledger, number)
 
         result = await ledger.recalculate_balance(number)

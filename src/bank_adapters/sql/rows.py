@@ -59,6 +59,7 @@ def transaction_to_row(transaction: Transaction) -> dict[str, Any]:
         "updated_at": transaction.updated_at,
         "balance_after_cents": None if balance_after is None else balance_after.cents,
         "deleted_at": transaction.deleted_at,
+        "version": transaction.version,
     }
 
 
@@ -75,6 +76,7 @@ def transaction_from_row(row: RowMapping) -> Transaction:
         updated_at=row["updated_at"],
         balance_after=None if cents_after is None else Money.from_cents(cents_after),
         deleted_at=row["deleted_at"],
+        version=row["version"],
     )
 
 

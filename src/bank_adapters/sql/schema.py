@@ -109,6 +109,8 @@ transactions = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("balance_after_cents", BigInteger, nullable=True),
     Column("deleted_at", UtcDateTime, nullable=True),
+    # Rows from before versions (migration 0003) read version 1.
+    Column("version", Integer, nullable=False, server_default=text("1")),
     PrimaryKeyConstraint("transaction_id", name=TRANSACTIONS_KEY),
     ForeignKeyConstraint(
         ["account_number"],
@@ -121,6 +123,7 @@ transactions = Table(
         _one_of("transaction_type", TransactionType), name="ck_transactions_transaction_type"
     ),
     CheckConstraint(_one_of("status", TransactionStatus), name="ck_transactions_status"),
+    CheckConstraint("version >= 1", name="ck_transactions_version_positive"),
     Index("ix_transactions_account_timeline", "account_number", "timestamp", "transaction_id"),
 )
 _NOT_DELETED = text("deleted_at IS NULL")

@@ -33,13 +33,15 @@ from bank_domain.use_cases._common import (
 
 @dataclass(frozen=True, slots=True)
 class AmendTransactionCommand:
-    """Fields left out (None, or UNSET for the description) stay as they are."""
+    """Fields left out (None, or UNSET for the description) stay as they are.
+    ``expected_version`` is the client's If-Match."""
 
     transaction_id: str
     amount: Decimal | int | str | None = None
     transaction_type: str | None = None
     description: str | Unset | None = UNSET
     status: str | None = None
+    expected_version: int | None = None
     actor: Actor = MASTER
 
 
@@ -71,6 +73,7 @@ class AmendTransaction:
             transaction, account = await lock_transaction_and_account(
                 uow, transaction_id, actor=command.actor
             )
+            transaction.expect_version(command.expected_version)
             now = self._clock()
             effect_before = transaction.effect
             changed = transaction.amend(
@@ -92,6 +95,13 @@ class AmendTransaction:
         return transaction
 
 
+@dataclass(frozen=True, slots=True)
+class DeleteTransactionCommand:
+    transaction_id: str
+    expected_version: int | None = None
+    actor: Actor = MASTER
+
+
 class DeleteTransaction:
     """Deletes a transaction: a ``success`` one's effect on the balance is taken back (refused if
     that would overdraw). The record is kept for audit; its id is never used again."""
@@ -100,10 +110,11 @@ class DeleteTransaction:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, transaction_id: str, *, actor: Actor = MASTER) -> None:
-        tid = transaction_id_for_lookup(transaction_id)
+    async def __call__(self, command: DeleteTransactionCommand) -> None:
+        tid = transaction_id_for_lookup(command.transaction_id)
         async with self._uow() as uow:
-            transaction, account = await lock_transaction_and_account(uow, tid, actor=actor)
+            transaction, account = await lock_transaction_and_account(uow, tid, actor=command.actor)
+            transaction.expect_version(command.expected_version)
             now = self._clock()
             if not transaction.effect.is_zero():
                 account.move_balance(-transaction.effect, now)

@@ -1,5 +1,6 @@
 """/v1/transactions and an account's list of them: post, read, amend and delete."""
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import Query, Response
@@ -7,14 +8,25 @@ from fastapi import Query, Response
 from bank_domain.ledger import Ledger
 from bank_domain.pagination import MAX_PAGE_SIZE
 from bank_domain.transaction import UNSET, TransactionStatus, TransactionType
-from bank_domain.use_cases.transactions import AmendTransactionCommand, ListTransactionsQuery
+from bank_domain.use_cases.transactions import (
+    AmendTransactionCommand,
+    DeleteTransactionCommand,
+    ListTransactionsQuery,
+)
 from bank_web import presenters
 from bank_web.dependencies import LedgerDep
-from bank_web.json_codec import ExactJSONResponse
 from bank_web.request_bodies import TransactionCreate, TransactionPatch, TransactionPut
 from bank_web.response_models import TransactionOut, TransactionPage
-from bank_web.responses import posting_response
-from bank_web.routes._http import Moment, cursor_given, page_response, problems, router
+from bank_web.responses import posting_response, transaction_response
+from bank_web.routes._http import (
+    IfMatch,
+    Moment,
+    cursor_given,
+    page_response,
+    precondition,
+    problems,
+    router,
+)
 
 transactions = router(tags=["transactions"])
 
@@ -48,7 +60,7 @@ async def post_transaction(body: TransactionCreate, ledger: LedgerDep) -> Respon
 )
 async def get_transaction(transaction_id: str, ledger: LedgerDep) -> Response:
     """One transaction; also one of a closed account. A deleted transaction answers 404."""
-    return ExactJSONResponse(presenters.transaction(await ledger.get_transaction(transaction_id)))
+    return transaction_response(await ledger.get_transaction(transaction_id))
 
 
 @transactions.get(
@@ -87,20 +99,25 @@ async def list_transactions(
     return page_response(page, presenters.transaction)
 
 
-async def _amend(ledger: Ledger, command: AmendTransactionCommand) -> Response:
-    return ExactJSONResponse(presenters.transaction(await ledger.amend_transaction(command)))
+async def _amend(
+    ledger: Ledger, command: AmendTransactionCommand, if_match: str | None
+) -> Response:
+    with precondition(if_match) as version:
+        command = dataclasses.replace(command, expected_version=version)
+        return transaction_response(await ledger.amend_transaction(command))
 
 
 @transactions.patch(
     "/v1/transactions/{transaction_id}",
     response_model=TransactionOut,
-    responses=problems(404, 409, 422, 503),
+    responses=problems(404, 409, 412, 422, 503),
 )
 async def patch_transaction(
-    transaction_id: str, body: TransactionPatch, ledger: LedgerDep
+    transaction_id: str, body: TransactionPatch, ledger: LedgerDep, if_match: IfMatch = None
 ) -> Response:
     """Changes some of `amount`, `transaction_type`, `description`, `status`; the balance
-    follows. `failed` and `cancelled` are final; a change that would overdraw is a 409."""
+    follows. `failed` and `cancelled` are final; a change that would overdraw is a 409. A
+    stale `If-Match` is a 412 `version_mismatch`, and nothing changes."""
     return await _amend(
         ledger,
         AmendTransactionCommand(
@@ -110,17 +127,20 @@ async def patch_transaction(
             description=body.description if "description" in body.model_fields_set else UNSET,
             status=body.status,
         ),
+        if_match,
     )
 
 
 @transactions.put(
     "/v1/transactions/{transaction_id}",
     response_model=TransactionOut,
-    responses=problems(404, 409, 422, 503),
+    responses=problems(404, 409, 412, 422, 503),
 )
-async def put_transaction(transaction_id: str, body: TransactionPut, ledger: LedgerDep) -> Response:
+async def put_transaction(
+    transaction_id: str, body: TransactionPut, ledger: LedgerDep, if_match: IfMatch = None
+) -> Response:
     """Replaces `amount`, `transaction_type` and `description` (null when left out), and
-    `status` when given."""
+    `status` when given. A stale `If-Match` is a 412, and nothing changes."""
     return await _amend(
         ledger,
         AmendTransactionCommand(
@@ -130,6 +150,7 @@ async def put_transaction(transaction_id: str, body: TransactionPut, ledger: Led
             description=body.description,
             status=body.status,
         ),
+        if_match,
     )
 
 
@@ -137,10 +158,15 @@ async def put_transaction(transaction_id: str, body: TransactionPut, ledger: Led
     "/v1/transactions/{transaction_id}",
     status_code=204,
     response_class=Response,
-    responses=problems(404, 409, 503),
+    responses=problems(404, 409, 412, 503),
 )
-async def delete_transaction(transaction_id: str, ledger: LedgerDep) -> Response:
+async def delete_transaction(
+    transaction_id: str, ledger: LedgerDep, if_match: IfMatch = None
+) -> Response:
     """Takes a `success` transaction's effect back (409 if that would overdraw) and keeps the
-    record for audit; the id then answers 404 and is never used again."""
-    await ledger.delete_transaction(transaction_id)
+    record for audit; the id then answers 404 and is never used again. A stale `If-Match` is
+    a 412, and nothing changes."""
+    with precondition(if_match) as version:
+        command = DeleteTransactionCommand(transaction_id, expected_version=version)
+        await ledger.delete_transaction(command)
     return Response(status_code=204)
