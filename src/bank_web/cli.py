@@ -12,6 +12,7 @@ import uvicorn
 
 from bank_adapters.stores import MEMORY_URL, migrate
 from bank_domain.errors import StorageUnavailable
+from bank_web.request_ids import server_log_config
 from bank_web.settings import Settings
 
 logger = logging.getLogger("bank_web")
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         port=arguments.port,
         workers=arguments.workers,
         log_level=settings.log_level,
+        log_config=server_log_config(settings.log_level),
         access_log=settings.access_log,
         proxy_headers=False,
         server_header=False,
