@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import secrets
@@ -13,7 +14,7 @@ import uvicorn
 from bank_adapters.stores import MEMORY_URL, migrate
 from bank_domain.errors import StorageUnavailable
 from bank_web.request_ids import server_log_config
-from bank_web.settings import Settings
+from bank_web.settings import LOOPBACK_HOSTS, Settings
 
 logger = logging.getLogger("bank_web")
 
@@ -54,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         # One secret for the run, handed to every worker (fresh processes) through the
         # environment, so a cursor one worker made is read by the others.
         os.environ["BANK_CURSOR_SECRET"] = secrets.token_urlsafe(32)
+    if not _is_loopback(arguments.host) and settings.allowed_hosts == list(LOOPBACK_HOSTS):
+        logger.warning(
+            "Serving on %s, but BANK_ALLOWED_HOSTS allows only the loopback names: a request "
+            "that names this server otherwise in its Host header is refused (400 "
+            "host_not_allowed). Set BANK_ALLOWED_HOSTS to the names clients use.",
+            arguments.host,
+        )
     if not _migrated(url):
         return 1
     uvicorn.run(
@@ -69,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         server_header=False,
     )
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
 
 
 def _migrated(url: str) -> bool:

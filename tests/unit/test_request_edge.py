@@ -1,5 +1,5 @@
-"""The request's edge (bank_web.edge), in process: request ids and the headers of every answer
-under /v1, whichever code gives the answer."""
+"""The request's edge (bank_web.edge), in process: request ids, the Host check, Location, and
+the headers of every answer under /v1, whichever code gives the answer."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import uvicorn
 from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
+from bank_web import cli
 from bank_web.app import create_app
+from bank_web.edge import AllowedHosts
 from bank_web.request_ids import RequestIdFilter, current_request_id, server_log_config
-from bank_web.settings import Settings
+from bank_web.settings import LOOPBACK_HOSTS, Settings
 
 ACCOUNT = "1234567890"
 JSON = {"content-type": "application/json"}
@@ -48,12 +52,14 @@ def _answers(client: TestClient) -> dict[str, Any]:
         "201 route": client.post("/v1/accounts", json={**OPENING, "account_number": None}),
         "404 route": client.get("/v1/accounts/0000000000"),
         "404 no route": client.get("/v1/nothing"),
+        "404 trailing slash": client.post("/v1/accounts/", json=OPENING),
         "405": client.put("/v1/transactions"),
         "413 fast path": client.post("/v1/transactions", content=b" " * 1000, headers=JSON),
         "413 route": client.post("/v1/accounts", content=b" " * 2000, headers=JSON),
         "415 fast path": client.post("/v1/transactions", content=POSTING),
         "422 fast path": client.post("/v1/transactions", content=b"{", headers=JSON),
         "422 route": client.post("/v1/accounts", json={"customer_name": 1}),
+        "400 host": client.get(f"/v1/accounts/{ACCOUNT}", headers={"host": "evil.example"}),
     }
 
 
@@ -180,3 +186,113 @@ def test_the_server_log_config_shows_the_id_on_every_line() -> None:
     assert "%(request_id)s" in config["formatters"]["default"]["fmt"]
     assert all(handler["filters"] == ["request_id"] for handler in config["handlers"].values())
     assert config["loggers"]["bank_web"]["level"] == "WARNING"
+
+
+# --- Host --------------------------------------------------------------------------------------
+
+
+def test_the_default_allows_the_loopback_names_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BANK_ALLOWED_HOSTS")
+    settings = Settings(database_url="memory://")
+    assert settings.allowed_hosts == list(LOOPBACK_HOSTS)
+    with TestClient(create_app(settings), base_url="http://localhost") as client:
+        for host in ("localhost", "localhost:8000", "127.0.0.1:8000", "[::1]:8000", "LOCALHOST"):
+            assert client.get("/v1/accounts", headers={"host": host}).status_code == 200, host
+        for host in ("evil.example", "evil.example:8000", "testserver", "127.0.0.2", "[::2]"):
+            refused = client.get("/v1/accounts", headers={"host": host})
+            assert refused.status_code == 400, host
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["code"] == "host_not_allowed"
+            assert refused.json()["request_id"] == refused.headers["x-request-id"]
+        assert client.get("/health", headers={"host": "evil.example"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("names", "host", "allowed"),
+    [
+        (["localhost"], b"localhost", True),
+        (["localhost"], b"localhost:1", True),
+        (["LocalHost"], b"LOCALHOST:1", True),
+        (["localhost"], b"localhost.evil.example", False),
+        (["localhost"], b"evil.example#localhost", False),
+        (["localhost"], b"", False),
+        (["localhost"], None, False),
+        (["::1"], b"[::1]:8000", True),
+        (["[::1]"], b"[::1]", True),
+        (["[::1]"], b"[::1]x", False),
+        (["[::1]"], b"[::1", False),
+        (["*"], b"anything.example", True),
+        (["*"], None, True),
+        (["*.example.com"], b"api.example.com:443", True),
+        (["*.example.com"], b"example.com", False),
+        (["*.example.com"], b"evilexample.com", False),
+        (["bank.example.com", "localhost"], b"bank.example.com", True),
+    ],
+)
+def test_allowed_hosts(names: list[str], host: bytes | None, allowed: bool) -> None:
+    assert AllowedHosts(names).allow(host) is allowed
+
+
+def test_the_setting_is_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BANK_ALLOWED_HOSTS", " bank.example.com , localhost,")
+    assert Settings().allowed_hosts == ["bank.example.com", "localhost"]
+    monkeypatch.setenv("BANK_ALLOWED_HOSTS", "")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_two_host_headers_are_refused() -> None:
+    with TestClient(_app()) as client:
+        answer = client.get("/v1/accounts", headers=[("host", "localhost"), ("host", "localhost")])
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "host_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("bind", "hosts", "warned"),
+    [
+        ("0.0.0.0", None, True),
+        ("192.0.2.1", None, True),
+        ("0.0.0.0", "bank.example.com", False),
+        ("127.0.0.1", None, False),
+        ("::1", None, False),
+        ("localhost", None, False),
+    ],
+)
+def test_serving_beyond_loopback_with_the_default_hosts_warns(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    bind: str,
+    hosts: str | None,
+    warned: bool,
+) -> None:
+    served: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
+    # main() writes both into the environment; monkeypatch puts them back afterwards.
+    monkeypatch.setenv("BANK_DATABASE_URL", "memory://")
+    monkeypatch.setenv("BANK_CURSOR_SECRET", "s" * 32)
+    if hosts is None:
+        monkeypatch.delenv("BANK_ALLOWED_HOSTS")
+    else:
+        monkeypatch.setenv("BANK_ALLOWED_HOSTS", hosts)
+    with caplog.at_level(logging.WARNING, logger="bank_web"):
+        assert cli.main(["serve", "--host", bind]) == 0
+    assert served[0]["host"] == bind
+    assert any("BANK_ALLOWED_HOSTS" in r.getMessage() for r in caplog.records) is warned
+
+
+# --- Location ----------------------------------------------------------------------------------
+
+
+def test_location_never_comes_from_the_host_header() -> None:
+    with TestClient(_app(allowed_hosts=["*"]), base_url="http://evil.example") as client:
+        opened = client.post("/v1/accounts", json=OPENING)
+        posted = client.post("/v1/transactions", content=POSTING, headers=JSON)
+        slashed = client.post("/v1/accounts/", json=OPENING, follow_redirects=False)
+        listed = client.get("/v1/accounts/", follow_redirects=False)
+    assert opened.headers["location"] == f"/v1/accounts/{ACCOUNT}"
+    assert posted.headers["location"] == f"/v1/transactions/{posted.json()['transaction_id']}"
+    for answer in (slashed, listed):
+        assert answer.status_code == 404
+        assert "location" not in answer.headers
+        assert answer.json()["code"] == "not_found"
