@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from bank_web.body_limit import BodySizeLimit
 from bank_web.containers import Container
+from bank_web.edge import RequestEdge
 from bank_web.openapi import install_openapi
 from bank_web.problems import UnexpectedErrors, install_problem_handlers
 from bank_web.routes.accounts import accounts
@@ -51,6 +52,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # A trailing slash is another path (404), not a redirect: Starlette's redirect writes
+        # an absolute Location from the request's Host header.
+        redirect_slashes=False,
         # Off unless asked for: even unconfigured, it looks up its providers on every request.
         telemetry={
             "tracing": settings.opentelemetry,
@@ -68,6 +72,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.add_middleware(TransactionPostingFastPath, container=container)
     app.add_middleware(BodySizeLimit, limit_bytes=settings.body_limit_bytes)
     app.add_middleware(UnexpectedErrors)
+    # Outermost: its id and headers go on every answer, UnexpectedErrors' 500 included.
+    app.add_middleware(RequestEdge, allowed_hosts=settings.allowed_hosts)
     return app
 
 

@@ -25,6 +25,7 @@ from bank_domain.errors import (
     VersionMismatch,
 )
 from bank_web.json_codec import ExactJSONResponse
+from bank_web.request_ids import current_request_id
 
 logger = logging.getLogger("bank_web")
 
@@ -76,6 +77,11 @@ class Problem(BaseModel):
     )
     code: str = Field(examples=["insufficient_funds"])
     errors: list[ProblemDetail] | None = None
+    request_id: str | None = Field(
+        default=None,
+        description="The request's id, as in its X-Request-Id answer header and the server's log.",
+        examples=["4bf92f3577b34da6a3ce929d0e0e4736"],
+    )
 
 
 def problem_response(
@@ -94,6 +100,9 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = errors
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
     return ExactJSONResponse(
         body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
     )
@@ -211,8 +220,8 @@ async def expected_problem(request: Request, error: Exception) -> ExactJSONRespo
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """The handlers for errors answered on purpose; the app's outermost middleware must be
-    UnexpectedErrors, which answers every other error."""
+    """The handlers for errors answered on purpose; the app's middleware must include
+    UnexpectedErrors (just inside bank_web.edge.RequestEdge), which answers every other error."""
     app.add_exception_handler(LedgerError, _ledger_error)
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -220,7 +229,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 class UnexpectedErrors:
-    """ASGI middleware, the app's outermost: an error no handler answered is logged once at
+    """ASGI middleware, just inside RequestEdge: an error no handler answered is logged once at
     ERROR with the request's method and path, and answered 500 ``internal_error`` without a
     trace; nothing re-raises it to the server (which would log it a second time). A client
     that left in the middle of its request is no error: logged at debug, once."""

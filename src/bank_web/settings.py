@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Annotated, Final
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///./bank.db"
+LOOPBACK_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]", "::1")
 
 
 class Settings(BaseSettings):
@@ -42,3 +43,17 @@ class Settings(BaseSettings):
         default=True,
         description="One log line per request; off saves a few percent of CPU under load.",
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=list(LOOPBACK_HOSTS),
+        min_length=1,
+        description="The names a request's Host header may give (any port), comma-separated in "
+        "the environment; others are refused with 400 (against DNS rebinding). `*` allows any, "
+        "`*.example.com` any name under example.com. Default: the loopback names.",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -36,10 +36,17 @@ class ServerProcess:
     """The real server (``python -m bank_web.cli serve``), started as a process group leader:
     ``kill()`` sends SIGKILL to the master and every worker at once, as a crash would."""
 
-    def __init__(self, database_url: str, log: Path, workers: int = 1) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        log: Path,
+        workers: int = 1,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
         self._database_url = database_url
         self._log = log
         self._workers = workers
+        self._environment = dict(environment or {})
         self._port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -62,6 +69,7 @@ class ServerProcess:
             **os.environ,
             "BANK_DATABASE_URL": self._database_url,
             "BANK_LOG_LEVEL": "warning",
+            **self._environment,
         }
         with self._log.open("ab") as output:
             output.write(f"--- serve on port {self._port}\n".encode())
@@ -166,9 +174,15 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def running_server(database_url: str, log: Path, workers: int = 1) -> Iterator[str]:
-    """Starts the server, waits until it answers /health, yields its base URL, stops it."""
-    with ServerProcess(database_url, log, workers) as server:
+def running_server(
+    database_url: str,
+    log: Path,
+    workers: int = 1,
+    environment: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """Starts the server, waits until it answers /health, yields its base URL, stops it.
+    ``environment`` adds to or overrides the server's environment (BANK_* settings)."""
+    with ServerProcess(database_url, log, workers, environment) as server:
         yield server.base_url
 
 

@@ -91,7 +91,9 @@ def clients() -> Iterator[tuple[TestClient, TestClient]]:
 def _comparable(body: Any) -> Any:
     if isinstance(body, dict):
         return {
-            k: v for k, v in body.items() if k not in {"transaction_id", "timestamp", "updated_at"}
+            k: v
+            for k, v in body.items()
+            if k not in {"transaction_id", "timestamp", "updated_at", "request_id"}
         }
     return body
 

@@ -75,4 +75,6 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert problem["status"] == status
     assert {"type", "title", "detail"} <= problem.keys()
     assert "Traceback" not in response.text
+    if response.request.url.path.startswith("/v1/"):
+        assert problem["request_id"] == response.headers["x-request-id"]
     return problem

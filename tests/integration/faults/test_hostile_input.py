@@ -226,7 +226,7 @@ def test_a_body_just_under_a_mebibyte_is_read_and_one_of_a_mebibyte_is_not(
 def test_a_declared_oversized_body_is_refused_before_it_is_sent(sqlite_server: Served) -> None:
     """Only the headers go out: the 413 must come without waiting for the 50 MB."""
     head = (
-        b"POST /v1/transactions HTTP/1.1\r\nHost: test\r\n"
+        b"POST /v1/transactions HTTP/1.1\r\nHost: localhost\r\n"
         b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n"
     )
     status, headers, body = _raw_exchange(sqlite_server, [head])
@@ -239,7 +239,7 @@ def test_a_chunked_body_is_refused_as_soon_as_it_grows_too_large(sqlite_server: 
     """A chunked body of bytes that are neither UTF-8 nor JSON, never ended: a 413 (not a 422)
     shows it was refused as it grew, before anything tried to parse it."""
     head = (
-        b"POST /v1/transactions HTTP/1.1\r\nHost: test\r\n"
+        b"POST /v1/transactions HTTP/1.1\r\nHost: localhost\r\n"
         b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
     chunk = b"\xff" * 65536
@@ -296,7 +296,7 @@ def test_a_client_that_leaves_mid_body_is_no_error(sqlite_server: Served, path: 
     """The fast path and a FastAPI route alike: nothing logged as an error (the fixture reads
     the server's log), and the server answers the next client."""
     head = (
-        b"POST %s HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         b"Content-Length: 100\r\n\r\n" % path.encode()
     )
     host, port = sqlite_server.base_url.removeprefix("http://").split(":")

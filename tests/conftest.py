@@ -1,0 +1,12 @@
+"""Settings every test process shares, set before any test reads them."""
+
+from __future__ import annotations
+
+import os
+
+from bank_web.settings import LOOPBACK_HOSTS
+
+# The loopback names (the default) and `testserver`, the Host that starlette's TestClient
+# sends, for in-process apps and the servers the HTTP tests start (which inherit the
+# environment). Tests of the default itself, and of refusals, set their own.
+os.environ["BANK_ALLOWED_HOSTS"] = ",".join([*LOOPBACK_HOSTS, "testserver"])
