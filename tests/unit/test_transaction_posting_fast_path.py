@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from bank_web.app import create_app
 from bank_web.settings import Settings
 from bank_web.transaction_posting_fast_path import TransactionPostingFastPath
+from tests.support.keys import AUTH
 
 ACCOUNT = "1234567890"
 JSON = {"content-type": "application/json"}
@@ -71,8 +72,10 @@ def _without_lane(app: FastAPI) -> FastAPI:
 @pytest.fixture
 def clients() -> Iterator[tuple[TestClient, TestClient]]:
     with (
-        TestClient(create_app(Settings(database_url="memory://"))) as lane,
-        TestClient(_without_lane(create_app(Settings(database_url="memory://")))) as route,
+        TestClient(create_app(Settings(database_url="memory://")), headers=AUTH) as lane,
+        TestClient(
+            _without_lane(create_app(Settings(database_url="memory://"))), headers=AUTH
+        ) as route,
     ):
         for client in (lane, route):
             opened = client.post(
@@ -174,7 +177,7 @@ def test_an_unexpected_error_is_logged_once_and_answered_500(
         _without_lane(app)
     app.state.container.ledger.override(providers.Object(_BrokenLedger()))
     content = b'{"account_number": "1234567890", "amount": 1, "transaction_type": "deposit"}'
-    with TestClient(app) as client, caplog.at_level(logging.DEBUG):
+    with TestClient(app, headers=AUTH) as client, caplog.at_level(logging.DEBUG):
         # The default TestClient raises whatever the app lets out, as a server would log it.
         response = client.post("/v1/transactions", content=content, headers=JSON)
         opened = client.post("/v1/accounts", json={"customer_name": "A", "account_type": "savings"})

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.support.keys import AUTH
 from tests.support.postgres import postgres_server_url, throwaway_database
 from tests.support.server import assert_clean_log, running_server
 
@@ -34,5 +35,5 @@ def base_url(
 
 @pytest.fixture
 def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=30) as http:
+    with httpx.Client(base_url=base_url, timeout=30, headers=AUTH) as http:
         yield http
