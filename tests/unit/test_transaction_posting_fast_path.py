@@ -116,6 +116,47 @@ def test_the_lane_and_the_route_answer_alike(
     assert by_lane.headers.get("etag") == by_route.headers.get("etag")
 
 
+def _reader_key(client: TestClient) -> str:
+    made = client.post("/v1/api-keys", json={"name": "reader", "scopes": ["accounts:read"]})
+    assert made.status_code == 201, made.text
+    secret: str = made.json()["secret"]
+    return secret
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["", "Basic abc", "Bearer", "Bearer bk_" + "A" * 43, "Bearer not-the-master-key", "reader"],
+)
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"account_number": "1234567890", "amount": 1, "transaction_type": "deposit"}',
+        b"{not json",
+        b"",
+    ],
+)
+def test_the_lane_and_the_route_refuse_alike_and_before_reading(
+    clients: tuple[TestClient, TestClient], authorization: str, content: bytes
+) -> None:
+    answers = []
+    for client in clients:
+        value = f"Bearer {_reader_key(client)}" if authorization == "reader" else authorization
+        answer = client.post(
+            "/v1/transactions", content=content, headers={**JSON, "authorization": value}
+        )
+        answers.append(answer)
+        status, code = (403, "forbidden") if authorization == "reader" else (401, "unauthenticated")
+        assert answer.status_code == status, answer.text
+        assert answer.json()["code"] == code
+        if status == 401:
+            assert answer.headers["www-authenticate"] == "Bearer"
+    by_lane, by_route = answers
+    assert _comparable(by_lane.json()) == _comparable(by_route.json())
+    assert set(by_lane.headers) == set(by_route.headers)
+    for client in clients:
+        assert client.get(f"/v1/accounts/{ACCOUNT}").json()["balance"] == 100
+
+
 def test_the_lane_and_the_route_answer_a_retry_alike(
     clients: tuple[TestClient, TestClient],
 ) -> None:
