@@ -228,7 +228,8 @@ def test_a_body_just_under_a_mebibyte_is_read_and_one_of_a_mebibyte_is_not(
 
 
 def test_a_declared_oversized_body_is_refused_before_it_is_sent(sqlite_server: Served) -> None:
-    """Only the headers go out: the 413 must come without waiting for the 50 MB."""
+    """Only the headers go out: the 413 must come without waiting for the 50 MB, and before the
+    missing key's 401."""
     head = (
         b"POST /v1/transactions HTTP/1.1\r\nHost: localhost\r\n"
         b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n"
@@ -244,7 +245,8 @@ def test_a_chunked_body_is_refused_as_soon_as_it_grows_too_large(sqlite_server: 
     shows it was refused as it grew, before anything tried to parse it."""
     head = (
         b"POST /v1/transactions HTTP/1.1\r\nHost: localhost\r\n"
-        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + _AUTHORIZATION
+        + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
     chunk = b"\xff" * 65536
     parts = [head] + [b"%x\r\n%s\r\n" % (len(chunk), chunk)] * (MEBIBYTE // len(chunk) + 1)
@@ -252,6 +254,10 @@ def test_a_chunked_body_is_refused_as_soon_as_it_grows_too_large(sqlite_server: 
     assert status == 413, body
     assert headers["content-type"].startswith("application/problem+json")
     assert json.loads(body)["code"] == "payload_too_large"
+
+
+_AUTHORIZATION: Final = f"Authorization: Bearer {MASTER_KEY}\r\n".encode()
+"""The key, on requests written by hand: the body must be read for what these test."""
 
 
 def _chunks(total: int) -> Iterator[bytes]:
@@ -301,7 +307,7 @@ def test_a_client_that_leaves_mid_body_is_no_error(sqlite_server: Served, path: 
     the server's log), and the server answers the next client."""
     head = (
         b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 100\r\n\r\n" % path.encode()
+        b"Content-Length: 100\r\n%s\r\n" % (path.encode(), _AUTHORIZATION)
     )
     host, port = sqlite_server.base_url.removeprefix("http://").split(":")
     for _ in range(3):
