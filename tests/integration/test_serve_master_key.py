@@ -8,13 +8,19 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.keys import bearer
-from tests.support.server import ServerProcess, assert_clean_log, free_port
+from tests.support.keys import AUTH, MASTER_KEY, bearer
+from tests.support.server import (
+    ServerProcess,
+    assert_clean_log,
+    assert_no_secret_in_log,
+    free_port,
+)
 
 _PRINTED = re.compile(r"Master key for this run[^:]*: (\S+)$", re.MULTILINE)
 
@@ -43,6 +49,34 @@ def test_serve_without_a_key_makes_one_prints_it_once_and_every_worker_takes_it(
     # Told once, on start; never in a log line of a request.
     assert text.count(key) == 1, text
     assert_clean_log(log)
+
+
+def test_a_key_revoked_in_one_worker_is_refused_by_every_worker_within_5_seconds(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "server.log"
+    with (
+        ServerProcess(f"sqlite:///{tmp_path / 'bank.db'}", log, workers=2) as server,
+        httpx.Client(base_url=server.base_url, timeout=30, headers=AUTH) as client,
+    ):
+        made = client.post("/v1/api-keys", json={"name": "t", "scopes": ["accounts:read"]})
+        assert made.status_code == 201, made.text
+        key = {**bearer(made.json()["secret"]), "connection": "close"}
+        # New connections, so that both workers read the key and keep it.
+        for _ in range(20):
+            assert client.get("/v1/accounts", headers=key).status_code == 200
+        assert client.delete(made.headers["location"]).status_code == 204
+        revoked_at = time.monotonic()
+        refused_in_a_row = 0
+        while refused_in_a_row < 20:
+            status = client.get("/v1/accounts", headers=key).status_code
+            refused_in_a_row = refused_in_a_row + 1 if status == 401 else 0
+            assert status in {200, 401}
+            assert time.monotonic() - revoked_at < 5, "a worker still takes the key"
+            if status == 200:
+                time.sleep(0.05)
+    assert_clean_log(log)
+    assert_no_secret_in_log(log, MASTER_KEY)
 
 
 def _serve(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -187,6 +188,17 @@ def running_server(
     removes a variable."""
     with ServerProcess(database_url, log, workers, environment) as server:
         yield server.base_url
+
+
+_SECRET = re.compile(r"bk_[A-Za-z0-9_-]{43}")
+
+
+def assert_no_secret_in_log(log: Path, *secrets: str) -> None:
+    """No key's secret (``bk_...``), nor any of ``secrets`` (the master key), in the log."""
+    text = log.read_text(errors="replace")
+    assert not _SECRET.search(text), "a key's secret in the server's log"
+    for secret in secrets:
+        assert secret not in text, "a secret in the server's log"
 
 
 def assert_clean_log(log: Path, since: int = 0) -> None:

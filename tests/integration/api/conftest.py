@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.keys import AUTH
+from tests.support.keys import AUTH, MASTER_KEY
 from tests.support.postgres import postgres_server_url, throwaway_database
-from tests.support.server import assert_clean_log, running_server
+from tests.support.server import assert_clean_log, assert_no_secret_in_log, running_server
 
 
 @pytest.fixture(scope="session", params=["memory", "sqlite", "postgresql"])
@@ -31,6 +31,7 @@ def base_url(
         ):
             yield url
     assert_clean_log(log)
+    assert_no_secret_in_log(log, MASTER_KEY)
 
 
 @pytest.fixture
