@@ -2,11 +2,11 @@
 
 Posting is the ledger's hot path, and under load FastAPI's routing, dependency solving and
 exception plumbing cost more CPU than the posting itself (bench/README.md). This ASGI middleware
-answers that one route directly, authenticated as every route is (bank_web.authentication),
-with the pieces the FastAPI route uses too: the request reader
-(bank_web.body_reader), the ledger from the same container, the response builder
-(bank_web.responses) and the problem responses. The FastAPI route stays registered: it is what
-`/openapi.json` describes, and every other request still goes through FastAPI.
+answers that one route directly, with the pieces the FastAPI route uses too: the authentication
+(bank_web.authentication, first), the request reader (bank_web.body_reader), the ledger from
+the same container, the response builder (bank_web.responses) and the problem responses. The
+FastAPI route stays registered: it is what `/openapi.json` describes, and every other request
+still goes through FastAPI.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from bank_web.responses import posting_response
 
 POSTING_PATH: Final = "/v1/transactions"
 POSTING_SCOPE: Final = KeyScope.TRANSACTIONS_WRITE
+"""The posting route's scope, declared here once: its FastAPI route takes it from here too."""
 
 
 class TransactionPostingFastPath:
@@ -45,9 +46,7 @@ class TransactionPostingFastPath:
         request = Request(scope, receive)
         try:
             # First, before the body is read: one cached look-up (bank_web.authentication).
-            actor = await self._container.authenticator().require(
-                scope, KeyScope.TRANSACTIONS_WRITE
-            )
+            actor = await self._container.authenticator().require(scope, POSTING_SCOPE)
             refuse_repeated_query_parameters(scope["query_string"])
             body = await request.body()
             posting = read_body(TransactionCreate, request.headers.get("content-type", ""), body)

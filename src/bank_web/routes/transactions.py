@@ -29,6 +29,7 @@ from bank_web.routes._http import (
     problems,
     router,
 )
+from bank_web.transaction_posting_fast_path import POSTING_SCOPE
 
 transactions = router(tags=["transactions"])
 
@@ -45,7 +46,7 @@ transactions = router(tags=["transactions"])
         },
         **problems(404, 409, 422, 503),
     },
-    openapi_extra=requires(Scope.TRANSACTIONS_WRITE),
+    openapi_extra=requires(POSTING_SCOPE),
 )
 async def post_transaction(body: TransactionCreate, ledger: LedgerDep, actor: ActorDep) -> Response:
     """Posts a deposit or a withdrawal. Unknown or closed account: 404 `account_not_found`;
