@@ -206,7 +206,15 @@ class ApiKeyCreate(RequestBody):
 
     name: Annotated[
         str,
-        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_KEY_NAME_LENGTH}),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_KEY_NAME_LENGTH,
+                TEXT_PATTERN_MARK: "name",
+                "examples": ["statements robot"],
+            }
+        ),
     ]
     scopes: Annotated[
         list[str],
@@ -247,3 +255,10 @@ class ApiKeyCreate(RequestBody):
             }
         ),
     ] = None
+
+    @model_validator(mode="after")
+    def _at_most_the_published_count(self) -> Self:
+        # The domain counts an account given twice once; the schema counts items as sent.
+        if self.account_numbers is not None and len(self.account_numbers) > MAX_KEY_ACCOUNTS:
+            raise ValueError(f"account_numbers holds at most {MAX_KEY_ACCOUNTS:,} items")
+        return self

@@ -448,6 +448,8 @@ def test_an_unknown_key_is_a_404(world: World, key_id: str) -> None:
         {"name": "x", "scopes": ["root"]},
         {"name": "x", "scopes": ["keys:admin"], "account_numbers": [OWN]},
         {"name": "x", "scopes": ["audit:read"], "account_numbers": []},
+        # One account 1,001 times: the domain would count it once; the schema says 1,000 items.
+        {"name": "x", "scopes": ["audit:read"], "account_numbers": [OWN] * 1001},
         {"name": "x", "scopes": ["audit:read"], "expires_at": "2001-01-01T00:00:00Z"},
         {"name": "x", "scopes": ["audit:read"], "expires_at": "2999-01-01T00:00:00"},
         {"name": "x", "scopes": ["audit:read"], "expires_at": 5},
