@@ -102,7 +102,7 @@ def _create_key(client: TestClient, **fields: Any) -> dict[str, Any]:
 def world() -> Iterator[World]:
     app = create_app(Settings(database_url="memory://", body_limit_bytes=BODY_LIMIT))
     with TestClient(app, headers=AUTH) as client:
-        transactions = {}
+        transactions: dict[str, str] = {}
         for number in (OWN, OTHER, MATRIX):
             opened = client.post(
                 "/v1/accounts",
@@ -329,8 +329,6 @@ def test_a_restricted_key_changes_nothing_of_another_account(world: World) -> No
 
 # --- The order of refusals --------------------------------------------------------------------
 
-NO_KEY: Final = {"authorization": ""}
-
 
 def test_an_unknown_route_or_method_comes_before_a_401(world: World) -> None:
     bare = TestClient(world.client.app)
@@ -417,9 +415,11 @@ def test_keys_are_made_listed_read_and_revoked(world: World) -> None:
     assert shown.status_code == 200
     assert shown.json() == {k: v for k, v in key.items() if k != "secret"}
     pages: list[dict[str, Any]] = []
-    cursor = None
+    cursor: str | None = None
     while True:
-        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        params: dict[str, Any] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
         page = client.get("/v1/api-keys", params=params).json()
         pages.extend(page["items"])
         cursor = page["next_cursor"]
