@@ -204,6 +204,20 @@ _RFC_3339: Final = re.compile(
 class ApiKeyCreate(RequestBody):
     """The domain checks every field by section 9's rules (422 otherwise)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            # account_numbers together with keys:admin is a 422.
+            "not": {
+                "required": ["account_numbers", "scopes"],
+                "properties": {
+                    "account_numbers": {"type": "array"},
+                    "scopes": {"contains": {"const": Scope.KEYS_ADMIN.value}},
+                },
+            }
+        },
+    )
+
     name: Annotated[
         str,
         WithJsonSchema(
@@ -258,7 +272,10 @@ class ApiKeyCreate(RequestBody):
 
     @model_validator(mode="after")
     def _at_most_the_published_count(self) -> Self:
-        # The domain counts an account given twice once; the schema counts items as sent.
+        # The domain trims the name before it counts, and counts an account given twice once;
+        # the schema counts characters and items as sent.
+        if len(self.name) > MAX_KEY_NAME_LENGTH:
+            raise ValueError(f"name is at most {MAX_KEY_NAME_LENGTH} characters")
         if self.account_numbers is not None and len(self.account_numbers) > MAX_KEY_ACCOUNTS:
             raise ValueError(f"account_numbers holds at most {MAX_KEY_ACCOUNTS:,} items")
         return self
