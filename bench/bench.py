@@ -223,6 +223,11 @@ def _with_database(url: str, name: str) -> str:
     return urlsplit(url)._replace(path=f"/{name}").geturl()
 
 
+MASTER_KEY = os.environ.get("BANK_MASTER_KEY") or secrets.token_urlsafe(32)
+"""The master key of the servers this starts (BANK_MASTER_KEY), sent by every request, wrk's
+included."""
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -231,7 +236,8 @@ def _free_port() -> int:
 
 def _http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data, {"Content-Type": "application/json"}, method=method)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {MASTER_KEY}"}
+    request = urllib.request.Request(url, data, headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read(), parse_float=Decimal)
@@ -245,7 +251,10 @@ def _server(url: str, workers: int, log: Path, level: str | None) -> Iterator[tu
     port = _free_port()
     # No line per request: the access log would be a tenth of the server's work under load.
     environment = dict(
-        os.environ, BANK_ACCESS_LOG="false", **({"BANK_LOG_LEVEL": level} if level else {})
+        os.environ,
+        BANK_ACCESS_LOG="false",
+        BANK_MASTER_KEY=MASTER_KEY,
+        **({"BANK_LOG_LEVEL": level} if level else {}),
     )
     command = [str(BANK_API), "--database-url", url, "serve", "--port", str(port)]
     with log.open("a") as out:
@@ -384,7 +393,11 @@ def _wrk(
     if id_prefix is not None:
         arguments.append(id_prefix)
     out = subprocess.run(
-        [*command, *script, *arguments], capture_output=True, text=True, check=True
+        [*command, *script, *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, BANK_MASTER_KEY=MASTER_KEY),
     )
     line = next(line for line in out.stdout.splitlines() if line.startswith("BENCH_RESULT "))
     values = dict(item.split("=", 1) for item in line.split()[1:])

@@ -2,7 +2,9 @@
 -- of 0.01 to 100.00 on an account drawn uniformly from lo..hi. Without an id prefix there is
 -- no transaction_id and the server makes one; with one, every posting brings its own id,
 -- <prefix>-<thread>-<n>, as a client using idempotency keys would.
--- Usage: wrk ... -s bench/posting.lua <url> -- <lo> <hi> <description> [<id prefix>]
+-- Every request sends the key in $BANK_MASTER_KEY (Authorization: Bearer), as every /v1 route
+-- needs one.
+-- Usage: BANK_MASTER_KEY=... wrk ... -s bench/posting.lua <url> -- <lo> <hi> <description> [<id prefix>]
 -- done() prints one line: "BENCH_RESULT key=value ..." (times in microseconds).
 
 local threads = {}
@@ -16,6 +18,11 @@ function init(args)
   lo, hi, description, id_prefix = tonumber(args[1]), tonumber(args[2]), args[3], args[4]
   math.randomseed(os.time() * 1000 + thread_number)
   wrk.headers["Content-Type"] = "application/json"
+  local key = os.getenv("BANK_MASTER_KEY")
+  if not key or key == "" then
+    error("posting.lua: set BANK_MASTER_KEY to the server's master key")
+  end
+  wrk.headers["Authorization"] = "Bearer " .. key
   -- wrk calls request() once on the first thread to inspect the script before the run.
   sent = thread_number == 1 and -1 or 0
   status_2xx, status_409, status_other = 0, 0, 0

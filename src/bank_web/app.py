@@ -14,6 +14,7 @@ from bank_web.edge import RequestEdge
 from bank_web.openapi import install_openapi
 from bank_web.problems import UnexpectedErrors, install_problem_handlers
 from bank_web.routes.accounts import accounts
+from bank_web.routes.api_keys import api_keys
 from bank_web.routes.service import service
 from bank_web.routes.transactions import transactions
 from bank_web.settings import Settings
@@ -25,6 +26,11 @@ Bank accounts and their transactions, exact to the cent.
 Amounts are exact decimals with at most 2 places, sent and returned as JSON numbers. Errors are
 `application/problem+json` with a stable `code`. Account responses carry `ETag: "<version>"`;
 send it back as `If-Match` to refuse a change to an account someone else changed first (412).
+
+Every route under `/v1` needs `Authorization: Bearer <key>`: the master key (`BANK_MASTER_KEY`)
+or a key made with `POST /v1/api-keys`. Each operation names the scope it needs (`x-scope`, and
+its `security`): no valid key is a 401 `unauthenticated`, a key without the scope a 403
+`forbidden`. A key restricted to accounts sees no other account (404, as if absent).
 """
 
 
@@ -65,6 +71,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.container = container
     app.include_router(accounts)
     app.include_router(transactions)
+    app.include_router(api_keys)
     app.include_router(service)
     install_problem_handlers(app)
     install_openapi(app)

@@ -10,6 +10,7 @@ import secrets
 import sys
 
 import uvicorn
+from pydantic import ValidationError
 
 from bank_adapters.stores import MEMORY_URL, migrate
 from bank_domain.errors import StorageUnavailable
@@ -42,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.database_url:
         # Server workers are fresh processes that read their settings from the environment.
         os.environ["BANK_DATABASE_URL"] = arguments.database_url
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(f"bank-api: {_settings_problem(error)}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
     url = settings.database_url
     if arguments.command == "keys":
@@ -61,6 +66,24 @@ def main(argv: list[str] | None = None) -> int:
     if url == MEMORY_URL and arguments.workers > 1:
         print("memory:// lives in one process: serve it with --workers 1.", file=sys.stderr)
         return 2
+    if not settings.master_key:
+        if not _is_loopback(arguments.host):
+            print(
+                f"bank-api: refusing to serve on {arguments.host} without BANK_MASTER_KEY: "
+                "set it to a secret of at least 32 characters (a random key for the run is "
+                "made only on a loopback address).",
+                file=sys.stderr,
+            )
+            return 2
+        # One key for the run, handed to every worker (fresh processes) through the
+        # environment, and told once, here.
+        master_key = secrets.token_urlsafe(32)
+        os.environ["BANK_MASTER_KEY"] = master_key
+        print(
+            f"Master key for this run (send it as Authorization: Bearer <key>): {master_key}",
+            file=sys.stderr,
+            flush=True,
+        )
     if not settings.cursor_secret:
         # One secret for the run, handed to every worker (fresh processes) through the
         # environment, so a cursor one worker made is read by the others.
@@ -87,6 +110,16 @@ def main(argv: list[str] | None = None) -> int:
         server_header=False,
     )
     return 0
+
+
+def _settings_problem(error: ValidationError) -> str:
+    """The first invalid setting, by its environment variable, without its value (which may be
+    a secret)."""
+    first = error.errors()[0]
+    name = "BANK_" + "_".join(str(part) for part in first["loc"]).upper()
+    if name == "BANK_MASTER_KEY":
+        return "BANK_MASTER_KEY is at least 32 characters; refusing to start."
+    return f"{name}: {first['msg']}; refusing to start."
 
 
 def _is_loopback(host: str) -> bool:

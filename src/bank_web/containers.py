@@ -6,6 +6,7 @@ from dependency_injector import containers, providers
 
 from bank_adapters.stores import open_store
 from bank_domain.ledger import Ledger
+from bank_web.authentication import Authenticator
 
 
 class Container(containers.DeclarativeContainer):
@@ -19,3 +20,4 @@ class Container(containers.DeclarativeContainer):
         postings=store.provided.posting_unit_of_work,
         cursor_secret=config.cursor_secret,
     )
+    authenticator = providers.Singleton(Authenticator, master_key=config.master_key, ledger=ledger)

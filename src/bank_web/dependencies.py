@@ -13,7 +13,9 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 
 from bank_adapters.stores import Store
+from bank_domain.actors import Actor
 from bank_domain.ledger import Ledger
+from bank_web.authentication import actor_of_request
 from bank_web.containers import Container
 
 
@@ -29,5 +31,12 @@ async def store(request: Request) -> Store:
     return _container(request).store()
 
 
+async def actor(request: Request) -> Actor:
+    """Who sent the request, with its id: what the route's authentication found
+    (bank_web.authentication, run by ExactJSONRoute before the body is read)."""
+    return actor_of_request(request.scope)
+
+
 LedgerDep = Annotated[Ledger, Depends(ledger)]
 StoreDep = Annotated[Store, Depends(store)]
+ActorDep = Annotated[Actor, Depends(actor)]

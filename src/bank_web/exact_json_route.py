@@ -1,5 +1,6 @@
-"""A FastAPI route class whose requests are read by bank_web.body_reader, as the posting fast
-path reads its own: FastAPI's own body parsing then receives the model, already validated."""
+"""A FastAPI route class whose requests are authenticated first (bank_web.authentication), then
+read by bank_web.body_reader, as the posting fast path reads its own: FastAPI's own body parsing
+then receives the model, already validated."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from bank_web.authentication import route_scope
 from bank_web.body_reader import check_media_type, read_body, refuse_repeated_query_parameters
+from bank_web.containers import Container
 
 
 class ExactJSONRequest(Request):
@@ -22,16 +25,27 @@ class ExactJSONRequest(Request):
         return self.body_model
 
 
+API_PREFIX = "/v1/"
+
+
 class ExactJSONRoute(APIRoute):
-    """Bodies are JSON read with exact decimals (415 for another media type, or none named);
-    a query parameter given twice is a 422."""
+    """Every route under /v1 names its scope (``openapi_extra=requires(...)``) and is
+    authenticated before anything else of the request is read (401, 403). Bodies are JSON read
+    with exact decimals (415 for another media type, or none named); a query parameter given
+    twice is a 422."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
         body_params = self.dependant.body_params
         model = _body_model(body_params[0].field_info.annotation) if body_params else None
+        needed = route_scope(self.openapi_extra)
+        if needed is None and self.path.startswith(API_PREFIX):
+            raise TypeError(f"{self.path} names no scope: openapi_extra=requires(Scope...)")
 
         async def handle_exactly(request: Request) -> Response:
+            if needed is not None:
+                container: Container = request.app.state.container
+                await container.authenticator().require(request.scope, needed)
             exact = ExactJSONRequest(request.scope, request.receive)
             refuse_repeated_query_parameters(request.scope["query_string"])
             body = await exact.body()

@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 
 from bank_domain.money import CENT, MAX_AMOUNT
 from bank_domain.text import invisible_character_ranges
+from bank_web.authentication import SCOPE_EXTRA
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.openapi_examples import MONEY_EXAMPLES, REQUEST_EXAMPLES, SCHEMA_EXAMPLES
 from bank_web.problems import PROBLEM_MEDIA_TYPE
@@ -24,6 +25,7 @@ from bank_web.request_bodies import MONEY_SCHEMA_MARK, TEXT_PATTERN_MARK
 
 OPENAPI_URL: Final = "/openapi.json"
 DOCS_URL: Final = "/docs"
+SECURITY_SCHEME: Final = "bearer"
 
 _MONEY_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     "amount": {
@@ -83,11 +85,45 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
+    _with_security(schema)
     _with_problem_media_type(schema)
     _with_money(schema)
     _with_text_patterns(schema)
     _with_examples(schema)
     return schema
+
+
+def _with_security(schema: dict[str, Any]) -> None:
+    """The bearer scheme, and on every operation that names a scope (``x-scope``, from
+    bank_web.authentication.requires) its security, its scope in words, and 401/403."""
+    schema.setdefault("components", {})["securitySchemes"] = {
+        SECURITY_SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The master key (BANK_MASTER_KEY) or a key's secret (bk_...), as "
+            "`Authorization: Bearer <key>`.",
+        }
+    }
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            scope = operation.get(SCOPE_EXTRA)
+            if scope is None:
+                continue
+            operation["security"] = [{SECURITY_SCHEME: [scope]}]
+            operation["description"] = (
+                f"{operation.get('description', '')}\n\n**Scope:** `{scope}`."
+            ).lstrip()
+            responses = operation.setdefault("responses", {})
+            responses.setdefault(
+                "401",
+                {
+                    "description": "No key, a malformed header, or an unknown, revoked or "
+                    "expired key (`unauthenticated`; WWW-Authenticate: Bearer)"
+                },
+            )
+            responses.setdefault(
+                "403", {"description": f"The key does not hold `{scope}` (`forbidden`)"}
+            )
 
 
 def _with_problem_media_type(schema: dict[str, Any]) -> None:

@@ -52,6 +52,29 @@ SCHEMA_EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "corrected": False,
         }
     ],
+    "ApiKeyOut": [
+        {
+            "key_id": "key_0123456789abcdef0123456789abcdef",
+            "name": "statements robot",
+            "scopes": ["accounts:read", "transactions:read"],
+            "account_numbers": ["1234567890"],
+            "created_at": "2026-11-25T18:42:32.123456Z",
+            "expires_at": None,
+            "revoked_at": None,
+        }
+    ],
+    "CreatedApiKeyOut": [
+        {
+            "key_id": "key_0123456789abcdef0123456789abcdef",
+            "name": "statements robot",
+            "scopes": ["accounts:read", "transactions:read"],
+            "account_numbers": ["1234567890"],
+            "created_at": "2026-11-25T18:42:32.123456Z",
+            "expires_at": "2027-01-01T00:00:00Z",
+            "revoked_at": None,
+            "secret": "bk_" + "A" * 43,
+        }
+    ],
 }
 """Examples of whole bodies, by the name of their schema in components."""
 
@@ -97,6 +120,21 @@ REQUEST_EXAMPLES: Final[dict[tuple[str, str], dict[str, dict[str, Any]]]] = {
                 "transaction_type": "withdrawal",
                 "description": "Rent",
             },
+        },
+    },
+    ("post", "/v1/api-keys"): {
+        "restricted": {
+            "summary": "A read-only key for one account, expiring",
+            "value": {
+                "name": "statements robot",
+                "scopes": ["accounts:read", "transactions:read"],
+                "account_numbers": ["1234567890"],
+                "expires_at": "2027-01-01T00:00:00Z",
+            },
+        },
+        "admin": {
+            "summary": "A key that manages keys",
+            "value": {"name": "key admin", "scopes": ["keys:admin"]},
         },
     },
 }

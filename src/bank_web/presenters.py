@@ -8,8 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from bank_domain.account import Account
+from bank_domain.api_keys import ApiKey
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction
+from bank_domain.use_cases.api_keys import CreatedApiKey
 from bank_domain.use_cases.balance import Recalculation
 
 
@@ -48,6 +50,26 @@ def recalculation(result: Recalculation) -> dict[str, Any]:
         "previous_balance": result.previous_balance.amount,
         "corrected": result.corrected,
     }
+
+
+def api_key(key: ApiKey) -> dict[str, Any]:
+    """A key as every answer shows it: never its secret, nor the secret's hash."""
+    return {
+        "key_id": key.key_id,
+        "name": key.name,
+        "scopes": [scope.value for scope in key.scopes],
+        "account_numbers": None
+        if key.account_numbers is None
+        else [number.value for number in key.account_numbers],
+        "created_at": key.created_at,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+    }
+
+
+def created_api_key(created: CreatedApiKey) -> dict[str, Any]:
+    """A new key, with its secret: the only answer that ever carries it."""
+    return {**api_key(created.key), "secret": created.secret}
 
 
 def _amount(money: Money | None) -> Decimal | None:

@@ -53,6 +53,7 @@ _STATUS_BY_ERROR_KIND: Final[tuple[tuple[type[LedgerError], HTTPStatus], ...]] =
 )
 
 _CODE_BY_HTTP_STATUS: Final = {
+    401: "unauthenticated",
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",

@@ -5,16 +5,28 @@ describe in OpenAPI."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Final, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from bank_domain import PostTransactionCommand
 from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, AccountStatus, AccountType
+from bank_domain.actors import MASTER, Actor
+from bank_domain.api_keys import MAX_KEY_ACCOUNTS, MAX_KEY_NAME_LENGTH, Scope
 from bank_domain.errors import InvalidValue
 from bank_domain.identifiers import ACCOUNT_NUMBER_PATTERN, TRANSACTION_ID_PATTERN
 from bank_domain.money import Money, deposit_amount, transaction_amount
@@ -147,8 +159,9 @@ class TransactionCreate(RequestBody):
     description: DescriptionIn = None
     status: TransactionStatus = TransactionStatus.SUCCESS
 
-    def command(self) -> PostTransactionCommand:
+    def command(self, actor: Actor = MASTER) -> PostTransactionCommand:
         return PostTransactionCommand(
+            actor=actor,
             account_number=self.account_number,
             amount=self.amount,
             transaction_type=self.transaction_type,
@@ -174,3 +187,95 @@ class TransactionPut(RequestBody):
     status: TransactionStatus | None = Field(
         default=None, description="Left out (or null), the status stays as it is."
     )
+
+
+def _rfc_3339_moment(value: object) -> object:
+    """RFC 3339 text with its offset, only: pydantic alone would also read 0.5 as a Unix time."""
+    if value is None or (isinstance(value, str) and _RFC_3339.fullmatch(value)):
+        return value
+    raise PydanticCustomError("datetime", "An RFC 3339 date-time with a UTC offset.")
+
+
+_RFC_3339: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+class ApiKeyCreate(RequestBody):
+    """The domain checks every field by section 9's rules (422 otherwise)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            # account_numbers together with keys:admin is a 422.
+            "not": {
+                "required": ["account_numbers", "scopes"],
+                "properties": {
+                    "account_numbers": {"type": "array"},
+                    "scopes": {"contains": {"const": Scope.KEYS_ADMIN.value}},
+                },
+            }
+        },
+    )
+
+    name: Annotated[
+        str,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_KEY_NAME_LENGTH,
+                TEXT_PATTERN_MARK: "name",
+                "examples": ["statements robot"],
+            }
+        ),
+    ]
+    scopes: Annotated[
+        list[str],
+        WithJsonSchema(
+            {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": {"type": "string", "enum": [scope.value for scope in Scope]},
+            }
+        ),
+    ]
+    account_numbers: Annotated[
+        list[str] | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": MAX_KEY_ACCOUNTS,
+                        "items": {"type": "string", "pattern": ACCOUNT_NUMBER_PATTERN},
+                    },
+                    {"type": "null"},
+                ],
+                "description": "The only accounts the key sees; null: every account. Not "
+                "with keys:admin.",
+            }
+        ),
+    ] = None
+    expires_at: Annotated[
+        datetime | None,
+        BeforeValidator(_rfc_3339_moment),
+        WithJsonSchema(
+            {
+                "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
+                "description": "A future RFC 3339 time; null: never.",
+            }
+        ),
+    ] = None
+
+    @model_validator(mode="after")
+    def _at_most_the_published_count(self) -> Self:
+        # The domain trims the name before it counts, and counts an account given twice once;
+        # the schema counts characters and items as sent.
+        if len(self.name) > MAX_KEY_NAME_LENGTH:
+            raise ValueError(f"name is at most {MAX_KEY_NAME_LENGTH} characters")
+        if self.account_numbers is not None and len(self.account_numbers) > MAX_KEY_ACCOUNTS:
+            raise ValueError(f"account_numbers holds at most {MAX_KEY_ACCOUNTS:,} items")
+        return self

@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from bank_domain.account import AccountStatus, AccountType
+from bank_domain.api_keys import Scope
 from bank_domain.transaction import TransactionStatus, TransactionType
 from bank_web.request_bodies import MONEY_SCHEMA_MARK
 
@@ -71,6 +72,25 @@ class RecalculationOut(BaseModel):
     balance: MoneyOut
     previous_balance: MoneyOut
     corrected: bool
+
+
+class ApiKeyOut(BaseModel):
+    key_id: str
+    name: str
+    scopes: list[Scope]
+    account_numbers: list[str] | None = Field(description="null: every account.")
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    revoked_at: Timestamp | None
+
+
+class CreatedApiKeyOut(ApiKeyOut):
+    secret: str = Field(description="The key's secret: in this answer and nowhere else, ever.")
+
+
+class ApiKeyPage(BaseModel):
+    items: list[ApiKeyOut]
+    next_cursor: str | None
 
 
 class Health(BaseModel):

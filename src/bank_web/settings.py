@@ -34,6 +34,14 @@ class Settings(BaseSettings):
         description="Signs the cursors of listings; every worker of one service needs the same. "
         "Unset: `bank-api serve` makes one for the run, shared by its workers.",
     )
+    master_key: str | None = Field(
+        default=None,
+        repr=False,
+        min_length=32,
+        description="The master key: every scope over every account (actor `master`), at "
+        "least 32 characters. Unset: `bank-api serve` makes one for the run and prints it "
+        "(on loopback only; another address refuses to start without one).",
+    )
     log_level: str = "info"
     opentelemetry: bool = Field(
         default=False,

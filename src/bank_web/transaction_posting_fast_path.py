@@ -2,10 +2,11 @@
 
 Posting is the ledger's hot path, and under load FastAPI's routing, dependency solving and
 exception plumbing cost more CPU than the posting itself (bench/README.md). This ASGI middleware
-answers that one route directly, with the pieces the FastAPI route uses too: the request reader
-(bank_web.body_reader), the ledger from the same container, the response builder
-(bank_web.responses) and the problem responses. The FastAPI route stays registered: it is what
-`/openapi.json` describes, and every other request still goes through FastAPI.
+answers that one route directly, with the pieces the FastAPI route uses too: the authentication
+(bank_web.authentication, first), the request reader (bank_web.body_reader), the ledger from
+the same container, the response builder (bank_web.responses) and the problem responses. The
+FastAPI route stays registered: it is what `/openapi.json` describes, and every other request
+still goes through FastAPI.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Final
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bank_domain.api_keys import Scope as KeyScope
 from bank_web.body_reader import read_body, refuse_repeated_query_parameters
 from bank_web.containers import Container
 from bank_web.problems import expected_problem
@@ -22,6 +24,8 @@ from bank_web.request_bodies import TransactionCreate
 from bank_web.responses import posting_response
 
 POSTING_PATH: Final = "/v1/transactions"
+POSTING_SCOPE: Final = KeyScope.TRANSACTIONS_WRITE
+"""The posting route's scope, declared here once: its FastAPI route takes it from here too."""
 
 
 class TransactionPostingFastPath:
@@ -41,11 +45,13 @@ class TransactionPostingFastPath:
             return
         request = Request(scope, receive)
         try:
+            # First, before the body is read: one cached look-up (bank_web.authentication).
+            actor = await self._container.authenticator().require(scope, POSTING_SCOPE)
             refuse_repeated_query_parameters(scope["query_string"])
             body = await request.body()
             posting = read_body(TransactionCreate, request.headers.get("content-type", ""), body)
             response = posting_response(
-                await self._container.ledger().post_transaction(posting.command())
+                await self._container.ledger().post_transaction(posting.command(actor))
             )
         except Exception as error:
             problem = await expected_problem(request, error)

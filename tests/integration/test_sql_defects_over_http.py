@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bank_adapters.sql import upgrade_to_head
+from tests.support.keys import AUTH
 from tests.support.postgres import postgres_server_url, throwaway_database
 from tests.support.server import running_server
 
@@ -44,7 +45,7 @@ def test_a_broken_check_is_answered_500_and_logged_with_the_request(tmp_path: Pa
         with running_server(database_url, log) as base_url:
             # A connection each: the server closes one after an unexpected error.
             def post(path: str, body: dict[str, str]) -> httpx.Response:
-                return httpx.post(f"{base_url}{path}", json=body, timeout=30)
+                return httpx.post(f"{base_url}{path}", json=body, timeout=30, headers=AUTH)
 
             refused_account = post(
                 "/v1/accounts", {"customer_name": FORBIDDEN, "account_type": "checking"}

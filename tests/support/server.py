@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -41,7 +42,7 @@ class ServerProcess:
         database_url: str,
         log: Path,
         workers: int = 1,
-        environment: Mapping[str, str] | None = None,
+        environment: Mapping[str, str | None] | None = None,
     ) -> None:
         self._database_url = database_url
         self._log = log
@@ -65,12 +66,14 @@ class ServerProcess:
             "--workers",
             str(self._workers),
         ]
-        environment = {
+        given = {
             **os.environ,
             "BANK_DATABASE_URL": self._database_url,
             "BANK_LOG_LEVEL": "warning",
             **self._environment,
         }
+        # None in ``environment`` removes a variable (BANK_MASTER_KEY, to serve without one).
+        environment = {name: value for name, value in given.items() if value is not None}
         with self._log.open("ab") as output:
             output.write(f"--- serve on port {self._port}\n".encode())
             output.flush()
@@ -178,12 +181,24 @@ def running_server(
     database_url: str,
     log: Path,
     workers: int = 1,
-    environment: Mapping[str, str] | None = None,
+    environment: Mapping[str, str | None] | None = None,
 ) -> Iterator[str]:
     """Starts the server, waits until it answers /health, yields its base URL, stops it.
-    ``environment`` adds to or overrides the server's environment (BANK_* settings)."""
+    ``environment`` adds to or overrides the server's environment (BANK_* settings); None
+    removes a variable."""
     with ServerProcess(database_url, log, workers, environment) as server:
         yield server.base_url
+
+
+_SECRET = re.compile(r"bk_[A-Za-z0-9_-]{43}")
+
+
+def assert_no_secret_in_log(log: Path, *secrets: str) -> None:
+    """No key's secret (``bk_...``), nor any of ``secrets`` (the master key), in the log."""
+    text = log.read_text(errors="replace")
+    assert not _SECRET.search(text), "a key's secret in the server's log"
+    for secret in secrets:
+        assert secret not in text, "a secret in the server's log"
 
 
 def assert_clean_log(log: Path, since: int = 0) -> None:

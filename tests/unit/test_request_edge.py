@@ -20,6 +20,7 @@ from bank_web.app import create_app
 from bank_web.edge import AllowedHosts
 from bank_web.request_ids import RequestIdFilter, current_request_id, server_log_config
 from bank_web.settings import LOOPBACK_HOSTS, Settings
+from tests.support.keys import AUTH
 
 ACCOUNT = "1234567890"
 JSON = {"content-type": "application/json"}
@@ -39,7 +40,7 @@ def _app(**settings: Any) -> FastAPI:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    with TestClient(_app()) as test_client:
+    with TestClient(_app(), headers=AUTH) as test_client:
         assert test_client.post("/v1/accounts", json=OPENING).status_code == 201
         yield test_client
 
@@ -149,7 +150,7 @@ def test_a_500_carries_the_id_which_every_log_record_of_the_request_has(
     app = _app()
     app.state.container.ledger.override(providers.Object(_BrokenLedger()))
     caplog.handler.addFilter(RequestIdFilter())
-    with TestClient(app) as client, caplog.at_level(logging.INFO):
+    with TestClient(app, headers=AUTH) as client, caplog.at_level(logging.INFO):
         by_lane = client.post(
             "/v1/transactions", content=POSTING, headers={**JSON, "x-request-id": "lane-500"}
         )
@@ -195,7 +196,7 @@ def test_the_default_allows_the_loopback_names_only(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("BANK_ALLOWED_HOSTS")
     settings = Settings(database_url="memory://")
     assert settings.allowed_hosts == list(LOOPBACK_HOSTS)
-    with TestClient(create_app(settings), base_url="http://localhost") as client:
+    with TestClient(create_app(settings), base_url="http://localhost", headers=AUTH) as client:
         for host in ("localhost", "localhost:8000", "127.0.0.1:8000", "[::1]:8000", "LOCALHOST"):
             assert client.get("/v1/accounts", headers={"host": host}).status_code == 200, host
         for host in ("evil.example", "evil.example:8000", "testserver", "127.0.0.2", "[::2]"):
@@ -242,7 +243,7 @@ def test_the_setting_is_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_two_host_headers_are_refused() -> None:
-    with TestClient(_app()) as client:
+    with TestClient(_app(), headers=AUTH) as client:
         answer = client.get("/v1/accounts", headers=[("host", "localhost"), ("host", "localhost")])
     assert answer.status_code == 400
     assert answer.json()["code"] == "host_not_allowed"
@@ -285,7 +286,9 @@ def test_serving_beyond_loopback_with_the_default_hosts_warns(
 
 
 def test_location_never_comes_from_the_host_header() -> None:
-    with TestClient(_app(allowed_hosts=["*"]), base_url="http://evil.example") as client:
+    with TestClient(
+        _app(allowed_hosts=["*"]), base_url="http://evil.example", headers=AUTH
+    ) as client:
         opened = client.post("/v1/accounts", json=OPENING)
         posted = client.post("/v1/transactions", content=POSTING, headers=JSON)
         slashed = client.post("/v1/accounts/", json=OPENING, follow_redirects=False)

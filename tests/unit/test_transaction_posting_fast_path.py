@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from bank_web.app import create_app
 from bank_web.settings import Settings
 from bank_web.transaction_posting_fast_path import TransactionPostingFastPath
+from tests.support.keys import AUTH
 
 ACCOUNT = "1234567890"
 JSON = {"content-type": "application/json"}
@@ -71,8 +72,10 @@ def _without_lane(app: FastAPI) -> FastAPI:
 @pytest.fixture
 def clients() -> Iterator[tuple[TestClient, TestClient]]:
     with (
-        TestClient(create_app(Settings(database_url="memory://"))) as lane,
-        TestClient(_without_lane(create_app(Settings(database_url="memory://")))) as route,
+        TestClient(create_app(Settings(database_url="memory://")), headers=AUTH) as lane,
+        TestClient(
+            _without_lane(create_app(Settings(database_url="memory://"))), headers=AUTH
+        ) as route,
     ):
         for client in (lane, route):
             opened = client.post(
@@ -111,6 +114,47 @@ def test_the_lane_and_the_route_answer_alike(
     assert (by_lane.headers.get("location") is None) == (by_route.headers.get("location") is None)
     assert set(by_lane.headers) == set(by_route.headers)
     assert by_lane.headers.get("etag") == by_route.headers.get("etag")
+
+
+def _reader_key(client: TestClient) -> str:
+    made = client.post("/v1/api-keys", json={"name": "reader", "scopes": ["accounts:read"]})
+    assert made.status_code == 201, made.text
+    secret: str = made.json()["secret"]
+    return secret
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["", "Basic abc", "Bearer", "Bearer bk_" + "A" * 43, "Bearer not-the-master-key", "reader"],
+)
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"account_number": "1234567890", "amount": 1, "transaction_type": "deposit"}',
+        b"{not json",
+        b"",
+    ],
+)
+def test_the_lane_and_the_route_refuse_alike_and_before_reading(
+    clients: tuple[TestClient, TestClient], authorization: str, content: bytes
+) -> None:
+    answers = []
+    for client in clients:
+        value = f"Bearer {_reader_key(client)}" if authorization == "reader" else authorization
+        answer = client.post(
+            "/v1/transactions", content=content, headers={**JSON, "authorization": value}
+        )
+        answers.append(answer)
+        status, code = (403, "forbidden") if authorization == "reader" else (401, "unauthenticated")
+        assert answer.status_code == status, answer.text
+        assert answer.json()["code"] == code
+        if status == 401:
+            assert answer.headers["www-authenticate"] == "Bearer"
+    by_lane, by_route = answers
+    assert _comparable(by_lane.json()) == _comparable(by_route.json())
+    assert set(by_lane.headers) == set(by_route.headers)
+    for client in clients:
+        assert client.get(f"/v1/accounts/{ACCOUNT}").json()["balance"] == 100
 
 
 def test_the_lane_and_the_route_answer_a_retry_alike(
@@ -174,7 +218,7 @@ def test_an_unexpected_error_is_logged_once_and_answered_500(
         _without_lane(app)
     app.state.container.ledger.override(providers.Object(_BrokenLedger()))
     content = b'{"account_number": "1234567890", "amount": 1, "transaction_type": "deposit"}'
-    with TestClient(app) as client, caplog.at_level(logging.DEBUG):
+    with TestClient(app, headers=AUTH) as client, caplog.at_level(logging.DEBUG):
         # The default TestClient raises whatever the app lets out, as a server would log it.
         response = client.post("/v1/transactions", content=content, headers=JSON)
         opened = client.post("/v1/accounts", json={"customer_name": "A", "account_type": "savings"})

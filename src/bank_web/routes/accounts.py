@@ -5,6 +5,8 @@ from typing import Annotated
 from fastapi import Query, Response, status
 
 from bank_domain.account import AccountStatus, AccountType
+from bank_domain.actors import Actor
+from bank_domain.api_keys import Scope
 from bank_domain.ledger import Ledger
 from bank_domain.pagination import MAX_PAGE_SIZE
 from bank_domain.use_cases.accounts import (
@@ -14,7 +16,8 @@ from bank_domain.use_cases.accounts import (
     UpdateAccountCommand,
 )
 from bank_web import presenters
-from bank_web.dependencies import LedgerDep
+from bank_web.authentication import requires
+from bank_web.dependencies import ActorDep, LedgerDep
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.request_bodies import AccountCreate, AccountPatch, AccountPut
 from bank_web.response_models import AccountOut, AccountPage, RecalculationOut
@@ -36,8 +39,9 @@ accounts = router(prefix="/v1/accounts", tags=["accounts"])
     status_code=status.HTTP_201_CREATED,
     response_model=AccountOut,
     responses=problems(409, 422, 503),
+    openapi_extra=requires(Scope.ACCOUNTS_WRITE),
 )
-async def open_account(body: AccountCreate, ledger: LedgerDep) -> Response:
+async def open_account(body: AccountCreate, ledger: LedgerDep, actor: ActorDep) -> Response:
     """Opens an account. A non-zero `initial_deposit` is posted as a real deposit transaction
     described "Initial deposit". A taken account number (closed accounts' included) is a 409."""
     account = await ledger.open_account(
@@ -46,14 +50,21 @@ async def open_account(body: AccountCreate, ledger: LedgerDep) -> Response:
             account_type=body.account_type,
             account_number=body.account_number,
             initial_deposit=body.initial_deposit,
+            actor=actor,
         )
     )
     return account_response(account, status_code=201)
 
 
-@accounts.get("", response_model=AccountPage, responses=problems(422, 503))
+@accounts.get(
+    "",
+    response_model=AccountPage,
+    responses=problems(422, 503),
+    openapi_extra=requires(Scope.ACCOUNTS_READ),
+)
 async def list_accounts(
     ledger: LedgerDep,
+    actor: ActorDep,
     limit: Annotated[
         int | None,
         Query(
@@ -78,19 +89,29 @@ async def list_accounts(
             customer_name=customer_name,
             account_type=account_type,
             status=status,
+            actor=actor,
         )
     )
     return page_response(page, presenters.account)
 
 
-@accounts.get("/{account_number}", response_model=AccountOut, responses=problems(404, 503))
-async def get_account(account_number: str, ledger: LedgerDep) -> Response:
+@accounts.get(
+    "/{account_number}",
+    response_model=AccountOut,
+    responses=problems(404, 503),
+    openapi_extra=requires(Scope.ACCOUNTS_READ),
+)
+async def get_account(account_number: str, ledger: LedgerDep, actor: ActorDep) -> Response:
     """One open account. A closed account answers 404."""
-    return account_response(await ledger.get_account(account_number))
+    return account_response(await ledger.get_account(account_number, actor=actor))
 
 
 async def _update(
-    ledger: Ledger, account_number: str, body: AccountPatch | AccountPut, if_match: str | None
+    ledger: Ledger,
+    actor: Actor,
+    account_number: str,
+    body: AccountPatch | AccountPut,
+    if_match: str | None,
 ) -> Response:
     """PATCH and PUT differ only in which fields their bodies require; the domain decides."""
     with precondition(if_match) as version:
@@ -100,29 +121,44 @@ async def _update(
             account_type=body.account_type,
             status=body.status,
             expected_version=version,
+            actor=actor,
         )
         return account_response(await ledger.update_account(command))
 
 
 @accounts.patch(
-    "/{account_number}", response_model=AccountOut, responses=problems(404, 412, 422, 503)
+    "/{account_number}",
+    response_model=AccountOut,
+    responses=problems(404, 412, 422, 503),
+    openapi_extra=requires(Scope.ACCOUNTS_WRITE),
 )
 async def patch_account(
-    account_number: str, body: AccountPatch, ledger: LedgerDep, if_match: IfMatch = None
+    account_number: str,
+    body: AccountPatch,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    if_match: IfMatch = None,
 ) -> Response:
     """Changes some of `customer_name`, `account_type`, `status` (`frozen` stops new
     transactions). `balance`, `account_number` and the timestamps are read-only (422)."""
-    return await _update(ledger, account_number, body, if_match)
+    return await _update(ledger, actor, account_number, body, if_match)
 
 
 @accounts.put(
-    "/{account_number}", response_model=AccountOut, responses=problems(404, 412, 422, 503)
+    "/{account_number}",
+    response_model=AccountOut,
+    responses=problems(404, 412, 422, 503),
+    openapi_extra=requires(Scope.ACCOUNTS_WRITE),
 )
 async def put_account(
-    account_number: str, body: AccountPut, ledger: LedgerDep, if_match: IfMatch = None
+    account_number: str,
+    body: AccountPut,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    if_match: IfMatch = None,
 ) -> Response:
     """Replaces `customer_name` and `account_type` (and `status`, when given)."""
-    return await _update(ledger, account_number, body, if_match)
+    return await _update(ledger, actor, account_number, body, if_match)
 
 
 @accounts.delete(
@@ -130,14 +166,20 @@ async def put_account(
     status_code=204,
     response_class=Response,
     responses=problems(404, 409, 412, 503),
+    openapi_extra=requires(Scope.ACCOUNTS_WRITE),
 )
 async def close_account(
-    account_number: str, ledger: LedgerDep, if_match: IfMatch = None
+    account_number: str,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    if_match: IfMatch = None,
 ) -> Response:
     """Closes an account whose balance is 0 (409 `account_not_empty` otherwise). It then answers
     404 everywhere, its number is never handed out again, and its transactions stay readable."""
     with precondition(if_match) as version:
-        await ledger.close_account(CloseAccountCommand(account_number, expected_version=version))
+        await ledger.close_account(
+            CloseAccountCommand(account_number, expected_version=version, actor=actor)
+        )
     return Response(status_code=204)
 
 
@@ -145,9 +187,10 @@ async def close_account(
     "/{account_number}/balance/recalculate",
     response_model=RecalculationOut,
     responses=problems(404, 503),
+    openapi_extra=requires(Scope.ACCOUNTS_WRITE),
 )
-async def recalculate_balance(account_number: str, ledger: LedgerDep) -> Response:
+async def recalculate_balance(account_number: str, ledger: LedgerDep, actor: ActorDep) -> Response:
     """Recomputes the balance from the account's `success` transactions under the account's
     lock, and repairs any drift."""
-    result = await ledger.recalculate_balance(account_number)
+    result = await ledger.recalculate_balance(account_number, actor=actor)
     return ExactJSONResponse(presenters.recalculation(result))

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Query, Response
 
+from bank_domain.api_keys import Scope
 from bank_domain.ledger import Ledger
 from bank_domain.pagination import MAX_PAGE_SIZE
 from bank_domain.transaction import UNSET, TransactionStatus, TransactionType
@@ -14,7 +15,8 @@ from bank_domain.use_cases.transactions import (
     ListTransactionsQuery,
 )
 from bank_web import presenters
-from bank_web.dependencies import LedgerDep
+from bank_web.authentication import requires
+from bank_web.dependencies import ActorDep, LedgerDep
 from bank_web.request_bodies import TransactionCreate, TransactionPatch, TransactionPut
 from bank_web.response_models import TransactionOut, TransactionPage
 from bank_web.responses import posting_response, transaction_response
@@ -27,6 +29,7 @@ from bank_web.routes._http import (
     problems,
     router,
 )
+from bank_web.transaction_posting_fast_path import POSTING_SCOPE
 
 transactions = router(tags=["transactions"])
 
@@ -43,8 +46,9 @@ transactions = router(tags=["transactions"])
         },
         **problems(404, 409, 422, 503),
     },
+    openapi_extra=requires(POSTING_SCOPE),
 )
-async def post_transaction(body: TransactionCreate, ledger: LedgerDep) -> Response:
+async def post_transaction(body: TransactionCreate, ledger: LedgerDep, actor: ActorDep) -> Response:
     """Posts a deposit or a withdrawal. Unknown or closed account: 404 `account_not_found`;
     frozen: 409 `account_frozen`; a withdrawal that would overdraw: 409 `insufficient_funds`,
     and nothing is stored. The same `transaction_id` again with the same fields returns the
@@ -52,25 +56,30 @@ async def post_transaction(body: TransactionCreate, ledger: LedgerDep) -> Respon
 
     Served by bank_web.transaction_posting_fast_path, with the same reader and answers; this
     route is what OpenAPI describes (and what answers when the fast path is left out)."""
-    return posting_response(await ledger.post_transaction(body.command()))
+    return posting_response(await ledger.post_transaction(body.command(actor)))
 
 
 @transactions.get(
-    "/v1/transactions/{transaction_id}", response_model=TransactionOut, responses=problems(404, 503)
+    "/v1/transactions/{transaction_id}",
+    response_model=TransactionOut,
+    responses=problems(404, 503),
+    openapi_extra=requires(Scope.TRANSACTIONS_READ),
 )
-async def get_transaction(transaction_id: str, ledger: LedgerDep) -> Response:
+async def get_transaction(transaction_id: str, ledger: LedgerDep, actor: ActorDep) -> Response:
     """One transaction; also one of a closed account. A deleted transaction answers 404."""
-    return transaction_response(await ledger.get_transaction(transaction_id))
+    return transaction_response(await ledger.get_transaction(transaction_id, actor=actor))
 
 
 @transactions.get(
     "/v1/accounts/{account_number}/transactions",
     response_model=TransactionPage,
     responses=problems(404, 422, 503),
+    openapi_extra=requires(Scope.TRANSACTIONS_READ),
 )
 async def list_transactions(
     account_number: str,
     ledger: LedgerDep,
+    actor: ActorDep,
     limit: Annotated[
         int | None,
         Query(
@@ -94,6 +103,7 @@ async def list_transactions(
             status=status,
             since=since,
             until=until,
+            actor=actor,
         )
     )
     return page_response(page, presenters.transaction)
@@ -111,9 +121,14 @@ async def _amend(
     "/v1/transactions/{transaction_id}",
     response_model=TransactionOut,
     responses=problems(404, 409, 412, 422, 503),
+    openapi_extra=requires(Scope.TRANSACTIONS_WRITE),
 )
 async def patch_transaction(
-    transaction_id: str, body: TransactionPatch, ledger: LedgerDep, if_match: IfMatch = None
+    transaction_id: str,
+    body: TransactionPatch,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    if_match: IfMatch = None,
 ) -> Response:
     """Changes some of `amount`, `transaction_type`, `description`, `status`; the balance
     follows. `failed` and `cancelled` are final; a change that would overdraw is a 409. A
@@ -126,6 +141,7 @@ async def patch_transaction(
             transaction_type=body.transaction_type,
             description=body.description if "description" in body.model_fields_set else UNSET,
             status=body.status,
+            actor=actor,
         ),
         if_match,
     )
@@ -135,9 +151,14 @@ async def patch_transaction(
     "/v1/transactions/{transaction_id}",
     response_model=TransactionOut,
     responses=problems(404, 409, 412, 422, 503),
+    openapi_extra=requires(Scope.TRANSACTIONS_WRITE),
 )
 async def put_transaction(
-    transaction_id: str, body: TransactionPut, ledger: LedgerDep, if_match: IfMatch = None
+    transaction_id: str,
+    body: TransactionPut,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    if_match: IfMatch = None,
 ) -> Response:
     """Replaces `amount`, `transaction_type` and `description` (null when left out), and
     `status` when given. A stale `If-Match` is a 412, and nothing changes."""
@@ -149,6 +170,7 @@ async def put_transaction(
             transaction_type=body.transaction_type,
             description=body.description,
             status=body.status,
+            actor=actor,
         ),
         if_match,
     )
@@ -159,14 +181,18 @@ async def put_transaction(
     status_code=204,
     response_class=Response,
     responses=problems(404, 409, 412, 503),
+    openapi_extra=requires(Scope.TRANSACTIONS_WRITE),
 )
 async def delete_transaction(
-    transaction_id: str, ledger: LedgerDep, if_match: IfMatch = None
+    transaction_id: str,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    if_match: IfMatch = None,
 ) -> Response:
     """Takes a `success` transaction's effect back (409 if that would overdraw) and keeps the
     record for audit; the id then answers 404 and is never used again. A stale `If-Match` is
     a 412, and nothing changes."""
     with precondition(if_match) as version:
-        command = DeleteTransactionCommand(transaction_id, expected_version=version)
+        command = DeleteTransactionCommand(transaction_id, expected_version=version, actor=actor)
         await ledger.delete_transaction(command)
     return Response(status_code=204)

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.support.keys import AUTH, MASTER_KEY
 from tests.support.postgres import postgres_server_url, throwaway_database
-from tests.support.server import assert_clean_log, running_server
+from tests.support.server import assert_clean_log, assert_no_secret_in_log, running_server
 
 
 @pytest.fixture(scope="session", params=["memory", "sqlite", "postgresql"])
@@ -30,9 +31,10 @@ def base_url(
         ):
             yield url
     assert_clean_log(log)
+    assert_no_secret_in_log(log, MASTER_KEY)
 
 
 @pytest.fixture
 def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=30) as http:
+    with httpx.Client(base_url=base_url, timeout=30, headers=AUTH) as http:
         yield http

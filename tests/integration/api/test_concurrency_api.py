@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.integration.api.helpers import balance, exact, open_account, post
+from tests.support.keys import AUTH
 
 CLIENTS = 64
 POSTINGS_PER_CLIENT = 5
@@ -33,7 +34,7 @@ def test_64_clients_posting_at_once_lose_nothing(base_url: str, client: httpx.Cl
 
     def one_client(index: int) -> list[tuple[int, str, Decimal]]:
         outcomes = []
-        with httpx.Client(base_url=base_url, timeout=60) as own:
+        with httpx.Client(base_url=base_url, timeout=60, headers=AUTH) as own:
             for step in range(POSTINGS_PER_CLIENT):
                 kind = "withdrawal" if (index + step) % 2 else "deposit"
                 amount = Decimal("7.00") if kind == "withdrawal" else Decimal("3.00")
@@ -64,7 +65,7 @@ def test_64_clients_draining_one_account_never_overdraw(
     number = open_account(client, initial_deposit="100.00")["account_number"]
 
     def withdraw(_: int) -> int:
-        with httpx.Client(base_url=base_url, timeout=60) as own:
+        with httpx.Client(base_url=base_url, timeout=60, headers=AUTH) as own:
             return post(own, number, "10.00", "withdrawal").status_code
 
     with ThreadPoolExecutor(CLIENTS) as pool:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.integration.api.helpers import open_account
+from tests.support.keys import AUTH
 from tests.support.server import running_server
 
 JSON = {"content-type": "application/json"}
@@ -124,7 +125,7 @@ def test_with_every_host_allowed_location_still_names_no_host(
     open_server: tuple[str, Path],
 ) -> None:
     url, _ = open_server
-    with httpx.Client(base_url=url, headers={"host": "evil.example"}) as client:
+    with httpx.Client(base_url=url, headers={**AUTH, "host": "evil.example"}) as client:
         opened = client.post("/v1/accounts", json={"customer_name": "A", "account_type": "savings"})
         assert opened.status_code == 201
         number = opened.json()["account_number"]
@@ -136,7 +137,7 @@ def test_with_every_host_allowed_location_still_names_no_host(
 
 def test_the_servers_log_line_for_a_request_shows_its_id(open_server: tuple[str, Path]) -> None:
     url, log = open_server
-    with httpx.Client(base_url=url) as client:
+    with httpx.Client(base_url=url, headers=AUTH) as client:
         given = client.get("/v1/accounts/0000000000", headers={"x-request-id": "edge-log-1"})
         made = client.get("/v1/accounts?limit=1")
     assert given.status_code == 404

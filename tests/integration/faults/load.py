@@ -15,6 +15,7 @@ from typing import Final
 import httpx
 
 from tests.integration.api.helpers import post
+from tests.support.keys import AUTH
 
 MAX_DEPOSIT_CENTS: Final = 2_500
 MAX_WITHDRAWAL_CENTS: Final = 4_000
@@ -178,7 +179,7 @@ class Load:
 
     def _client(self, index: int) -> None:
         rng = random.Random(self._seed * 1_000 + index)
-        with httpx.Client(base_url=self._base_url, timeout=self._timeout) as http:
+        with httpx.Client(base_url=self._base_url, timeout=self._timeout, headers=AUTH) as http:
             to_cancel = self._cancelling[index]
             for step in range(self._per_client):
                 if self._stop.is_set():

@@ -19,6 +19,7 @@ from tests.integration.faults.ledger_checks import (
     stored_postings,
 )
 from tests.integration.faults.load import Load, Posting, status_counts
+from tests.support.keys import AUTH
 from tests.support.server import ServerProcess, assert_clean_log
 
 pytestmark = pytest.mark.postgres
@@ -36,7 +37,7 @@ def test_a_crash_mid_load_leaves_nothing_half_written(
     log = tmp_path / "server.log"
     with (
         ServerProcess(postgres_database, log, workers=2) as server,
-        httpx.Client(base_url=server.base_url, timeout=30) as client,
+        httpx.Client(base_url=server.base_url, timeout=30, headers=AUTH) as client,
     ):
         assert len(server.worker_pids()) == 2
         accounts = open_hot_accounts(client, HOT_ACCOUNTS, OPENING)
@@ -67,7 +68,7 @@ def test_a_crash_mid_load_leaves_nothing_half_written(
 
     with (
         ServerProcess(postgres_database, log, workers=2) as server,
-        httpx.Client(base_url=server.base_url, timeout=30) as client,
+        httpx.Client(base_url=server.base_url, timeout=30, headers=AUTH) as client,
     ):
         stored = stored_postings(client, postings)
         assert_fates(postings, stored, stored_when={201}, absent_when={409})

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.integration.api.helpers import assert_problem, exact, open_account, post
+from tests.support.keys import AUTH, MASTER_KEY
 from tests.support.postgres import postgres_server_url, throwaway_database
 from tests.support.server import assert_clean_log, running_server
 
@@ -60,6 +61,9 @@ def test_the_fuzzer_finds_no_failure_of_any_check(tmp_path: Path) -> None:
             str(FUZZ_EXAMPLES_PER_OPERATION),
             "--seed",
             str(FUZZ_SEED),
+            # Every request with the master key; the ignored_auth check still sends none.
+            "--header",
+            f"Authorization: Bearer {MASTER_KEY}",
             "--request-timeout",
             str(ANSWER_TIMEOUT_SECONDS),
             # One worker: with more, this version's generator trips over a thread-unsafe call.
@@ -128,7 +132,7 @@ def postgresql_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
 
 @contextlib.contextmanager
 def _with_an_account(base_url: str, log: Path) -> Iterator[Served]:
-    with httpx.Client(base_url=base_url, timeout=ANSWER_TIMEOUT_SECONDS) as client:
+    with httpx.Client(base_url=base_url, timeout=ANSWER_TIMEOUT_SECONDS, headers=AUTH) as client:
         account = open_account(client, initial_deposit="100.00")
         response = post(client, account["account_number"], "10.00")
         assert response.status_code == 201, response.text
@@ -224,7 +228,8 @@ def test_a_body_just_under_a_mebibyte_is_read_and_one_of_a_mebibyte_is_not(
 
 
 def test_a_declared_oversized_body_is_refused_before_it_is_sent(sqlite_server: Served) -> None:
-    """Only the headers go out: the 413 must come without waiting for the 50 MB."""
+    """Only the headers go out: the 413 must come without waiting for the 50 MB, and before the
+    missing key's 401."""
     head = (
         b"POST /v1/transactions HTTP/1.1\r\nHost: localhost\r\n"
         b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n"
@@ -240,7 +245,8 @@ def test_a_chunked_body_is_refused_as_soon_as_it_grows_too_large(sqlite_server: 
     shows it was refused as it grew, before anything tried to parse it."""
     head = (
         b"POST /v1/transactions HTTP/1.1\r\nHost: localhost\r\n"
-        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + _AUTHORIZATION
+        + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
     chunk = b"\xff" * 65536
     parts = [head] + [b"%x\r\n%s\r\n" % (len(chunk), chunk)] * (MEBIBYTE // len(chunk) + 1)
@@ -248,6 +254,10 @@ def test_a_chunked_body_is_refused_as_soon_as_it_grows_too_large(sqlite_server: 
     assert status == 413, body
     assert headers["content-type"].startswith("application/problem+json")
     assert json.loads(body)["code"] == "payload_too_large"
+
+
+_AUTHORIZATION: Final = f"Authorization: Bearer {MASTER_KEY}\r\n".encode()
+"""The key, on requests written by hand: the body must be read for what these test."""
 
 
 def _chunks(total: int) -> Iterator[bytes]:
@@ -297,7 +307,7 @@ def test_a_client_that_leaves_mid_body_is_no_error(sqlite_server: Served, path: 
     the server's log), and the server answers the next client."""
     head = (
         b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 100\r\n\r\n" % path.encode()
+        b"Content-Length: 100\r\n%s\r\n" % (path.encode(), _AUTHORIZATION)
     )
     host, port = sqlite_server.base_url.removeprefix("http://").split(":")
     for _ in range(3):

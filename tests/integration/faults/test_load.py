@@ -17,6 +17,7 @@ from tests.integration.faults.ledger_checks import (
     stored_postings,
 )
 from tests.integration.faults.load import Load, Posting, status_counts
+from tests.support.keys import AUTH
 from tests.support.server import ServerProcess, assert_clean_log
 
 pytestmark = pytest.mark.postgres
@@ -33,7 +34,7 @@ def test_two_servers_and_64_clients_lose_no_update(postgres_database: str, tmp_p
     log = tmp_path / "server.log"
     with (
         ServerProcess(postgres_database, log, workers=2) as server,
-        httpx.Client(base_url=server.base_url, timeout=30) as client,
+        httpx.Client(base_url=server.base_url, timeout=30, headers=AUTH) as client,
     ):
         assert len(server.worker_pids()) == 2
         accounts = open_hot_accounts(client, HOT_ACCOUNTS, OPENING)

@@ -25,6 +25,7 @@ from tests.integration.faults.ledger_checks import (
 )
 from tests.integration.faults.load import Load, Posting, status_counts
 from tests.integration.faults.proxy import TcpProxy
+from tests.support.keys import AUTH
 from tests.support.server import ServerProcess, assert_clean_log
 
 pytestmark = pytest.mark.postgres
@@ -63,7 +64,9 @@ def test_an_outage_is_answered_503_and_the_api_recovers_by_itself(
     log = tmp_path / "server.log"
     with (
         ServerProcess(_through(proxy, postgres_database), log, workers=2) as server,
-        httpx.Client(base_url=server.base_url, timeout=ANSWER_WITHIN_SECONDS + 8) as client,
+        httpx.Client(
+            base_url=server.base_url, timeout=ANSWER_WITHIN_SECONDS + 8, headers=AUTH
+        ) as client,
     ):
         accounts = open_hot_accounts(client, HOT_ACCOUNTS, OPENING)
         some_account = next(iter(accounts))
@@ -140,7 +143,9 @@ def test_a_database_that_stops_answering_gets_503_not_a_hang(
     log = tmp_path / "server.log"
     with (
         ServerProcess(_through(proxy, postgres_database), log, workers=1) as server,
-        httpx.Client(base_url=server.base_url, timeout=ANSWER_WITHIN_SECONDS) as client,
+        httpx.Client(
+            base_url=server.base_url, timeout=ANSWER_WITHIN_SECONDS, headers=AUTH
+        ) as client,
     ):
         accounts = open_hot_accounts(client, 1, OPENING)
         number = next(iter(accounts))
@@ -195,7 +200,7 @@ def test_a_database_that_stops_answering_gets_503_not_a_hang(
 
 def _timed(base_url: str, send: Callable[[httpx.Client], httpx.Response]) -> httpx.Response | str:
     """The answer, or what went wrong when none came within the bound."""
-    with httpx.Client(base_url=base_url, timeout=SILENCE_BOUND_SECONDS) as http:
+    with httpx.Client(base_url=base_url, timeout=SILENCE_BOUND_SECONDS, headers=AUTH) as http:
         started = time.monotonic()
         try:
             return send(http)
