@@ -13,7 +13,7 @@ from pydantic import BeforeValidator
 from pydantic.json_schema import SkipJsonSchema
 
 from bank_domain.errors import VersionMismatch
-from bank_domain.pagination import Page
+from bank_domain.pagination import MAX_PAGE_SIZE, Page
 from bank_web.exact_json_route import ExactJSONRoute
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.problems import Problem
@@ -23,6 +23,17 @@ _RFC_3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 NEVER_MATCHES: Final = -1
+
+PageLimit = Annotated[
+    int | None,
+    Query(
+        description="1 to 500, default 50.",
+        json_schema_extra={"minimum": 1, "maximum": MAX_PAGE_SIZE},
+    ),
+]
+"""A list's page size; the domain reads it (bank_domain.pagination.page_size)."""
+PageCursor = Annotated[str | None, Query(description="next_cursor of the previous page.")]
+"""Where a list goes on; an empty one is the first page (``cursor_given``)."""
 
 IfMatch = Annotated[
     str | SkipJsonSchema[None],

@@ -8,7 +8,6 @@ from bank_domain.account import AccountStatus, AccountType
 from bank_domain.actors import Actor
 from bank_domain.api_keys import Scope
 from bank_domain.ledger import Ledger
-from bank_domain.pagination import MAX_PAGE_SIZE
 from bank_domain.use_cases.accounts import (
     CloseAccountCommand,
     ListAccountsQuery,
@@ -24,6 +23,8 @@ from bank_web.response_models import AccountOut, AccountPage, RecalculationOut
 from bank_web.responses import account_response
 from bank_web.routes._http import (
     IfMatch,
+    PageCursor,
+    PageLimit,
     cursor_given,
     page_response,
     precondition,
@@ -65,14 +66,8 @@ async def open_account(body: AccountCreate, ledger: LedgerDep, actor: ActorDep) 
 async def list_accounts(
     ledger: LedgerDep,
     actor: ActorDep,
-    limit: Annotated[
-        int | None,
-        Query(
-            description="1 to 500, default 50.",
-            json_schema_extra={"minimum": 1, "maximum": MAX_PAGE_SIZE},
-        ),
-    ] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
     customer_name: Annotated[
         str | None,
         # A name with NUL is refused (422); any other name simply finds what is stored.

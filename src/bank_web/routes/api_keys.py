@@ -1,11 +1,8 @@
 """/v1/api-keys: make, list, read and revoke API keys (scope keys:admin)."""
 
-from typing import Annotated
-
-from fastapi import Query, Response
+from fastapi import Response
 
 from bank_domain.api_keys import Scope
-from bank_domain.pagination import MAX_PAGE_SIZE
 from bank_domain.use_cases.api_keys import CreateApiKeyCommand, ListApiKeysQuery
 from bank_web import presenters
 from bank_web.authentication import requires
@@ -13,7 +10,14 @@ from bank_web.dependencies import ActorDep, LedgerDep
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.request_bodies import ApiKeyCreate
 from bank_web.response_models import ApiKeyOut, ApiKeyPage, CreatedApiKeyOut
-from bank_web.routes._http import cursor_given, page_response, problems, router
+from bank_web.routes._http import (
+    PageCursor,
+    PageLimit,
+    cursor_given,
+    page_response,
+    problems,
+    router,
+)
 
 api_keys = router(prefix="/v1/api-keys", tags=["api keys"])
 _KEYS_ADMIN = requires(Scope.KEYS_ADMIN)
@@ -52,14 +56,8 @@ async def create_api_key(body: ApiKeyCreate, ledger: LedgerDep, actor: ActorDep)
 async def list_api_keys(
     ledger: LedgerDep,
     actor: ActorDep,
-    limit: Annotated[
-        int | None,
-        Query(
-            description="1 to 500, default 50.",
-            json_schema_extra={"minimum": 1, "maximum": MAX_PAGE_SIZE},
-        ),
-    ] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> Response:
     """Every key, revoked and expired ones included, oldest first, without secrets."""
     page = await ledger.list_api_keys(

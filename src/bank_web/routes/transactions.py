@@ -1,13 +1,11 @@
 """/v1/transactions and an account's list of them: post, read, amend and delete."""
 
 import dataclasses
-from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Response
 
 from bank_domain.api_keys import Scope
 from bank_domain.ledger import Ledger
-from bank_domain.pagination import MAX_PAGE_SIZE
 from bank_domain.transaction import UNSET, TransactionStatus, TransactionType
 from bank_domain.use_cases.transactions import (
     AmendTransactionCommand,
@@ -23,6 +21,8 @@ from bank_web.responses import posting_response, transaction_response
 from bank_web.routes._http import (
     IfMatch,
     Moment,
+    PageCursor,
+    PageLimit,
     cursor_given,
     page_response,
     precondition,
@@ -80,14 +80,8 @@ async def list_transactions(
     account_number: str,
     ledger: LedgerDep,
     actor: ActorDep,
-    limit: Annotated[
-        int | None,
-        Query(
-            description="1 to 500, default 50.",
-            json_schema_extra={"minimum": 1, "maximum": MAX_PAGE_SIZE},
-        ),
-    ] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
     transaction_type: TransactionType | None = None,
     status: TransactionStatus | None = None,
     since: Moment = None,
