@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import itertools
 from collections import defaultdict
 
 from bank_domain.account import Account
 from bank_domain.api_keys import ApiKey
 from bank_domain.errors import DuplicateAccountNumber, DuplicateTransactionId, StorageUnavailable
+from bank_domain.events import Event, FeedPosition
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money
 from bank_domain.ports import (
@@ -24,6 +26,9 @@ from bank_domain.ports import (
     AccountRepository,
     ApiKeyQuery,
     ApiKeyRepository,
+    EventQuery,
+    EventRepository,
+    TransactionHistoryQuery,
     TransactionQuery,
     TransactionRepository,
     UnitOfWork,
@@ -38,6 +43,8 @@ class InMemoryStore:
         self.accounts: dict[AccountNumber, Account] = {}
         self.transactions: dict[TransactionId, Transaction] = {}
         self.api_keys: dict[str, ApiKey] = {}
+        self.events: list[Event] = []
+        """In commit order; an event's id is its place in this list, from 1."""
         self.account_locks: defaultdict[AccountNumber, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def unit_of_work(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
@@ -190,6 +197,51 @@ class _InMemoryApiKeys(ApiKeyRepository):
         return [copy.copy(k) for k in itertools.islice(matching, query.limit)]
 
 
+class _InMemoryEvents(EventRepository):
+    """Events are appended at commit, one unit of work at a time, so their order in the list
+    is the order they were committed in."""
+
+    def __init__(self, store: InMemoryStore, uow: InMemoryUnitOfWork) -> None:
+        self._store = store
+        self._uow = uow
+        self.staged: list[Event] = []
+
+    async def add(self, event: Event) -> None:
+        self._uow.refuse_if_read_only("events.add")
+        self.staged.append(event)
+
+    async def transaction_history(self, query: TransactionHistoryQuery) -> list[Event]:
+        matching = (
+            event
+            for event in self._store.events
+            if event.transaction_id == query.transaction_id
+            and isinstance(event.subject, Transaction)
+            and event.subject.version > query.after_version
+        )
+        return list(itertools.islice(matching, query.limit))
+
+    async def list(self, query: EventQuery) -> list[Event]:
+        matching = (
+            event
+            for event in self._store.events[query.after.event_id :]
+            if (query.account_number is None or event.account_number == query.account_number)
+            and (query.event_type is None or event.type is query.event_type)
+            and (
+                query.account_numbers is None
+                or (
+                    event.account_number is not None
+                    and event.account_number in query.account_numbers
+                )
+            )
+        )
+        return list(itertools.islice(matching, query.limit))
+
+    def commit(self) -> None:
+        for event in self.staged:
+            position = FeedPosition(0, len(self._store.events) + 1)
+            self._store.events.append(dataclasses.replace(event, position=position))
+
+
 def _same_key_taken() -> StorageUnavailable:
     """Two keys with one random id or one secret's hash: as on SQL, a race worth retrying."""
     return StorageUnavailable("Another change took the same key; try again.")
@@ -204,6 +256,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.accounts: _InMemoryAccounts = _InMemoryAccounts(store, self)
         self.transactions: _InMemoryTransactions = _InMemoryTransactions(store, self)
         self.api_keys: _InMemoryApiKeys = _InMemoryApiKeys(store, self)
+        self.events: _InMemoryEvents = _InMemoryEvents(store, self)
 
     async def lock(self, number: AccountNumber) -> None:
         if number in self._held_numbers:
@@ -232,6 +285,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._store.accounts.update(self.accounts.staged)
         self._store.transactions.update(self.transactions.staged)
         self._store.api_keys.update(self.api_keys.staged)
+        self.events.commit()
         self._discard()
 
     async def rollback(self) -> None:
@@ -250,3 +304,4 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.accounts = _InMemoryAccounts(self._store, self)
         self.transactions = _InMemoryTransactions(self._store, self)
         self.api_keys = _InMemoryApiKeys(self._store, self)
+        self.events = _InMemoryEvents(self._store, self)

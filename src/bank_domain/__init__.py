@@ -26,6 +26,7 @@ from bank_domain.errors import (
     TransactionNotFound,
     VersionMismatch,
 )
+from bank_domain.events import Change, Event, EventType, TransactionChange
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.ledger import Ledger
 from bank_domain.money import Money
@@ -38,6 +39,7 @@ from bank_domain.use_cases.accounts import (
     UpdateAccountCommand,
 )
 from bank_domain.use_cases.api_keys import CreateApiKeyCommand, CreatedApiKey, ListApiKeysQuery
+from bank_domain.use_cases.audit import ListEventsQuery, TransactionHistoryRequest
 from bank_domain.use_cases.balance import Recalculation
 from bank_domain.use_cases.posting import PostedTransaction, PostTransactionCommand
 from bank_domain.use_cases.transactions import (
@@ -62,6 +64,7 @@ __all__ = [
     "ApiKey",
     "ApiKeyNotFound",
     "BalanceLimitExceeded",
+    "Change",
     "CloseAccountCommand",
     "Conflict",
     "CreateApiKeyCommand",
@@ -69,6 +72,8 @@ __all__ = [
     "DeleteTransactionCommand",
     "DuplicateAccountNumber",
     "DuplicateTransactionId",
+    "Event",
+    "EventType",
     "Forbidden",
     "InsufficientFunds",
     "InvalidStatusChange",
@@ -78,6 +83,7 @@ __all__ = [
     "LedgerInconsistent",
     "ListAccountsQuery",
     "ListApiKeysQuery",
+    "ListEventsQuery",
     "ListTransactionsQuery",
     "Money",
     "NotFound",
@@ -89,6 +95,8 @@ __all__ = [
     "Scope",
     "StorageUnavailable",
     "Transaction",
+    "TransactionChange",
+    "TransactionHistoryRequest",
     "TransactionId",
     "TransactionNotFound",
     "TransactionStatus",

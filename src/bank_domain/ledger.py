@@ -5,6 +5,7 @@ from __future__ import annotations
 from bank_domain.account import Account
 from bank_domain.actors import MASTER, Actor
 from bank_domain.api_keys import ApiKey
+from bank_domain.events import Event, TransactionChange
 from bank_domain.pagination import CursorCodec, Page
 from bank_domain.ports import Clock, PostingUnitOfWorkFactory, UnitOfWorkFactory
 from bank_domain.transaction import Transaction
@@ -29,6 +30,12 @@ from bank_domain.use_cases.api_keys import (
     ListApiKeys,
     ListApiKeysQuery,
     RevokeApiKey,
+)
+from bank_domain.use_cases.audit import (
+    ListEvents,
+    ListEventsQuery,
+    TransactionHistory,
+    TransactionHistoryRequest,
 )
 from bank_domain.use_cases.balance import RecalculateBalance, Recalculation
 from bank_domain.use_cases.posting import (
@@ -82,6 +89,8 @@ class Ledger:
         self._delete_transaction = DeleteTransaction(uow, clock)
         self._get_transaction = GetTransaction(uow)
         self._list_transactions = ListTransactions(uow, cursors)
+        self._transaction_history = TransactionHistory(uow, cursors)
+        self._list_events = ListEvents(uow, cursors)
         self._recalculate_balance = RecalculateBalance(uow, clock)
         self._authenticate = Authenticate(uow, clock)
         self._create_api_key = CreateApiKey(uow, clock)
@@ -118,6 +127,14 @@ class Ledger:
 
     async def list_transactions(self, query: ListTransactionsQuery) -> Page[Transaction]:
         return await self._list_transactions(query)
+
+    async def transaction_history(
+        self, request: TransactionHistoryRequest
+    ) -> Page[TransactionChange]:
+        return await self._transaction_history(request)
+
+    async def list_events(self, query: ListEventsQuery) -> Page[Event]:
+        return await self._list_events(query)
 
     async def recalculate_balance(
         self, account_number: str, *, actor: Actor = MASTER

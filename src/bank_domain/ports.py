@@ -11,6 +11,7 @@ from typing import Protocol, Self
 
 from bank_domain.account import Account, AccountStatus, AccountType
 from bank_domain.api_keys import ApiKey
+from bank_domain.events import Event, EventType, FeedPosition
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
@@ -48,6 +49,28 @@ class ApiKeyQuery:
 
     limit: int
     after: tuple[datetime, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Events after ``after`` in feed order, at most ``limit`` of them, that the reader may see:
+    only those about ``account_numbers`` unless it is None (an API key's events are about no
+    account, so a restricted reader never sees them)."""
+
+    limit: int
+    after: FeedPosition
+    account_number: AccountNumber | None = None
+    event_type: EventType | None = None
+    account_numbers: frozenset[AccountNumber] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionHistoryQuery:
+    """A transaction's events (its versions), in the order they were recorded."""
+
+    transaction_id: TransactionId
+    limit: int
+    after_version: int = 0
 
 
 class AccountRepository(abc.ABC):
@@ -119,6 +142,25 @@ class ApiKeyRepository(abc.ABC):
     async def list(self, query: ApiKeyQuery) -> list[ApiKey]: ...
 
 
+class EventRepository(abc.ABC):
+    @abc.abstractmethod
+    async def add(self, event: Event) -> None:
+        """Records an event, to be committed with the change it tells of (never alone)."""
+
+    @abc.abstractmethod
+    async def transaction_history(self, query: TransactionHistoryQuery) -> list[Event]:
+        """The transaction's events whose transaction version is above ``after_version``."""
+
+    @abc.abstractmethod
+    async def list(self, query: EventQuery) -> list[Event]:
+        """Committed events in feed order, each with its position.
+
+        The order is the promise a follower relies on: an event committed after this call
+        returns is placed after every event it returned, so a reader that goes on from the
+        last position it saw never misses one. (A store may hold back events that committed
+        while an older database transaction is still running, until it ends.)"""
+
+
 class UnitOfWork(abc.ABC):
     """One atomic piece of work on the store.
 
@@ -130,6 +172,7 @@ class UnitOfWork(abc.ABC):
     accounts: AccountRepository
     transactions: TransactionRepository
     api_keys: ApiKeyRepository
+    events: EventRepository
 
     async def __aenter__(self) -> Self:
         return self
@@ -166,6 +209,12 @@ class PostingTransactions(Protocol):
     async def add(self, transaction: Transaction) -> None: ...
 
 
+class PostingEvents(Protocol):
+    """The part of EventRepository that posting a transaction uses."""
+
+    async def add(self, event: Event) -> None: ...
+
+
 class PostingUnitOfWork(Protocol):
     """What posting needs of a unit of work, and no more: a store may serve postings through a
     leaner path (for example, grouping concurrent postings into one database transaction) as
@@ -175,7 +224,8 @@ class PostingUnitOfWork(Protocol):
 
     1. any number of look-ups (``transactions.get``);
     2. exactly one ``accounts.get_for_update``;
-    3. ``transactions.add`` and ``accounts.save`` (of the account locked in 2);
+    3. ``transactions.add``, ``accounts.save`` (of the account locked in 2) and ``events.add``
+       (of the posting's event);
     4. ``commit``, at most once.
 
     A store may refuse any other order at once with RuntimeError (the grouped one does: there a
@@ -186,6 +236,9 @@ class PostingUnitOfWork(Protocol):
 
     @property
     def transactions(self) -> PostingTransactions: ...
+
+    @property
+    def events(self) -> PostingEvents: ...
 
     async def __aenter__(self) -> Self: ...
 

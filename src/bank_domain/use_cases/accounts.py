@@ -9,6 +9,7 @@ from bank_domain.access import require_unrestricted, visible_accounts
 from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, Account, AccountStatus, AccountType
 from bank_domain.actors import MASTER, Actor
 from bank_domain.errors import DuplicateAccountNumber, InvalidValue
+from bank_domain.events import Event, EventType
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, deposit_amount
 from bank_domain.pagination import CursorCodec, Page, not_a_cursor, page_size
@@ -85,8 +86,12 @@ class OpenAccount:
             if await uow.accounts.number_taken(number):
                 raise DuplicateAccountNumber(str(number))
             await uow.accounts.add(account)
+            await uow.events.add(Event.of(EventType.ACCOUNT_OPENED, account, command.actor, now))
             if opening_deposit is not None:
                 await uow.transactions.add(opening_deposit)
+                await uow.events.add(
+                    Event.of(EventType.TRANSACTION_POSTED, opening_deposit, command.actor, now)
+                )
             await uow.commit()
         return account
 
@@ -122,14 +127,18 @@ class UpdateAccount:
             )
             account.expect_version(command.expected_version)
             version = account.version
+            now = self._clock()
             account.update(
-                self._clock(),
+                now,
                 name=command.customer_name,
                 account_type=account_type,
                 status=status,
             )
             if account.version != version:
                 await uow.accounts.save(account)
+                await uow.events.add(
+                    Event.of(EventType.ACCOUNT_UPDATED, account, command.actor, now)
+                )
                 await uow.commit()
         return account
 
@@ -156,8 +165,10 @@ class CloseAccount:
                 await uow.accounts.get_for_update(number), number, actor=command.actor
             )
             account.expect_version(command.expected_version)
-            account.close(self._clock())
+            now = self._clock()
+            account.close(now)
             await uow.accounts.save(account)
+            await uow.events.add(Event.of(EventType.ACCOUNT_CLOSED, account, command.actor, now))
             await uow.commit()
 
 

@@ -19,6 +19,7 @@ from bank_domain.api_keys import (
     new_secret,
 )
 from bank_domain.errors import ApiKeyNotFound
+from bank_domain.events import Event, EventType
 from bank_domain.pagination import CursorCodec, Page, not_a_cursor, page_size
 from bank_domain.ports import ApiKeyQuery, Clock, UnitOfWorkFactory
 from bank_domain.use_cases._common import key_id_for_lookup, utc_now, utc_timestamp
@@ -59,16 +60,18 @@ class CreateApiKey:
         require_unrestricted(command.actor, _KEYS_ACTION)
         expires_at = utc_timestamp(command.expires_at, "expires_at")
         secret = new_secret()
+        now = self._clock()
         key = ApiKey.new(
             command.name,
             command.scopes,
             command.account_numbers,
             expires_at,
-            self._clock(),
+            now,
             secret,
         )
         async with self._uow() as uow:
             await uow.api_keys.add(key)
+            await uow.events.add(Event.of(EventType.API_KEY_CREATED, key, command.actor, now))
             await uow.commit()
         return CreatedApiKey(key, secret)
 
@@ -145,8 +148,10 @@ class RevokeApiKey:
             key = await uow.api_keys.get(key_id)
             if key is None:
                 raise ApiKeyNotFound(key_id)
-            if key.revoke(self._clock()):
+            now = self._clock()
+            if key.revoke(now):
                 await uow.api_keys.save(key)
+                await uow.events.add(Event.of(EventType.API_KEY_REVOKED, key, actor, now))
                 await uow.commit()
         if self._on_revoked is not None:
             self._on_revoked(key.secret_hash)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bank_domain.actors import MASTER, Actor
+from bank_domain.events import Event, EventType
 from bank_domain.identifiers import AccountNumber
 from bank_domain.money import Money
 from bank_domain.ports import Clock, UnitOfWorkFactory
@@ -51,8 +52,11 @@ class RecalculateBalance:
             if account.version != summed_at_version:
                 recomputed = await uow.transactions.sum_of_effects(number)
             previous = account.balance
-            corrected = account.correct_balance(recomputed, self._clock())
+            now = self._clock()
+            corrected = account.correct_balance(recomputed, now)
             if corrected:
+                # No transaction moved this balance, so the account's own event tells of it.
                 await uow.accounts.save(account)
+                await uow.events.add(Event.of(EventType.ACCOUNT_UPDATED, account, actor, now))
                 await uow.commit()
         return Recalculation(number, account.balance, previous, corrected)

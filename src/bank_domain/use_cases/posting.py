@@ -9,6 +9,7 @@ from decimal import Decimal
 from bank_domain.access import require_visible_account_number, sees_account
 from bank_domain.actors import MASTER, Actor
 from bank_domain.errors import DuplicateTransactionId
+from bank_domain.events import Event, EventType
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, transaction_amount
 from bank_domain.ports import Clock, PostingUnitOfWorkFactory
@@ -135,5 +136,13 @@ class PostTransaction:
             await uow.transactions.add(transaction)
             if account.version != version:
                 await uow.accounts.save(account)
+            await uow.events.add(
+                Event.of(
+                    EventType.TRANSACTION_POSTED,
+                    transaction,
+                    request.actor,
+                    transaction.timestamp,
+                )
+            )
             await uow.commit()
         return PostedTransaction(transaction, created=True)

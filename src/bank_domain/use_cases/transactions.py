@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from bank_domain.actors import MASTER, Actor
 from bank_domain.errors import InvalidValue
+from bank_domain.events import Event, EventType
 from bank_domain.identifiers import TransactionId
 from bank_domain.money import transaction_amount
 from bank_domain.pagination import CursorCodec, Page, not_a_cursor, page_size
@@ -91,6 +92,9 @@ class AmendTransaction:
                 transaction.record_balance(account.balance)
                 await uow.accounts.save(account)
             await uow.transactions.save(transaction)
+            await uow.events.add(
+                Event.of(EventType.TRANSACTION_AMENDED, transaction, command.actor, now)
+            )
             await uow.commit()
         return transaction
 
@@ -121,6 +125,9 @@ class DeleteTransaction:
                 await uow.accounts.save(account)
             transaction.delete(now)
             await uow.transactions.save(transaction)
+            await uow.events.add(
+                Event.of(EventType.TRANSACTION_DELETED, transaction, command.actor, now)
+            )
             await uow.commit()
 
 
