@@ -25,8 +25,10 @@ DESCRIPTION = """
 Bank accounts and their transactions, exact to the cent.
 
 Amounts are exact decimals with at most 2 places, sent and returned as JSON numbers. Errors are
-`application/problem+json` with a stable `code`. Account responses carry `ETag: "<version>"`;
-send it back as `If-Match` to refuse a change to an account someone else changed first (412).
+`application/problem+json` with a stable `code`. Account and transaction responses carry
+`ETag: "<version>"`; send it back as `If-Match` to refuse a change to one that someone else
+changed first (412). Every answer carries `X-Request-Id` (yours, when you send a valid one):
+problems, events and a transaction's history name the request by it.
 
 Every route under `/v1` needs `Authorization: Bearer <key>`: the master key (`BANK_MASTER_KEY`)
 or a key made with `POST /v1/api-keys`. Each operation names the scope it needs (`x-scope`, and

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 REQUEST_ID_EXAMPLE: Final = "4bf92f3577b34da6a3ce929d0e0e4736"
+ENTITY_TAG_EXAMPLE: Final = '"3"'
 _KEY_ID: Final = "key_0123456789abcdef0123456789abcdef"
 
 _ACCOUNT: Final[dict[str, Any]] = {
