@@ -395,7 +395,14 @@ def test_a_bad_body_without_a_key_is_a_401(
 
 
 @pytest.mark.parametrize(
-    "url", ["/v1/accounts?limit=1&limit=2", "/v1/accounts?limit=0", "/v1/api-keys?cursor=forged"]
+    "url",
+    [
+        "/v1/accounts?limit=1&limit=2",
+        "/v1/accounts?limit=0",
+        "/v1/api-keys?cursor=forged",
+        "/v1/events?type=bogus",
+        "/v1/transactions/nonsense/history?limit=0",
+    ],
 )
 def test_a_bad_query_without_a_key_is_a_401(world: World, url: str) -> None:
     _assert_unauthenticated(TestClient(world.client.app).get(url))
