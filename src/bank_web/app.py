@@ -15,6 +15,7 @@ from bank_web.openapi import install_openapi
 from bank_web.problems import UnexpectedErrors, install_problem_handlers
 from bank_web.routes.accounts import accounts
 from bank_web.routes.api_keys import api_keys
+from bank_web.routes.audit import audit
 from bank_web.routes.service import service
 from bank_web.routes.transactions import transactions
 from bank_web.settings import Settings
@@ -24,8 +25,10 @@ DESCRIPTION = """
 Bank accounts and their transactions, exact to the cent.
 
 Amounts are exact decimals with at most 2 places, sent and returned as JSON numbers. Errors are
-`application/problem+json` with a stable `code`. Account responses carry `ETag: "<version>"`;
-send it back as `If-Match` to refuse a change to an account someone else changed first (412).
+`application/problem+json` with a stable `code`. Account and transaction responses carry
+`ETag: "<version>"`; send it back as `If-Match` to refuse a change to one that someone else
+changed first (412). Every answer carries `X-Request-Id` (yours, when you send a valid one):
+problems, events and a transaction's history name the request by it.
 
 Every route under `/v1` needs `Authorization: Bearer <key>`: the master key (`BANK_MASTER_KEY`)
 or a key made with `POST /v1/api-keys`. Each operation names the scope it needs (`x-scope`, and
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(accounts)
     app.include_router(transactions)
     app.include_router(api_keys)
+    app.include_router(audit)
     app.include_router(service)
     install_problem_handlers(app)
     install_openapi(app)

@@ -8,6 +8,7 @@ between the domain's constants and the JSON a client reads."""
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any, Final
 
@@ -19,9 +20,17 @@ from bank_domain.money import CENT, MAX_AMOUNT
 from bank_domain.text import invisible_character_ranges
 from bank_web.authentication import SCOPE_EXTRA
 from bank_web.json_codec import ExactJSONResponse
-from bank_web.openapi_examples import MONEY_EXAMPLES, REQUEST_EXAMPLES, SCHEMA_EXAMPLES
+from bank_web.openapi_examples import (
+    ENTITY_TAG_EXAMPLE,
+    MONEY_EXAMPLES,
+    REQUEST_EXAMPLES,
+    REQUEST_ID_EXAMPLE,
+    SCHEMA_EXAMPLES,
+)
 from bank_web.problems import PROBLEM_MEDIA_TYPE
 from bank_web.request_bodies import MONEY_SCHEMA_MARK, TEXT_PATTERN_MARK
+from bank_web.request_ids import REQUEST_ID_PATTERN
+from bank_web.response_models import AccountOut, TransactionOut
 
 OPENAPI_URL: Final = "/openapi.json"
 DOCS_URL: Final = "/docs"
@@ -50,6 +59,24 @@ _MONEY_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         "examples": MONEY_EXAMPLES,
     },
 }
+
+_REQUEST_ID_HEADER: Final = {
+    "description": "The request's id: the client's own X-Request-Id when it is 1 to 128 "
+    "characters of `A-Z a-z 0-9 . _ -`, else one the server made; a problem body's "
+    "`request_id`, and what events and history name the change by.",
+    "required": True,
+    "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN, "examples": [REQUEST_ID_EXAMPLE]},
+}
+_ENTITY_TAG_HEADER: Final = {
+    "description": 'The version, as "<version>": send it back as If-Match.',
+    "required": True,
+    "schema": {"type": "string", "pattern": '^"[0-9]+"$', "examples": [ENTITY_TAG_EXAMPLE]},
+}
+_ENTITY_TAGGED: Final = frozenset(
+    f"#/components/schemas/{model.__name__}" for model in (AccountOut, TransactionOut)
+)
+"""The answers that are one account or one transaction, which bank_web.responses always gives
+their ETag."""
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -87,6 +114,7 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
     )
     _with_security(schema)
     _with_problem_media_type(schema)
+    _with_response_headers(schema)
     _with_money(schema)
     _with_text_patterns(schema)
     _with_examples(schema)
@@ -148,6 +176,21 @@ def _with_problem_media_type(schema: dict[str, Any]) -> None:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
+
+
+def _with_response_headers(schema: dict[str, Any]) -> None:
+    """X-Request-Id on every answer (bank_web.edge gives it to all, problems included), and
+    ETag on each answer that is one account or one transaction. Runs after the passes that add
+    responses, so that theirs get the header too."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                headers = response.setdefault("headers", {})
+                # Copies: the later passes edit the document in place.
+                headers["X-Request-Id"] = copy.deepcopy(_REQUEST_ID_HEADER)
+                body = response.get("content", {}).get("application/json", {}).get("schema", {})
+                if status.startswith("2") and body.get("$ref") in _ENTITY_TAGGED:
+                    headers["ETag"] = copy.deepcopy(_ENTITY_TAG_HEADER)
 
 
 def _with_money(node: Any) -> Any:

@@ -6,35 +6,47 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
+REQUEST_ID_EXAMPLE: Final = "4bf92f3577b34da6a3ce929d0e0e4736"
+ENTITY_TAG_EXAMPLE: Final = '"3"'
+_KEY_ID: Final = "key_0123456789abcdef0123456789abcdef"
+
+_ACCOUNT: Final[dict[str, Any]] = {
+    "account_number": "1234567890",
+    "customer_name": "Ada Lovelace",
+    "account_type": "checking",
+    "balance": Decimal("300.00"),
+    "status": "active",
+    "created_at": "2026-11-25T18:42:32.123456Z",
+    "updated_at": "2026-11-25T18:45:01.000001Z",
+    "version": 3,
+}
+_TRANSACTION: Final[dict[str, Any]] = {
+    "transaction_id": "abcdefghijk",
+    "account_number": "1234567890",
+    "amount": Decimal("500.00"),
+    "transaction_type": "deposit",
+    "description": "Initial deposit",
+    "status": "success",
+    "timestamp": "2026-11-25T18:43:00.000000Z",
+    "updated_at": "2026-11-25T18:43:00.000000Z",
+    "balance_after": Decimal("500.00"),
+    "version": 1,
+}
+_API_KEY: Final[dict[str, Any]] = {
+    "key_id": _KEY_ID,
+    "name": "statements robot",
+    "scopes": ["accounts:read", "transactions:read"],
+    "account_numbers": ["1234567890"],
+    "created_at": "2026-11-25T18:42:32.123456Z",
+    "expires_at": None,
+    "revoked_at": None,
+}
+
 SCHEMA_EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
-    "AccountOut": [
-        {
-            "account_number": "1234567890",
-            "customer_name": "Ada Lovelace",
-            "account_type": "checking",
-            "balance": Decimal("300.00"),
-            "status": "active",
-            "created_at": "2026-11-25T18:42:32.123456Z",
-            "updated_at": "2026-11-25T18:45:01.000001Z",
-            "version": 3,
-        }
-    ],
+    "AccountOut": [_ACCOUNT],
     "AccountPatch": [{"status": "frozen"}],
     "AccountPut": [{"customer_name": "Ada King", "account_type": "savings"}],
-    "TransactionOut": [
-        {
-            "transaction_id": "abcdefghijk",
-            "account_number": "1234567890",
-            "amount": Decimal("500.00"),
-            "transaction_type": "deposit",
-            "description": "Initial deposit",
-            "status": "success",
-            "timestamp": "2026-11-25T18:43:00.000000Z",
-            "updated_at": "2026-11-25T18:43:00.000000Z",
-            "balance_after": Decimal("500.00"),
-            "version": 1,
-        }
-    ],
+    "TransactionOut": [_TRANSACTION],
     "TransactionPatch": [{"status": "cancelled"}],
     "TransactionPut": [
         {
@@ -52,27 +64,56 @@ SCHEMA_EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "corrected": False,
         }
     ],
-    "ApiKeyOut": [
+    "ApiKeyOut": [_API_KEY],
+    "CreatedApiKeyOut": [
+        {**_API_KEY, "expires_at": "2027-01-01T00:00:00Z", "secret": "bk_" + "A" * 43}
+    ],
+    "AccountEventOut": [
         {
-            "key_id": "key_0123456789abcdef0123456789abcdef",
-            "name": "statements robot",
-            "scopes": ["accounts:read", "transactions:read"],
-            "account_numbers": ["1234567890"],
-            "created_at": "2026-11-25T18:42:32.123456Z",
-            "expires_at": None,
-            "revoked_at": None,
+            "event_id": "1043",
+            "occurred_at": _ACCOUNT["updated_at"],
+            "actor": _KEY_ID,
+            "request_id": REQUEST_ID_EXAMPLE,
+            "account_number": _ACCOUNT["account_number"],
+            "type": "account.updated",
+            "data": _ACCOUNT,
         }
     ],
-    "CreatedApiKeyOut": [
+    "TransactionEventOut": [
         {
-            "key_id": "key_0123456789abcdef0123456789abcdef",
-            "name": "statements robot",
-            "scopes": ["accounts:read", "transactions:read"],
-            "account_numbers": ["1234567890"],
-            "created_at": "2026-11-25T18:42:32.123456Z",
-            "expires_at": "2027-01-01T00:00:00Z",
-            "revoked_at": None,
-            "secret": "bk_" + "A" * 43,
+            "event_id": "1042",
+            "occurred_at": _TRANSACTION["timestamp"],
+            "actor": "master",
+            "request_id": "checkout-7f3a",
+            "account_number": _TRANSACTION["account_number"],
+            "type": "transaction.posted",
+            "data": _TRANSACTION,
+        }
+    ],
+    "ApiKeyEventOut": [
+        {
+            "event_id": "1041",
+            "occurred_at": _API_KEY["created_at"],
+            "actor": "master",
+            "request_id": REQUEST_ID_EXAMPLE,
+            "account_number": None,
+            "type": "api_key.created",
+            "data": _API_KEY,
+        }
+    ],
+    "TransactionVersionOut": [
+        {
+            "version": 2,
+            "change": "amended",
+            "changed_at": "2026-11-25T18:50:12.000004Z",
+            "changed_by": _KEY_ID,
+            "request_id": REQUEST_ID_EXAMPLE,
+            "amount": Decimal("450.00"),
+            "transaction_type": "deposit",
+            "description": "Salary, corrected",
+            "status": "success",
+            "expires_at": None,
+            "balance_after": Decimal("250.00"),
         }
     ],
 }

@@ -9,6 +9,7 @@ from typing import Any
 
 from bank_domain.account import Account
 from bank_domain.api_keys import ApiKey
+from bank_domain.events import Event, Subject, TransactionChange
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction
 from bank_domain.use_cases.api_keys import CreatedApiKey
@@ -70,6 +71,50 @@ def api_key(key: ApiKey) -> dict[str, Any]:
 def created_api_key(created: CreatedApiKey) -> dict[str, Any]:
     """A new key, with its secret: the only answer that ever carries it."""
     return {**api_key(created.key), "secret": created.secret}
+
+
+def event(event: Event) -> dict[str, Any]:
+    """An event of the audit trail; its ``data`` is what changed, as the API shows that
+    resource everywhere else (a key without its secret)."""
+    account_number = event.account_number
+    return {
+        # The store's id, as text: a client keeps it as it is, and it may outgrow a JSON
+        # number that every client reads exactly (2**53).
+        "event_id": str(event.event_id),
+        "type": event.type.value,
+        "occurred_at": event.occurred_at,
+        "actor": event.actor_id,
+        "request_id": event.request_id,
+        "account_number": None if account_number is None else account_number.value,
+        "data": _resource(event.subject),
+    }
+
+
+def transaction_version(version: TransactionChange) -> dict[str, Any]:
+    """One version of a transaction in its history: the whole of it, and who changed it."""
+    transaction = version.transaction
+    return {
+        "version": transaction.version,
+        "change": version.change.value,
+        "changed_at": version.changed_at,
+        "changed_by": version.changed_by,
+        "request_id": version.request_id,
+        "amount": transaction.amount.amount,
+        "transaction_type": transaction.transaction_type.value,
+        "description": transaction.description,
+        "status": transaction.status.value,
+        # A transaction has no expiry until holds (API.md section 12) are built.
+        "expires_at": None,
+        "balance_after": _amount(transaction.balance_after),
+    }
+
+
+def _resource(subject: Subject) -> dict[str, Any]:
+    if isinstance(subject, Account):
+        return account(subject)
+    if isinstance(subject, Transaction):
+        return transaction(subject)
+    return api_key(subject)
 
 
 def _amount(money: Money | None) -> Decimal | None:

@@ -20,7 +20,10 @@ from typing import Any, Final
 from uvicorn.config import LOGGING_CONFIG
 
 REQUEST_ID_HEADER: Final = b"x-request-id"
-_GIVEN_ID: Final = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+_ID: Final = "[A-Za-z0-9._-]{1,128}"
+REQUEST_ID_PATTERN: Final = f"^{_ID}$"
+"""What a request id is, client's or ours (ours are 32 hex digits), as OpenAPI publishes it."""
+_GIVEN_ID: Final = re.compile(_ID.encode("ascii"))
 NO_REQUEST: Final = "-"
 """What log lines written outside any request show in place of an id."""
 

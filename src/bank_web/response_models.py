@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from bank_domain.account import AccountStatus, AccountType
 from bank_domain.api_keys import Scope
+from bank_domain.events import Change, EventType
 from bank_domain.transaction import TransactionStatus, TransactionType
 from bank_web.request_bodies import MONEY_SCHEMA_MARK
 
@@ -39,6 +40,17 @@ class AccountPage(BaseModel):
     next_cursor: str | None
 
 
+BalanceAfter = Annotated[
+    Decimal | None,
+    WithJsonSchema(
+        {
+            "anyOf": [{MONEY_SCHEMA_MARK: "out"}, {"type": "null"}],
+            "description": "The balance right after this transaction moved it.",
+        }
+    ),
+]
+
+
 class TransactionOut(BaseModel):
     transaction_id: str
     account_number: str
@@ -48,15 +60,7 @@ class TransactionOut(BaseModel):
     status: TransactionStatus
     timestamp: Timestamp
     updated_at: Timestamp
-    balance_after: Annotated[
-        Decimal | None,
-        WithJsonSchema(
-            {
-                "anyOf": [{MONEY_SCHEMA_MARK: "out"}, {"type": "null"}],
-                "description": "The balance right after this transaction moved it.",
-            }
-        ),
-    ]
+    balance_after: BalanceAfter
     version: int = Field(
         description='1 when posted, +1 with every change; the ETag is "<version>".'
     )
@@ -91,6 +95,69 @@ class CreatedApiKeyOut(ApiKeyOut):
 class ApiKeyPage(BaseModel):
     items: list[ApiKeyOut]
     next_cursor: str | None
+
+
+class TransactionVersionOut(BaseModel):
+    """A transaction as it was right after one change, and who made the change."""
+
+    version: int
+    change: Change
+    changed_at: Timestamp
+    changed_by: str = Field(description="The key's key_id, `master`, or `system`.")
+    request_id: str | None = Field(description="The X-Request-Id of the change; null for system.")
+    amount: MoneyOut
+    transaction_type: TransactionType
+    description: str | None
+    status: TransactionStatus
+    expires_at: Timestamp | None = Field(description="null: no transaction expires yet.")
+    balance_after: BalanceAfter
+
+
+class TransactionHistoryPage(BaseModel):
+    items: list[TransactionVersionOut]
+    next_cursor: str | None
+
+
+class _EventOut(BaseModel):
+    """What every event tells; each kind of resource has its own ``type`` and ``data``."""
+
+    event_id: str = Field(description="The event's id in the store, as text.")
+    occurred_at: Timestamp
+    actor: str = Field(description="The key's key_id, `master`, or `system`.")
+    request_id: str | None = Field(description="The X-Request-Id of the change; null for system.")
+    account_number: str | None = Field(description="null for an API key's event.")
+
+
+class AccountEventOut(_EventOut):
+    type: Literal[EventType.ACCOUNT_OPENED, EventType.ACCOUNT_UPDATED, EventType.ACCOUNT_CLOSED]
+    data: AccountOut = Field(description="The account right after the change.")
+
+
+class TransactionEventOut(_EventOut):
+    type: Literal[
+        EventType.TRANSACTION_POSTED,
+        EventType.TRANSACTION_AMENDED,
+        EventType.TRANSACTION_DELETED,
+        EventType.TRANSACTION_EXPIRED,
+    ]
+    data: TransactionOut = Field(description="The transaction right after the change.")
+
+
+class ApiKeyEventOut(_EventOut):
+    type: Literal[EventType.API_KEY_CREATED, EventType.API_KEY_REVOKED]
+    data: ApiKeyOut = Field(description="The key right after the change, never its secret.")
+
+
+EventOut = Annotated[
+    AccountEventOut | TransactionEventOut | ApiKeyEventOut, Field(discriminator="type")
+]
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str = Field(
+        description="Never null: at the end of the feed, it returns the events committed later."
+    )
 
 
 class Health(BaseModel):

@@ -32,13 +32,16 @@ class Route:
     path: str
     scope: Scope
     body: dict[str, Any] | None = None
+    query: str = ""
+    """Sent with the path, filled in as it is: for a route that names an account only there."""
 
     @property
     def id(self) -> str:
         return f"{self.method} {self.path}"
 
     def url(self, account: str, transaction: str, key_id: str) -> str:
-        return self.path.format(n=account, id=transaction, key_id=key_id)
+        url = f"{self.path}?{self.query}" if self.query else self.path
+        return url.format(n=account, id=transaction, key_id=key_id)
 
 
 _ACCOUNT_BODY: Final = {"customer_name": "Ada", "account_type": "checking"}
@@ -55,6 +58,7 @@ ROUTES: Final = (
     Route("POST", "/v1/accounts/{n}/balance/recalculate", Scope.ACCOUNTS_WRITE),
     Route("GET", "/v1/accounts/{n}/transactions", Scope.TRANSACTIONS_READ),
     Route("GET", "/v1/transactions/{id}", Scope.TRANSACTIONS_READ),
+    Route("GET", "/v1/transactions/{id}/history", Scope.TRANSACTIONS_READ),
     Route(
         "POST",
         "/v1/transactions",
@@ -68,6 +72,7 @@ ROUTES: Final = (
     Route("GET", "/v1/api-keys/{key_id}", Scope.KEYS_ADMIN),
     Route("POST", "/v1/api-keys", Scope.KEYS_ADMIN, {"name": "n", "scopes": ["audit:read"]}),
     Route("DELETE", "/v1/api-keys/{key_id}", Scope.KEYS_ADMIN),
+    Route("GET", "/v1/events", Scope.AUDIT_READ, query="account_number={n}"),
 )
 ROUTE_IDS: Final = [route.id for route in ROUTES]
 
@@ -265,7 +270,9 @@ _NOT_FOUND: Final = {
     "/v1/accounts/{n}/balance/recalculate": "account_not_found",
     "/v1/accounts/{n}/transactions": "account_not_found",
     "/v1/transactions/{id}": "transaction_not_found",
+    "/v1/transactions/{id}/history": "transaction_not_found",
     "/v1/transactions": "account_not_found",
+    "/v1/events": "account_not_found",
 }
 RESTRICTED_ROUTES: Final = [r for r in ROUTES if r.path in _NOT_FOUND]
 
@@ -289,10 +296,34 @@ def test_a_restricted_key_sees_its_own_account(world: World) -> None:
     assert client.get(f"/v1/accounts/{OWN}", headers=key).status_code == 200
     assert client.get(f"/v1/accounts/{OWN}/transactions", headers=key).status_code == 200
     assert client.get(f"/v1/transactions/{world.own_transaction}", headers=key).status_code == 200
+    history = client.get(f"/v1/transactions/{world.own_transaction}/history", headers=key)
+    assert [item["change"] for item in history.json()["items"]] == ["created"]
     posted = client.post(
         "/v1/transactions", json={"account_number": OWN, **_TRANSACTION_BODY}, headers=key
     )
     assert posted.status_code == 201, posted.text
+    events = client.get("/v1/events", params={"account_number": OWN}, headers=key)
+    assert events.status_code == 200, events.text
+    assert events.json()["items"][-1]["data"] == posted.json()
+
+
+def _whole_feed(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        page = client.get("/v1/events", params={"cursor": cursor}, headers=headers).json()
+        if not page["items"]:
+            return events
+        events += page["items"]
+        cursor = page["next_cursor"]
+
+
+def test_a_restricted_key_reads_only_its_accounts_events(world: World) -> None:
+    everything = _whole_feed(world.client, AUTH)
+    seen = _whole_feed(world.client, bearer(world.keys["restricted"]))
+    assert {item["account_number"] for item in everything} >= {OWN, OTHER, None}
+    assert seen == [item for item in everything if item["account_number"] == OWN]
+    assert seen
 
 
 def test_a_restricted_key_lists_only_its_accounts(world: World) -> None:
@@ -364,7 +395,14 @@ def test_a_bad_body_without_a_key_is_a_401(
 
 
 @pytest.mark.parametrize(
-    "url", ["/v1/accounts?limit=1&limit=2", "/v1/accounts?limit=0", "/v1/api-keys?cursor=forged"]
+    "url",
+    [
+        "/v1/accounts?limit=1&limit=2",
+        "/v1/accounts?limit=0",
+        "/v1/api-keys?cursor=forged",
+        "/v1/events?type=bogus",
+        "/v1/transactions/nonsense/history?limit=0",
+    ],
 )
 def test_a_bad_query_without_a_key_is_a_401(world: World, url: str) -> None:
     _assert_unauthenticated(TestClient(world.client.app).get(url))

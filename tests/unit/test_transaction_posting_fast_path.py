@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from bank_web.app import create_app
 from bank_web.settings import Settings
-from bank_web.transaction_posting_fast_path import TransactionPostingFastPath
-from tests.support.keys import AUTH
+from bank_web.transaction_posting_fast_path import POSTING_SCOPE, TransactionPostingFastPath
+from tests.support.keys import AUTH, bearer
 
 ACCOUNT = "1234567890"
 JSON = {"content-type": "application/json"}
@@ -178,6 +178,29 @@ def test_the_lane_and_the_route_answer_a_retry_alike(
         )
     assert answers[0] == answers[1]
     assert answers[0][1][2:] == ('"1"', "/v1/transactions/retry-me-1")
+
+
+def test_the_lane_and_the_route_record_the_same_actor_and_request_id(
+    clients: tuple[TestClient, TestClient],
+) -> None:
+    """The event of a posting names who posted it and the request, whichever path served it."""
+    content = b'{"account_number": "1234567890", "amount": 3, "transaction_type": "deposit"}'
+    recorded = []
+    for client in clients:
+        made = client.post("/v1/api-keys", json={"name": "poster", "scopes": [POSTING_SCOPE]})
+        key = made.json()
+        posted = client.post(
+            "/v1/transactions",
+            content=content,
+            headers={**JSON, **bearer(key["secret"]), "x-request-id": "posting-42"},
+        )
+        assert posted.status_code == 201, posted.text
+        events = client.get("/v1/events", params={"type": "transaction.posted"}).json()["items"]
+        last = events[-1]
+        assert last["data"] == posted.json()
+        assert (last["actor"], last["request_id"]) == (key["key_id"], "posting-42")
+        recorded.append((sorted(last), last["type"], _comparable(last["data"])))
+    assert recorded[0] == recorded[1]
 
 
 def test_the_lane_takes_only_posting(clients: tuple[TestClient, TestClient]) -> None:

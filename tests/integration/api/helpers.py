@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
 from tests.support import refs
+
+JSON: Final = {"content-type": "application/json"}
 
 
 def exact(response: httpx.Response) -> Any:
@@ -18,7 +21,11 @@ def exact(response: httpx.Response) -> Any:
 
 
 def open_account(
-    client: httpx.Client, initial_deposit: str | None = None, **fields: Any
+    client: httpx.Client,
+    initial_deposit: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "customer_name": refs.customer_name(),
@@ -26,9 +33,7 @@ def open_account(
         **fields,
     }
     content = _json(body, initial_deposit=initial_deposit)
-    response = client.post(
-        "/v1/accounts", content=content, headers={"content-type": "application/json"}
-    )
+    response = client.post("/v1/accounts", content=content, headers={**JSON, **(headers or {})})
     assert response.status_code == 201, response.text
     account: dict[str, Any] = exact(response)
     return account
@@ -39,6 +44,8 @@ def post(
     account_number: str,
     amount: str,
     transaction_type: str = "deposit",
+    *,
+    headers: Mapping[str, str] | None = None,
     **fields: Any,
 ) -> httpx.Response:
     """Posts a transaction with the amount written into the JSON exactly as given."""
@@ -46,7 +53,7 @@ def post(
     return client.post(
         "/v1/transactions",
         content=_json(body, amount=amount),
-        headers={"content-type": "application/json"},
+        headers={**JSON, **(headers or {})},
     )
 
 

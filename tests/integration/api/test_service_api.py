@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from tests.integration.api.helpers import assert_problem, open_account
+from tests.integration.api.helpers import assert_problem, exact, open_account
 
 
 def test_health_and_ready(client: httpx.Client) -> None:
@@ -24,6 +24,8 @@ def test_openapi_describes_every_route_with_examples(client: httpx.Client) -> No
         "/v1/transactions/{transaction_id}",
         "/v1/accounts/{account_number}/transactions",
         "/v1/accounts/{account_number}/balance/recalculate",
+        "/v1/events",
+        "/v1/transactions/{transaction_id}/history",
         "/health",
         "/ready",
     } <= paths.keys()
@@ -34,6 +36,79 @@ def test_openapi_describes_every_route_with_examples(client: httpx.Client) -> No
         in paths["/v1/transactions"]["post"]["responses"]["409"]["content"]
     )
     assert client.get("/docs").status_code == 200
+
+
+# The operations whose answer is one account or one transaction, with its ETag.
+ENTITY_TAGGED = {
+    ("post", "/v1/accounts"),
+    ("get", "/v1/accounts/{account_number}"),
+    ("patch", "/v1/accounts/{account_number}"),
+    ("put", "/v1/accounts/{account_number}"),
+    ("post", "/v1/transactions"),
+    ("get", "/v1/transactions/{transaction_id}"),
+    ("patch", "/v1/transactions/{transaction_id}"),
+    ("put", "/v1/transactions/{transaction_id}"),
+}
+
+
+def test_openapi_declares_the_headers_every_answer_carries(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    tagged = set()
+    for path, item in paths.items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                headers = response["headers"]
+                assert headers["X-Request-Id"]["required"] is True, (method, path, status)
+                assert headers["X-Request-Id"]["schema"]["pattern"] == "^[A-Za-z0-9._-]{1,128}$"
+                if "ETag" in headers:
+                    assert status.startswith("2"), (method, path, status)
+                    assert headers["ETag"]["required"] is True
+                    tagged.add((method, path))
+    assert tagged == ENTITY_TAGGED
+    posting = paths["/v1/transactions"]["post"]["responses"]
+    assert {"200", "201"} <= {status for status in posting if "ETag" in posting[status]["headers"]}
+    # What the document declares, the answers carry.
+    number = open_account(client)["account_number"]
+    opened = client.get(f"/v1/accounts/{number}")
+    assert opened.headers["etag"] == f'"{opened.json()["version"]}"'
+    assert client.get("/v1/events", params={"limit": 1}).headers["x-request-id"]
+
+
+def test_openapi_describes_the_audit_trail_exactly(client: httpx.Client) -> None:
+    spec = exact(client.get("/openapi.json"))
+    schemas = spec["components"]["schemas"]
+    events = spec["paths"]["/v1/events"]["get"]
+    assert events["x-scope"] == "audit:read"
+    assert {parameter["name"] for parameter in events["parameters"]} == {
+        "limit",
+        "cursor",
+        "account_number",
+        "type",
+    }
+    history = spec["paths"]["/v1/transactions/{transaction_id}/history"]["get"]
+    assert history["x-scope"] == "transactions:read"
+    # The feed's cursor is never null; a history's is null on its last page.
+    feed_cursor = schemas["EventPage"]["properties"]["next_cursor"]
+    assert (feed_cursor["type"], "anyOf" in feed_cursor) == ("string", False)
+    assert "next_cursor" in schemas["EventPage"]["required"]
+    assert {"type": "null"} in schemas["TransactionHistoryPage"]["properties"]["next_cursor"][
+        "anyOf"
+    ]
+    kinds = {
+        schemas[name]["examples"][0]["type"]
+        for name in ("AccountEventOut", "TransactionEventOut", "ApiKeyEventOut")
+    }
+    assert kinds == {"account.updated", "transaction.posted", "api_key.created"}
+    # Examples hold exact amounts, digit for digit (a float would have written 500.0).
+    posted = schemas["TransactionEventOut"]["examples"][0]["data"]
+    assert str(posted["amount"]) == "500.00"
+    version = schemas["TransactionVersionOut"]["examples"][0]
+    assert (str(version["amount"]), str(version["balance_after"])) == ("450.00", "250.00")
+    amount = schemas["TransactionVersionOut"]["properties"]["amount"]
+    assert (amount["type"], [str(example) for example in amount["examples"]]) == (
+        "number",
+        ["500.00"],
+    )
 
 
 def test_bodies_of_a_megabyte_are_refused_unread(client: httpx.Client) -> None:

@@ -4,6 +4,7 @@ store: If-Match on a transaction works exactly as on an account."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from tests.support import refs
 JSON = {"content-type": "application/json"}
 
 
-def posted(client: httpx.Client, amount: str = "10", **fields: str) -> tuple[str, str]:
+def posted(client: httpx.Client, amount: str = "10", **fields: Any) -> tuple[str, str]:
     """A new account with this deposit on it: the account's number and the transaction's id."""
     number = open_account(client)["account_number"]
     response = post(client, number, amount, **fields)
