@@ -65,18 +65,7 @@ class SqlEventRepository(EventRepository):
             await self._connection.execute(insert(events).values(event_to_row(event)))
 
     async def transaction_history(self, query: TransactionHistoryQuery) -> list[Event]:
-        # No horizon here: a transaction's versions are written one after another, each under
-        # its account's lock, so version order is commit order.
-        statement = (
-            select(events)
-            .where(
-                events.c.transaction_id == query.transaction_id.value,
-                events.c.transaction_version > query.after_version,
-            )
-            .order_by(events.c.transaction_version, events.c.event_id)
-            .limit(query.limit)
-        )
-        return await _read(self._connection, statement)
+        return await _read(self._connection, history_listing(query))
 
     async def list(self, query: EventQuery) -> list[Event]:
         return await _read(self._connection, event_listing(query, self._connection.dialect.name))
@@ -102,3 +91,18 @@ def event_listing(query: EventQuery, dialect_name: str) -> Select[Any]:
         visible = sorted(number.value for number in query.account_numbers)
         statement = statement.where(events.c.account_number.in_(visible))
     return statement.order_by(*FEED_ORDER).limit(query.limit)
+
+
+def history_listing(query: TransactionHistoryQuery) -> Select[Any]:
+    """A transaction's events after a version, in version order. No horizon is needed: a
+    transaction's versions are written one after another, each under its account's lock, so
+    version order is commit order."""
+    return (
+        select(events)
+        .where(
+            events.c.transaction_id == query.transaction_id.value,
+            events.c.transaction_version > query.after_version,
+        )
+        .order_by(events.c.transaction_version, events.c.event_id)
+        .limit(query.limit)
+    )

@@ -221,5 +221,6 @@ events = Table(
     CheckConstraint(_one_of("subject_type", SubjectType), name="ck_events_subject_type"),
     Index("ix_events_feed", "commit_order", "event_id"),
     Index("ix_events_account_feed", "account_number", "commit_order", "event_id"),
+    Index("ix_events_by_type", "type", "commit_order", "event_id"),
     Index("ix_events_transaction_history", "transaction_id", "transaction_version"),
 )

@@ -89,6 +89,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_events_account_feed", "events", ["account_number", "commit_order", "event_id"]
     )
+    op.create_index("ix_events_by_type", "events", ["type", "commit_order", "event_id"])
     op.create_index(
         "ix_events_transaction_history", "events", ["transaction_id", "transaction_version"]
     )
@@ -96,6 +97,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_events_transaction_history", table_name="events")
+    op.drop_index("ix_events_by_type", table_name="events")
     op.drop_index("ix_events_account_feed", table_name="events")
     op.drop_index("ix_events_feed", table_name="events")
     op.drop_table("events")
