@@ -18,13 +18,19 @@ commits later sorts after it. This holds in a READ ONLY transaction too (the hor
 transaction id of the reader's own, and the snapshot is the one the statement reads with), and
 a writer reading its own uncommitted events does not see them (its own id counts in ``xmin``).
 
-The cost: the horizon is the oldest transaction that has written anything and is still running,
-anywhere on the server (every database of the cluster, prepared transactions too). While one
-runs, events committed after it began are held back from the feed: they are delayed, never lost
-nor reordered, and appear at once when it ends. Transactions only ever writing briefly (every
-unit of work of this store) delay the feed by milliseconds; a long-running one elsewhere holds
-it back for as long as it runs. The order is the order in which transactions began writing,
-which for transactions running at once may differ from the order they committed.
+The cost: the horizon is the id of the oldest transaction still running that has been given
+an id (by writing or locking a row), anywhere on the server (every database of the cluster,
+prepared transactions too). While it runs, events committed after it began writing are held
+back from the feed: delayed, never lost, they appear as soon as it ends. This store's own
+transactions last milliseconds, and delay the feed by as much; a long one elsewhere (a
+``BEGIN`` left open in psql, a bulk load) holds it back for as long as it runs.
+
+The order is the order in which transactions began writing, which for transactions running at
+once may differ from the order they committed. And the ids belong to the server: a restart, a
+promoted physical replica and pg_upgrade keep counting on from them, but a dump restored on
+another server counts from its own, lower ones, so there the stored events would stay hidden,
+and new ones sort before them, until its ids overtake the stored ones. Such a move has to carry
+the count over; nothing here does it.
 
 On SQLite the database lock lets one writer in at a time, and an event's id (the rowid) is
 taken inside that lock, so ids alone follow commit order: ``commit_order`` is 0 there, as in
