@@ -73,7 +73,7 @@ def sql_store_url(request: pytest.FixtureRequest) -> str:
 async def _fresh(store: SqlStore) -> SqlStore:
     if store.engine.dialect.name == "postgresql":
         async with store.engine.begin() as connection:
-            await connection.execute(text("TRUNCATE transactions, accounts, api_keys"))
+            await connection.execute(text("TRUNCATE events, transactions, accounts, api_keys"))
     return store
 
 

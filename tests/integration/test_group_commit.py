@@ -14,6 +14,8 @@ import pytest
 from bank_adapters.sql import SqlStore
 from bank_domain import (
     AccountNumber,
+    Event,
+    EventType,
     InsufficientFunds,
     Ledger,
     Money,
@@ -25,7 +27,9 @@ from bank_domain import (
     TransactionStatus,
     TransactionType,
 )
+from bank_domain.actors import MASTER
 from bank_domain.identifiers import TransactionId
+from tests.support.feeds import FeedFollower
 
 pytestmark = pytest.mark.postgres
 
@@ -170,6 +174,12 @@ async def test_a_group_that_cannot_commit_stores_none_of_its_postings(
     assert isinstance(outcomes[3], StorageUnavailable)
     assert (await ledger.get_account(number)).balance == Money(Decimal("15.50"))
     assert await stored_sum(postgres_store, number) == Money(Decimal("15.50"))
+    # The opening, its deposit and the two stored postings: no event of the failed group.
+    feed = await FeedFollower(ledger).read_until(4)
+    assert len(feed) == 4
+    assert sorted(e.subject.amount for e in feed if isinstance(e.subject, Transaction)) == [
+        Money(Decimal(amount)) for amount in ("0.50", "5.00", "10.00")
+    ]
 
 
 async def test_a_group_stuck_on_one_account_does_not_hold_up_postings_to_others(
@@ -269,11 +279,15 @@ async def test_calls_out_of_the_ports_order_raise_at_once(postgres_store: SqlSto
     stored = await ledger.post_transaction(PostTransactionCommand(number.value, "1.00", "deposit"))
     account = await ledger.get_account(number.value)
 
+    event = Event.of(EventType.TRANSACTION_POSTED, stored.transaction, MASTER, datetime.now(UTC))
+
     async with postgres_store.posting_unit_of_work() as uow:
         with pytest.raises(RuntimeError):
             await uow.transactions.add(stored.transaction)
         with pytest.raises(RuntimeError):
             await uow.accounts.save(account)
+        with pytest.raises(RuntimeError):
+            await uow.events.add(event)
         with pytest.raises(RuntimeError):
             await uow.commit()
     async with postgres_store.posting_unit_of_work() as uow:
@@ -283,6 +297,8 @@ async def test_calls_out_of_the_ports_order_raise_at_once(postgres_store: SqlSto
         await uow.commit()
         with pytest.raises(RuntimeError):
             await uow.transactions.add(stored.transaction)
+        with pytest.raises(RuntimeError):
+            await uow.events.add(event)
 
 
 async def test_a_grouped_posting_writes_the_transactions_version(postgres_store: SqlStore) -> None:

@@ -36,12 +36,18 @@ from bank_domain import (
     Account,
     AccountNumber,
     AccountType,
+    EventType,
+    Ledger,
     Money,
+    PostTransactionCommand,
     Transaction,
+    TransactionHistoryRequest,
     TransactionId,
     TransactionStatus,
     TransactionType,
 )
+from bank_domain.actors import MASTER
+from tests.support.feeds import FeedFollower
 from tests.support.postgres import postgres_server_url, throwaway_database
 
 
@@ -93,7 +99,9 @@ async def test_every_migration_goes_up_down_and_up_again(empty_database_url: str
 
 async def test_downgrading_to_base_removes_every_table(empty_database_url: str) -> None:
     await upgrade_to_head(empty_database_url)
-    assert {"accounts", "transactions", "api_keys"} <= await run_on(empty_database_url, table_names)
+    assert {"accounts", "transactions", "api_keys", "events"} <= await run_on(
+        empty_database_url, table_names
+    )
 
     await downgrade(empty_database_url, "base")
 
@@ -216,6 +224,60 @@ async def test_transactions_stored_before_versions_read_version_1(
 
     with pytest.raises(IntegrityError, match="ck_transactions_version_positive"):
         await run_on(empty_database_url, set_version_0)
+
+
+async def test_a_database_from_before_events_upgrades_and_records_events(
+    empty_database_url: str,
+) -> None:
+    """Migration 0005_events adds the events table to a database in use: its accounts and
+    transactions stay as they were, and changes from then on are recorded (those from before
+    have no events: nothing recorded them)."""
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    account = Account.open(
+        AccountNumber("1234567890"), "Ada", AccountType.CHECKING, now, Money.parse("10")
+    )
+    earlier = Transaction.new(
+        TransactionId("before-events"),
+        account.number,
+        Money.parse("10"),
+        TransactionType.DEPOSIT,
+        None,
+        TransactionStatus.SUCCESS,
+        now,
+    )
+    events_step = ScriptDirectory.from_config(alembic_config()).get_revision("0005_events")
+    assert events_step is not None
+    assert isinstance(events_step.down_revision, str)
+    await upgrade(empty_database_url, events_step.down_revision)
+
+    def store_rows(connection: Connection) -> None:
+        connection.execute(insert(accounts).values(account_to_row(account)))
+        connection.execute(insert(transactions).values(transaction_to_row(earlier)))
+        connection.commit()
+
+    await run_on(empty_database_url, store_rows)
+    await upgrade_to_head(empty_database_url)
+
+    store = open_store(empty_database_url)
+    try:
+        ledger = Ledger(store.unit_of_work, postings=store.posting_unit_of_work)
+        posted = await ledger.post_transaction(
+            PostTransactionCommand(
+                account.number.value, "2.50", "deposit", actor=MASTER.with_request_id("req-1")
+            )
+        )
+        feed = await FeedFollower(ledger).read_until(1)
+        earlier_history = await ledger.transaction_history(
+            TransactionHistoryRequest(earlier.transaction_id.value)
+        )
+        balance = (await ledger.get_account(account.number.value)).balance
+    finally:
+        await store.dispose()
+    assert [(e.type, e.transaction_id, e.request_id) for e in feed] == [
+        (EventType.TRANSACTION_POSTED, posted.transaction.transaction_id, "req-1")
+    ]
+    assert balance == Money.parse("12.50")
+    assert earlier_history.items == []
 
 
 async def test_upgrading_twice_changes_nothing(empty_database_url: str) -> None:

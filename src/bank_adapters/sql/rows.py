@@ -2,20 +2,30 @@
 
 Money is stored as whole cents (SQLite has no exact decimal type, and a float is never exact);
 enums as their words; identifiers as their text; a key's scopes and account numbers as words
-separated by spaces.
+separated by spaces. An event keeps its subject as JSON text: the subject's row in the storage
+form of the subject's own table, timestamps as UTC text.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Final
 
-from sqlalchemy import RowMapping
+from sqlalchemy import RowMapping, Table
 
+from bank_adapters.sql.schema import SubjectType, accounts, api_keys, transactions
+from bank_adapters.sql.timestamps import UtcDateTime, from_utc_text, utc_text
 from bank_domain.account import Account, AccountStatus, AccountType
 from bank_domain.api_keys import ApiKey, Scope
+from bank_domain.events import Event, EventType, FeedPosition, Subject
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
+
+Row = RowMapping | Mapping[str, Any]
+"""A row as the database returns it, or as an event's data holds it."""
 
 
 def account_to_row(account: Account) -> dict[str, Any]:
@@ -32,7 +42,7 @@ def account_to_row(account: Account) -> dict[str, Any]:
     }
 
 
-def account_from_row(row: RowMapping) -> Account:
+def account_from_row(row: Row) -> Account:
     return Account(
         number=AccountNumber(row["account_number"]),
         customer_name=row["customer_name"],
@@ -63,7 +73,7 @@ def transaction_to_row(transaction: Transaction) -> dict[str, Any]:
     }
 
 
-def transaction_from_row(row: RowMapping) -> Transaction:
+def transaction_from_row(row: Row) -> Transaction:
     cents_after = row["balance_after_cents"]
     return Transaction(
         transaction_id=TransactionId(row["transaction_id"]),
@@ -94,7 +104,7 @@ def api_key_to_row(key: ApiKey) -> dict[str, Any]:
     }
 
 
-def api_key_from_row(row: RowMapping) -> ApiKey:
+def api_key_from_row(row: Row) -> ApiKey:
     numbers = row["account_numbers"]
     return ApiKey(
         key_id=row["key_id"],
@@ -108,3 +118,74 @@ def api_key_from_row(row: RowMapping) -> ApiKey:
         revoked_at=row["revoked_at"],
         secret_hash=row["secret_hash"],
     )
+
+
+def event_to_row(event: Event) -> dict[str, Any]:
+    """Every column but the two the database fills in (``event_id``, ``commit_order``)."""
+    subject = event.subject
+    transaction = subject if isinstance(subject, Transaction) else None
+    number = event.account_number
+    subject_type, data = _subject_to_data(subject)
+    return {
+        "type": event.type.value,
+        "occurred_at": event.occurred_at,
+        "actor_id": event.actor_id,
+        "request_id": event.request_id,
+        "account_number": None if number is None else number.value,
+        "transaction_id": None if transaction is None else transaction.transaction_id.value,
+        "transaction_version": None if transaction is None else transaction.version,
+        "subject_type": subject_type.value,
+        "data": data,
+    }
+
+
+def event_from_row(row: Row) -> Event:
+    return Event(
+        type=EventType(row["type"]),
+        occurred_at=row["occurred_at"],
+        actor_id=row["actor_id"],
+        request_id=row["request_id"],
+        subject=_subject_from_data(SubjectType(row["subject_type"]), row["data"]),
+        position=FeedPosition(row["commit_order"], row["event_id"]),
+    )
+
+
+def _subject_to_data(subject: Subject) -> tuple[SubjectType, str]:
+    if isinstance(subject, Account):
+        subject_type, row = SubjectType.ACCOUNT, account_to_row(subject)
+    elif isinstance(subject, Transaction):
+        subject_type, row = SubjectType.TRANSACTION, transaction_to_row(subject)
+    else:
+        subject_type, row = SubjectType.API_KEY, api_key_to_row(subject)
+        # The domain blanks it in an event already; no hash of a secret is ever stored twice.
+        del row["secret_hash"]
+    data = {
+        name: utc_text(value) if isinstance(value, datetime) else value
+        for name, value in row.items()
+    }
+    return subject_type, json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _subject_from_data(subject_type: SubjectType, data: str) -> Subject:
+    _, from_row = _SUBJECT_TABLES[subject_type]
+    timestamps = _TIMESTAMP_COLUMNS[subject_type]
+    row = {
+        name: from_utc_text(value) if name in timestamps and value is not None else value
+        for name, value in json.loads(data).items()
+    }
+    if subject_type is SubjectType.API_KEY:
+        row["secret_hash"] = ""
+    return from_row(row)
+
+
+_SUBJECT_TABLES: Final[dict[SubjectType, tuple[Table, Callable[[Row], Subject]]]] = {
+    SubjectType.ACCOUNT: (accounts, account_from_row),
+    SubjectType.TRANSACTION: (transactions, transaction_from_row),
+    SubjectType.API_KEY: (api_keys, api_key_from_row),
+}
+
+_TIMESTAMP_COLUMNS: Final = {
+    subject_type: frozenset(c.name for c in table.c if isinstance(c.type, UtcDateTime))
+    for subject_type, (table, _) in _SUBJECT_TABLES.items()
+}
+"""Which values of a subject's data are timestamps: its table's UtcDateTime columns."""

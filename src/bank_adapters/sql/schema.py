@@ -4,7 +4,7 @@ adapter recognises broken unique keys by name and migrations refer to them."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
@@ -20,11 +20,15 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from bank_adapters.sql.timestamps import UtcDateTime
 from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, AccountStatus, AccountType
 from bank_domain.api_keys import MAX_KEY_NAME_LENGTH
+from bank_domain.events import EventType
 from bank_domain.transaction import MAX_DESCRIPTION_LENGTH, TransactionStatus, TransactionType
 
 ACCOUNT_NUMBER_LENGTH: Final = 10
@@ -35,6 +39,8 @@ KEY_ID_LENGTH: Final = 36
 SCOPES_LENGTH: Final = 200
 SECRET_HASH_LENGTH: Final = 64
 """SHA-256 in hex."""
+
+EVENT_TYPE_LENGTH: Final = 32
 
 ACCOUNTS_KEY: Final = "pk_accounts"
 TRANSACTIONS_KEY: Final = "pk_transactions"
@@ -161,4 +167,60 @@ api_keys = Table(
     PrimaryKeyConstraint("key_id", name="pk_api_keys"),
     Index("ix_api_keys_secret_hash", "secret_hash", unique=True),
     Index("ix_api_keys_listing", "created_at", "key_id"),
+)
+
+
+class SubjectType(StrEnum):
+    """What an event's ``data`` holds: a row of which table, in that table's storage form."""
+
+    ACCOUNT = "account"
+    TRANSACTION = "transaction"
+    API_KEY = "api_key"
+
+
+class WritingTransactionId(ColumnElement[int]):
+    """An event's ``commit_order``, filled in by the database (no writer sends it): on
+    PostgreSQL the id of the transaction that writes the row (its 64-bit form, as a bigint,
+    which compares with plain integers); on SQLite 0, since one writer at a time makes the
+    event id alone follow commit order. See ``sql/events.py`` for how the feed reads it."""
+
+    inherit_cache = True
+    type = BigInteger()
+
+
+@compiles(WritingTransactionId, "postgresql")
+def _writing_transaction_id_on_postgresql(_: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    return "(pg_current_xact_id()::text::bigint)"
+
+
+@compiles(WritingTransactionId, "sqlite")
+def _writing_transaction_id_on_sqlite(_: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    return "0"
+
+
+events = Table(
+    "events",
+    metadata,
+    # The rowid itself on SQLite (INTEGER PRIMARY KEY), so ids follow insertion order there.
+    Column("event_id", BigInteger().with_variant(Integer(), "sqlite"), autoincrement=True),
+    Column("commit_order", BigInteger, nullable=False, server_default=WritingTransactionId()),
+    Column("type", String(EVENT_TYPE_LENGTH), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    # Unbounded: the domain sets no length on an actor's id or its request's id, and an audit
+    # trail refuses no change for the length of who made it.
+    Column("actor_id", Text, nullable=False),
+    Column("request_id", Text, nullable=True),
+    # What the event is about, for the filters and the history; NULL when it is about none.
+    Column("account_number", _key(ACCOUNT_NUMBER_LENGTH), nullable=True),
+    Column("transaction_id", _key(TRANSACTION_ID_LENGTH), nullable=True),
+    Column("transaction_version", Integer, nullable=True),
+    Column("subject_type", String(CHOICE_LENGTH), nullable=False),
+    Column("data", Text, nullable=False),
+    PrimaryKeyConstraint("event_id", name="pk_events"),
+    CheckConstraint(_one_of("type", EventType), name="ck_events_type"),
+    CheckConstraint(_one_of("subject_type", SubjectType), name="ck_events_subject_type"),
+    Index("ix_events_feed", "commit_order", "event_id"),
+    Index("ix_events_account_feed", "account_number", "commit_order", "event_id"),
+    Index("ix_events_by_type", "type", "commit_order", "event_id"),
+    Index("ix_events_transaction_history", "transaction_id", "transaction_version"),
 )

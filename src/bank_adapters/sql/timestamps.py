@@ -29,18 +29,29 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | str | None:
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"A stored timestamp carries its time zone; {value!r} has none.")
-        utc = value.astimezone(UTC)
-        if dialect.name == "sqlite":
-            return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-        return utc
+        return utc_text(value) if dialect.name == "sqlite" else _in_utc(value)
 
     def process_result_value(self, value: object, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if isinstance(value, str):
-            return datetime.fromisoformat(value).astimezone(UTC)
+            return from_utc_text(value)
         if isinstance(value, datetime):
             return value.astimezone(UTC)
         raise TypeError(f"Not a stored timestamp: {value!r}")
+
+
+def utc_text(value: datetime) -> str:
+    """The fixed-width ISO-8601 UTC text of an aware timestamp (``2024-05-01T12:00:00.000000Z``),
+    as SQLite keeps it and as an event's data holds it."""
+    return _in_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def from_utc_text(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _in_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"A stored timestamp carries its time zone; {value!r} has none.")
+    return value.astimezone(UTC)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bank_adapters.sql.accounts import SqlAccountRepository
 from bank_adapters.sql.api_keys import SqlApiKeyRepository
 from bank_adapters.sql.errors import storage_errors
+from bank_adapters.sql.events import SqlEventRepository
 from bank_adapters.sql.sqlite_transactions import BEGIN_MODE_OPTION
 from bank_adapters.sql.transactions import SqlTransactionRepository
 from bank_domain.errors import StorageUnavailable
@@ -35,6 +36,7 @@ class SqlUnitOfWork(UnitOfWork):
     accounts: SqlAccountRepository
     transactions: SqlTransactionRepository
     api_keys: SqlApiKeyRepository
+    events: SqlEventRepository
 
     def __init__(
         self,
@@ -74,6 +76,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.accounts = SqlAccountRepository(connection, read_only=self._read_only)
         self.transactions = SqlTransactionRepository(connection, read_only=self._read_only)
         self.api_keys = SqlApiKeyRepository(connection, read_only=self._read_only)
+        self.events = SqlEventRepository(connection, read_only=self._read_only)
         return self
 
     async def _begin(self, connection: AsyncConnection) -> None:

@@ -23,6 +23,7 @@ from bank_adapters.sql.grouped.kept_connection import KeptConnection
 from bank_adapters.sql.grouped.transaction_lookups import BatchedTransactionLookups
 from bank_domain.account import Account
 from bank_domain.errors import StorageUnavailable
+from bank_domain.events import Event
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.transaction import Transaction
 
@@ -90,6 +91,7 @@ class GroupCommitter:
         group: Group,
         transactions: list[Transaction],
         accounts: list[Account],
+        events: list[Event],
         looked_up_at: int | None,
     ) -> None:
         """Gives the group a member's changes, once their ids are claimed; a group that has
@@ -99,7 +101,7 @@ class GroupCommitter:
         self._reservations.reserve(
             [transaction.transaction_id for transaction in transactions], group, looked_up_at
         )
-        group.hand_over(transactions, accounts)
+        group.hand_over(transactions, accounts, events)
 
     # --- The groups' lives -----------------------------------------------------------------------
 

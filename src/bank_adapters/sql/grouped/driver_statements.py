@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-from bank_adapters.sql.schema import accounts, transactions
+from bank_adapters.sql.schema import accounts, events, transactions
 
 
 class DriverStatement:
@@ -49,6 +49,20 @@ GET_TRANSACTIONS: Final = DriverStatement(
 INSERT_TRANSACTION: Final = DriverStatement(
     insert(transactions).values({column.name: bindparam(column.name) for column in transactions.c})
 )
+
+INSERT_EVENT: Final = DriverStatement(
+    insert(events)
+    .values(
+        {
+            column.name: bindparam(column.name)
+            for column in events.c
+            if column.name not in {"event_id", "commit_order"}
+        }
+    )
+    .inline()
+)
+"""Leaves out what the database fills in: ``event_id`` and ``commit_order`` (the id of the
+group's transaction, one for every event of the group); inline, so it returns no ids."""
 
 UPDATE_ACCOUNT: Final = DriverStatement(
     update(accounts)

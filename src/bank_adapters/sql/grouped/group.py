@@ -10,10 +10,20 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from bank_domain.account import Account
+from bank_domain.events import Event
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.transaction import Transaction
+
+
+class Changes(NamedTuple):
+    """What a group's members handed over, for the writer to store."""
+
+    transactions: list[Transaction]
+    accounts: list[Account]
+    events: list[Event]
 
 
 class Group:
@@ -28,6 +38,7 @@ class Group:
         self._turns: dict[AccountNumber, asyncio.Lock] = {}
         self._changed_accounts: dict[AccountNumber, Account] = {}
         self._new_transactions: list[Transaction] = []
+        self._events: list[Event] = []
         self._written = False
 
     # --- Membership --------------------------------------------------------------------------
@@ -67,10 +78,13 @@ class Group:
     def end_turn(self, number: AccountNumber) -> None:
         self._turns[number].release()
 
-    def hand_over(self, transactions: list[Transaction], accounts: list[Account]) -> None:
+    def hand_over(
+        self, transactions: list[Transaction], accounts: list[Account], events: list[Event]
+    ) -> None:
         if self._written:
             raise RuntimeError("A group is written only once every posting in it has settled.")
         self._new_transactions.extend(transactions)
+        self._events.extend(events)
         for account in accounts:
             self._accounts[account.number] = account
             self._changed_accounts[account.number] = account
@@ -97,11 +111,13 @@ class Group:
             self._turns[account.number] = asyncio.Lock()
         self._locked.set_result(None)
 
-    async def changes_once_settled(self) -> tuple[list[Transaction], list[Account]]:
-        """Waits until every member has committed or left, then closes the group to changes."""
+    async def changes_once_settled(self) -> Changes:
+        """Waits until every member has committed or left, then closes the group to changes.
+        Events come in the order their members handed them over: on one account, the order
+        of the members' turns, so the feed tells that account's changes in the order made."""
         await self._settled.wait()
         self._written = True
-        return self._new_transactions, list(self._changed_accounts.values())
+        return Changes(self._new_transactions, list(self._changed_accounts.values()), self._events)
 
     def new_transaction_ids(self) -> list[TransactionId]:
         return [transaction.transaction_id for transaction in self._new_transactions]

@@ -3,7 +3,8 @@ commit, on a kept connection's asyncpg driver.
 
 The statements go to the driver directly (SQLAlchemy keeps the pool and the schema): on this
 path SQLAlchemy's own work would cost more than the database's. A group sends BEGIN, one
-``SELECT ... FOR UPDATE``, one batch per table changed, and COMMIT.
+``SELECT ... FOR UPDATE``, one batch per table changed (transactions, accounts, and the
+postings' events), and COMMIT.
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ from typing import Any
 
 from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.grouped.driver_statements import (
+    INSERT_EVENT,
     INSERT_TRANSACTION,
     LOCK_ACCOUNTS,
     UPDATE_ACCOUNT,
 )
-from bank_adapters.sql.grouped.group import Group
+from bank_adapters.sql.grouped.group import Changes, Group
 from bank_adapters.sql.grouped.kept_connection import KeptConnection
-from bank_adapters.sql.rows import account_from_row, account_to_row, transaction_to_row
-from bank_domain.account import Account
-from bank_domain.transaction import Transaction
+from bank_adapters.sql.rows import (
+    account_from_row,
+    account_to_row,
+    event_to_row,
+    transaction_to_row,
+)
 
 
 async def lock_write_and_commit(group: Group, writer: KeptConnection) -> None:
@@ -31,8 +36,7 @@ async def lock_write_and_commit(group: Group, writer: KeptConnection) -> None:
             driver, transaction = await writer.started(_begin)
             rows = await driver.fetch(LOCK_ACCOUNTS.sql, group.numbers_in_lock_order())
             group.rows_locked(account_from_row(row) for row in rows)
-            new_transactions, changed_accounts = await group.changes_once_settled()
-            await _write(driver, new_transactions, changed_accounts)
+            await _write(driver, await group.changes_once_settled())
             await transaction.commit()
         except BaseException:
             await writer.drop()
@@ -45,17 +49,21 @@ async def _begin(driver: Any) -> tuple[Any, Any]:
     return driver, transaction
 
 
-async def _write(driver: Any, transactions: list[Transaction], accounts: list[Account]) -> None:
-    if transactions:
+async def _write(driver: Any, changes: Changes) -> None:
+    if changes.transactions:
         await driver.executemany(
             INSERT_TRANSACTION.sql,
-            [INSERT_TRANSACTION.arguments(transaction_to_row(t)) for t in transactions],
+            [INSERT_TRANSACTION.arguments(transaction_to_row(t)) for t in changes.transactions],
         )
-    if accounts:
+    if changes.accounts:
         await driver.executemany(
             UPDATE_ACCOUNT.sql,
             [
                 UPDATE_ACCOUNT.arguments({**account_to_row(a), "key": a.number.value})
-                for a in accounts
+                for a in changes.accounts
             ],
+        )
+    if changes.events:
+        await driver.executemany(
+            INSERT_EVENT.sql, [INSERT_EVENT.arguments(event_to_row(e)) for e in changes.events]
         )

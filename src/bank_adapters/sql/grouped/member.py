@@ -17,6 +17,7 @@ from typing import Self
 from bank_adapters.sql.grouped.committer import GroupCommitter
 from bank_adapters.sql.grouped.group import Group
 from bank_domain.account import Account
+from bank_domain.events import Event
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.transaction import Transaction
 
@@ -35,12 +36,14 @@ class GroupMemberUnitOfWork:
         self._committer = committer
         self.accounts = MemberAccounts(self)
         self.transactions = MemberTransactions(self)
+        self.events = MemberEvents(self)
         self._step = _Step.NOT_ENTERED
         self._looked_up_at: int | None = None
         self._group: Group | None = None
         self._locked_number: AccountNumber | None = None  # None: no such account
         self._staged_accounts: dict[AccountNumber, Account] = {}
         self._staged_transactions: list[Transaction] = []
+        self._staged_events: list[Event] = []
 
     async def __aenter__(self) -> Self:
         self._expect(_Step.NOT_ENTERED, "enters its `async with` once")
@@ -78,6 +81,15 @@ class GroupMemberUnitOfWork:
         self._expect(_Step.LOCKED, "adds a transaction after locking its account")
         self._staged_transactions.append(copy.copy(transaction))
 
+    def stage_event(self, event: Event) -> None:
+        self._expect(_Step.LOCKED, "records its event after locking its account")
+        if event.account_number is None or event.account_number != self._locked_number:
+            raise RuntimeError(
+                "A grouped posting records events only about the account it locked, "
+                f"not {event.account_number}."
+            )
+        self._staged_events.append(event)
+
     async def commit(self) -> None:
         self._expect(_Step.LOCKED, "commits once, after locking its account")
         group = self._group
@@ -86,6 +98,7 @@ class GroupMemberUnitOfWork:
             group,
             self._staged_transactions,
             list(self._staged_accounts.values()),
+            self._staged_events,
             self._looked_up_at,
         )
         self._end()
@@ -108,7 +121,7 @@ class GroupMemberUnitOfWork:
 
     def _end(self) -> None:
         self._step = _Step.ENDED
-        self._staged_accounts, self._staged_transactions = {}, []
+        self._staged_accounts, self._staged_transactions, self._staged_events = {}, [], []
         if self._looked_up_at is not None:
             self._committer.end_lookup(self._looked_up_at)
             self._looked_up_at = None
@@ -144,3 +157,13 @@ class MemberTransactions:
 
     async def add(self, transaction: Transaction) -> None:
         self._member.stage_transaction(transaction)
+
+
+class MemberEvents:
+    """The member's ``events``: the posting's event, recorded after the lock."""
+
+    def __init__(self, member: GroupMemberUnitOfWork) -> None:
+        self._member = member
+
+    async def add(self, event: Event) -> None:
+        self._member.stage_event(event)
