@@ -524,6 +524,13 @@ def _checks(
         <= stored.get(load.description, 0)
         <= load.status_2xx + load.unanswered
     ]
+    without_event = int(
+        db.value(
+            "SELECT count(*) FROM transactions AS t WHERE NOT EXISTS (SELECT FROM events AS e"
+            " WHERE e.transaction_id = t.transaction_id AND e.type = 'transaction.posted')"
+            " AND t.description IS DISTINCT FROM 'Initial deposit'"
+        )
+    )
     other = sum(load.status_other for load in loads)
     errors = sum(load.socket_errors for load in loads)
     pgbench_bad = [
@@ -539,6 +546,11 @@ def _checks(
             f"{api_stored} stored, {answered} 2xx counted by wrk, {unanswered} requests in"
             f" flight when wrk stopped (may or may not be stored)"
             + "".join(f"; {line}" for line in per_load),
+        ),
+        Check(
+            "every posting has its event",
+            without_event == 0,
+            f"{without_event} stored transactions without their transaction.posted event",
         ),
         Check(
             "statuses",

@@ -1,5 +1,6 @@
 -- One posting, the work POST /v1/transactions does in PostgreSQL: lock the account's row,
--- check funds, move the balance, store the transaction, commit.
+-- check funds, move the balance, store the transaction and its event (the audit trail's
+-- outbox row, with the transaction as JSON, about as long as the API's), commit.
 -- Set with -D: lo, hi (account numbers to pick from), run (a number per phase), description.
 \set acct random(:lo, :hi)
 \set cents random(1, 10000)
@@ -16,5 +17,15 @@ INSERT INTO transactions (transaction_id, account_number, amount_cents, transact
   VALUES ('pgb' || :run || '-' || :client_id || '-' || :nonce, :acct, :cents,
     CASE WHEN :withdrawal = 1 THEN 'withdrawal' ELSE 'deposit' END,
     :description, 'success', now(), now(), :after, 1);
+INSERT INTO events (type, occurred_at, actor_id, request_id, account_number, transaction_id,
+    transaction_version, subject_type, data)
+  VALUES ('transaction.posted', now(), 'master', 'pgb-' || :client_id || '-' || :nonce, :acct,
+    'pgb' || :run || '-' || :client_id || '-' || :nonce, 1, 'transaction',
+    '{"transaction_id":"pgb' || :run || '-' || :client_id || '-' || :nonce
+    || '","account_number":"' || :acct || '","amount_cents":' || :cents
+    || ',"transaction_type":"' || CASE WHEN :withdrawal = 1 THEN 'withdrawal' ELSE 'deposit' END
+    || '","description":"' || :description || '","status":"success","timestamp":"'
+    || now() || '","updated_at":"' || now() || '","balance_after_cents":' || :after
+    || ',"deleted_at":null,"version":1}');
 \endif
 COMMIT;
