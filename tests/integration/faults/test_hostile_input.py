@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import socket
 import subprocess
@@ -29,6 +30,7 @@ MEBIBYTE: Final = 1024 * 1024
 ANSWER_TIMEOUT_SECONDS: Final = 20.0
 
 FUZZ_CONFIG: Final = Path(__file__).with_name("schemathesis.toml")
+FUZZ_HOOKS: Final = Path(__file__).with_name("schemathesis_hooks.py")
 FUZZ_EXAMPLES_PER_OPERATION: Final = 30
 FUZZ_SEED: Final = 20261125
 FUZZ_TIMEOUT_SECONDS: Final = 150
@@ -42,7 +44,7 @@ def test_the_fuzzer_finds_no_failure_of_any_check(tmp_path: Path) -> None:
     examples, the boundaries of every published constraint (coverage), random valid and invalid
     inputs (fuzzing), and chains of calls along the inferred links (stateful). Valid input must
     be accepted and invalid input refused, not only answered without a 5xx; the few settings
-    (schemathesis.toml) say why."""
+    (schemathesis.toml, and its hook) say why."""
     log = tmp_path / "server.log"
     report = tmp_path / "junit.xml"
     with running_server(f"sqlite:///{tmp_path / 'bank.db'}", log) as base_url:
@@ -77,7 +79,12 @@ def test_the_fuzzer_finds_no_failure_of_any_check(tmp_path: Path) -> None:
         ]
         # The fuzzer keeps its caches in its working directory: a temporary one, not the repo.
         run = subprocess.run(
-            command, cwd=tmp_path, capture_output=True, text=True, timeout=FUZZ_TIMEOUT_SECONDS
+            command,
+            cwd=tmp_path,
+            env={**os.environ, "SCHEMATHESIS_HOOKS": str(FUZZ_HOOKS)},
+            capture_output=True,
+            text=True,
+            timeout=FUZZ_TIMEOUT_SECONDS,
         )
     output = run.stdout[-8000:] + run.stderr[-4000:]
     assert run.returncode == 0, output
