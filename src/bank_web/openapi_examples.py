@@ -70,7 +70,7 @@ SCHEMA_EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "scopes": ["accounts:read", "transactions:read"],
             "account_numbers": ["1234567890"],
             "created_at": "2026-11-25T18:42:32.123456Z",
-            "expires_at": "2027-01-01T00:00:00Z",
+            "expires_at": "2099-01-01T00:00:00Z",
             "revoked_at": None,
             "secret": "bk_" + "A" * 43,
         }
@@ -129,7 +129,7 @@ REQUEST_EXAMPLES: Final[dict[tuple[str, str], dict[str, dict[str, Any]]]] = {
                 "name": "statements robot",
                 "scopes": ["accounts:read", "transactions:read"],
                 "account_numbers": ["1234567890"],
-                "expires_at": "2027-01-01T00:00:00Z",
+                "expires_at": "2099-01-01T00:00:00Z",
             },
         },
         "admin": {
