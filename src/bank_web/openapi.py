@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.openapi.utils import get_openapi
 
+from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH
 from bank_domain.money import CENT, MAX_AMOUNT
 from bank_domain.text import invisible_character_ranges
 from bank_web.authentication import SCOPE_EXTRA
@@ -213,13 +214,19 @@ def _with_money(node: Any) -> Any:
 def _text_patterns() -> dict[str, str]:
     """What the domain's text rules (bank_domain.text) accept, as JSON-schema patterns: a name,
     once its surrounding white space is trimmed, is not empty and has no control or format
-    character; a description's only control characters are line breaks."""
+    character; a description's only control characters are line breaks. A customer's name is
+    also at most 200 characters once trimmed: the white space around it is not counted, so no
+    maxLength can say it, and its pattern does."""
     invisible = "".join(
         _regex_char(first) if first == last else f"{_regex_char(first)}-{_regex_char(last)}"
         for first, last in invisible_character_ranges()
     )
+    shown = rf"[^\s{invisible}]"
     return {
-        "name": rf"^\s*[^{invisible}]*[^\s{invisible}][^{invisible}]*\s*$",
+        "name": rf"^\s*[^{invisible}]*{shown}[^{invisible}]*\s*$",
+        "customer_name": (
+            rf"^\s*{shown}(?:[^{invisible}]{{0,{MAX_CUSTOMER_NAME_LENGTH - 2}}}{shown})?\s*$"
+        ),
         "description": rf"^(?:[^{invisible}]|\r?\n)*$",
     }
 

@@ -66,7 +66,7 @@ SCHEMA_EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
     ],
     "ApiKeyOut": [_API_KEY],
     "CreatedApiKeyOut": [
-        {**_API_KEY, "expires_at": "2027-01-01T00:00:00Z", "secret": "bk_" + "A" * 43}
+        {**_API_KEY, "expires_at": "2099-01-01T00:00:00Z", "secret": "bk_" + "A" * 43}
     ],
     "AccountEventOut": [
         {
@@ -170,7 +170,7 @@ REQUEST_EXAMPLES: Final[dict[tuple[str, str], dict[str, dict[str, Any]]]] = {
                 "name": "statements robot",
                 "scopes": ["accounts:read", "transactions:read"],
                 "account_numbers": ["1234567890"],
-                "expires_at": "2027-01-01T00:00:00Z",
+                "expires_at": "2099-01-01T00:00:00Z",
             },
         },
         "admin": {

@@ -24,7 +24,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from bank_domain import PostTransactionCommand
-from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, AccountStatus, AccountType
+from bank_domain.account import AccountStatus, AccountType
 from bank_domain.actors import MASTER, Actor
 from bank_domain.api_keys import MAX_KEY_ACCOUNTS, MAX_KEY_NAME_LENGTH, Scope
 from bank_domain.errors import InvalidValue
@@ -79,8 +79,9 @@ CustomerNameIn = Annotated[
         {
             "type": "string",
             "minLength": 1,
-            "maxLength": MAX_CUSTOMER_NAME_LENGTH,
-            TEXT_PATTERN_MARK: "name",
+            # At most MAX_CUSTOMER_NAME_LENGTH once trimmed: said by the pattern, since a
+            # maxLength would count the white space around the name too.
+            TEXT_PATTERN_MARK: "customer_name",
             "examples": ["Ada Lovelace"],
         }
     ),

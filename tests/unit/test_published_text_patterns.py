@@ -52,6 +52,28 @@ def test_the_name_pattern_accepts_what_the_domain_accepts(
     assert bool(re.match(pattern, name)) == _accepts(customer_name, name)
 
 
+LONG_NAMES = [
+    "a" * 200,
+    "a" * 201,
+    "\n\t  " + "a" * 200 + " \u3000",
+    "\n\t  " + "a" * 201 + " ",
+    "a" + " " * 198 + "b",
+    "a" + " " * 199 + "b",
+    " " * 300 + "a",
+]
+
+
+@pytest.mark.parametrize("name", LONG_NAMES, ids=lambda name: f"{len(name)}-{len(name.strip())}")
+def test_the_name_pattern_counts_as_the_domain_does_after_trimming(
+    schemas: dict[str, Any], name: str
+) -> None:
+    """200 characters once trimmed (API.md section 2): the schema has no maxLength for it,
+    which would count the white space around the name."""
+    customer_name_schema = schemas["AccountCreate"]["properties"]["customer_name"]
+    assert "maxLength" not in customer_name_schema
+    assert bool(re.match(customer_name_schema["pattern"], name)) == _accepts(customer_name, name)
+
+
 @pytest.mark.parametrize("text", DESCRIPTIONS)
 def test_the_description_pattern_accepts_what_the_domain_accepts(
     schemas: dict[str, Any], text: str
