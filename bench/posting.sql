@@ -21,11 +21,11 @@ INSERT INTO events (type, occurred_at, actor_id, request_id, account_number, tra
     transaction_version, subject_type, data)
   VALUES ('transaction.posted', now(), 'master', 'pgb-' || :client_id || '-' || :nonce, :acct,
     'pgb' || :run || '-' || :client_id || '-' || :nonce, 1, 'transaction',
-    '{"transaction_id":"pgb' || :run || '-' || :client_id || '-' || :nonce
-    || '","account_number":"' || :acct || '","amount_cents":' || :cents
-    || ',"transaction_type":"' || CASE WHEN :withdrawal = 1 THEN 'withdrawal' ELSE 'deposit' END
-    || '","description":"' || :description || '","status":"success","timestamp":"'
-    || now() || '","updated_at":"' || now() || '","balance_after_cents":' || :after
-    || ',"deleted_at":null,"version":1}');
+    json_build_object('transaction_id', 'pgb' || :run || '-' || :client_id || '-' || :nonce,
+      'account_number', :acct::text, 'amount_cents', :cents::bigint,
+      'transaction_type', CASE WHEN :withdrawal = 1 THEN 'withdrawal' ELSE 'deposit' END,
+      'description', :description::text, 'status', 'success', 'timestamp', now(),
+      'updated_at', now(), 'balance_after_cents', :after::bigint, 'deleted_at', NULL,
+      'version', 1)::text);
 \endif
 COMMIT;
