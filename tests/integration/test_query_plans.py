@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bank_adapters.sql import SqlStore
-from bank_adapters.sql.grouped.driver_statements import GET_TRANSACTIONS
+from bank_adapters.sql.engine import PoolSettings
+from bank_adapters.sql.grouped.driver_statements import GET_TRANSACTIONS, LOCK_ACCOUNTS
 from bank_adapters.sql.grouped.kept_connection import KeptConnection
 
 pytestmark = pytest.mark.postgres
@@ -111,3 +112,59 @@ async def test_a_look_up_prepared_on_a_small_table_uses_the_index_once_it_has_gr
     plan = json.loads(explained) if isinstance(explained, str) else explained
     nodes = scans(plan[0]["Plan"])
     assert "Seq Scan" not in nodes, f"{GROWN:,} rows read one by one for 32 ids: {nodes}"
+
+
+def add_accounts(first: int, last: int) -> str:
+    return f"""INSERT INTO accounts
+        SELECT n::text, 'Plan ' || n, 'checking', 'active', 0, now(), now(), 1, NULL
+        FROM generate_series({first}, {last}) AS n"""
+
+
+async def test_a_writer_reuses_plans_while_kept_and_makes_them_anew_at_each_take(
+    postgres_store_url: str, postgres_store: SqlStore
+) -> None:
+    """The grouped path's writers let PostgreSQL reuse generic plans (planning each of a
+    group's executions cost more than running them), so a plan may be as old as the writer's
+    take: each take discards the plans made before it, and a pooled connection plans every
+    execution again once the writer hands it back."""
+    one_connection = SqlStore.from_url(postgres_store_url, PoolSettings(size=1, max_overflow=0))
+    writer = KeptConnection(one_connection.engine, reuse_plans=True)
+    first, small, grown = 2_000_000_001, 2_000_000_010, 2_000_060_000
+    numbers = "{" + ",".join(str(n) for n in range(first, first + 4)) + "}"
+    try:
+        async with postgres_store.engine.begin() as setup:
+            driver = await driver_of(setup)
+            await driver.execute(add_accounts(first, small))
+            await driver.execute("ALTER TABLE accounts SET (autovacuum_enabled = off)")
+            await driver.execute("ANALYZE accounts")
+        driver = await writer.driver()
+        assert await driver.fetchval("SHOW plan_cache_mode") == "auto"
+        await driver.execute(f"PREPARE lock_accounts AS {LOCK_ACCOUNTS.sql}")
+        for _ in range(6):  # past the first five: from here the generic plan is reused
+            await driver.execute(f"BEGIN; EXECUTE lock_accounts('{numbers}'); COMMIT")
+        async with postgres_store.engine.begin() as grow:
+            await (await driver_of(grow)).execute(add_accounts(small + 1, grown))
+        stale = await driver.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE lock_accounts('{numbers}')")
+
+        await writer.close()  # handed back: the next take is a new one, on the same connection
+        async with one_connection.engine.connect() as pooled:
+            assert await (await driver_of(pooled)).fetchval("SHOW plan_cache_mode") == (
+                "force_custom_plan"
+            )
+        driver = await writer.driver()
+        fresh = await driver.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE lock_accounts('{numbers}')")
+        await driver.execute("DEALLOCATE lock_accounts")
+    finally:
+        await writer.close()
+        await one_connection.dispose()
+        async with postgres_store.engine.begin() as cleanup:
+            await (await driver_of(cleanup)).execute(
+                "ALTER TABLE accounts RESET (autovacuum_enabled)"
+            )
+
+    def nodes_of(explained: Any) -> list[str]:
+        plan = json.loads(explained) if isinstance(explained, str) else explained
+        return scans(plan[0]["Plan"])
+
+    assert "Seq Scan" in nodes_of(stale), "the generic plan made on the small table is reused"
+    assert "Seq Scan" not in nodes_of(fresh), f"made anew at the take: {nodes_of(fresh)}"

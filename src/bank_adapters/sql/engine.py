@@ -29,7 +29,9 @@ ids fell from 1,700 to 620 a second within 90 s (issue 7; bench/README.md, soak)
 plan anew, so autovacuum only narrows the window (and a server may run without it: the one the
 benchmark ran on did). The price is planning every execution: 14 to 34 us per statement here,
 about 0.07 ms of PostgreSQL CPU per grouped posting (0.13-0.16 ms before, 0.20-0.24 after, in
-the soak without client ids)."""
+the soak without client ids). So the grouped path's writers, whose statements insert rows or reach
+accounts by key, set ``auto`` while they keep a connection and discard their plans at each take
+(bank_adapters.sql.grouped.kept_connection, ``reuse_plans``)."""
 COMMAND_TIMEOUT_SECONDS: Final = 20.0
 """How long the driver waits for any answer: a database that holds its connections open but
 says nothing (a dead network path) is reported unavailable instead of hanging requests."""

@@ -50,7 +50,10 @@ class GroupCommitter:
         # A group in flight holds a writer: the idle ones are the free slots.
         self._idle_writers: asyncio.Queue[KeptConnection] = asyncio.Queue()
         for _ in range(max_groups_in_flight):
-            self._idle_writers.put_nowait(KeptConnection(engine))
+            # The writers' statements insert rows, or reach accounts by their key: their
+            # generic plans hold (kept_connection.REUSE_PLANS), and planning each of a
+            # group's many executions would cost more PostgreSQL time than running them.
+            self._idle_writers.put_nowait(KeptConnection(engine, reuse_plans=True))
         self._max_groups_in_flight = max_groups_in_flight
         self._in_flight: set[Group] = set()
         self._reservations = IdReservations()

@@ -35,15 +35,31 @@ HAND_BACK_AFTER_SECONDS: Final = 60.0
 """How long a connection is kept before it goes back to the pool: a checkout a minute costs
 nothing on the hot path, and the pool's recycle (and ping) then reach kept connections too."""
 
+REUSE_PLANS: Final = "SET plan_cache_mode = auto; DISCARD PLANS"
+"""Lets PostgreSQL reuse a prepared statement's generic plan, made on the tables as they are now."""
+PLAN_EVERY_EXECUTION: Final = "RESET plan_cache_mode"
+"""Back to the engine's ``force_custom_plan`` (bank_adapters.sql.engine), before the pool has it."""
+
 _Result = TypeVar("_Result")
 
 
 class KeptConnection:
+    """``reuse_plans``: while kept, the connection lets PostgreSQL reuse generic plans (``auto``)
+    instead of planning every execution, as the engine's connections do (``force_custom_plan``,
+    whose docstring says why). Only for statements whose best plan the growth of a table cannot
+    change much within ``hand_back_after_seconds``: every take starts with ``DISCARD PLANS``, so
+    a plan is never older than that, and is made on the tables as they are at the time."""
+
     def __init__(
-        self, engine: AsyncEngine, hand_back_after_seconds: float = HAND_BACK_AFTER_SECONDS
+        self,
+        engine: AsyncEngine,
+        hand_back_after_seconds: float = HAND_BACK_AFTER_SECONDS,
+        *,
+        reuse_plans: bool = False,
     ) -> None:
         self._engine = engine
         self._hand_back_after_seconds = hand_back_after_seconds
+        self._reuse_plans = reuse_plans
         self._connection: AsyncConnection | None = None
         self._taken_at = 0.0
 
@@ -77,6 +93,12 @@ class KeptConnection:
             return False
         self._connection = await self._engine.connect()
         self._taken_at = time.monotonic()
+        if self._reuse_plans:
+            try:
+                await (await self._driver_connection()).execute(REUSE_PLANS)
+            except BaseException:
+                await self.drop()
+                raise
         return True
 
     async def _driver_connection(self) -> Any:
@@ -93,7 +115,13 @@ class KeptConnection:
                 await connection.close()
 
     async def close(self) -> None:
-        """Hands the connection back to the pool."""
+        """Hands the connection back to the pool, as the pool gave it."""
+        if self._reuse_plans and self._connection is not None:
+            try:
+                await (await self._driver_connection()).execute(PLAN_EVERY_EXECUTION)
+            except Exception:
+                await self.drop()  # not pooled with settings of its own
+                return
         connection, self._connection = self._connection, None
         if connection is not None:
             with contextlib.suppress(Exception):
