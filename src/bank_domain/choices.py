@@ -12,8 +12,9 @@ Choice = TypeVar("Choice", bound=StrEnum)
 
 def parse_choice(choices: type[Choice], value: object, field: str) -> Choice:
     if isinstance(value, str):
-        for member in choices:
-            if member.value == value:
-                return member
+        try:
+            return choices(value)  # the enum's own look-up by value: one dict access
+        except ValueError:
+            pass
     words = ", ".join(f"'{member.value}'" for member in choices)
     raise InvalidValue(field, f"{field} is one of {words}.")

@@ -7,6 +7,7 @@ Alembic migrates.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Final, cast
 
 from sqlalchemy import String, any_, bindparam, insert, select, update
@@ -25,9 +26,14 @@ class DriverStatement:
         compiled = cast(SQLCompiler, statement.compile(dialect=_ASYNCPG))
         self.sql: Final = compiled.string
         self._order: Final = tuple(compiled.positiontup or ())
+        # One call in C per row, for the rows the grouped path writes by the hundred.
+        self._in_order: Final = operator.itemgetter(*self._order)
 
     def arguments(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(values[name] for name in self._order)
+        if len(self._order) == 1:
+            return (values[self._order[0]],)
+        arguments: tuple[Any, ...] = self._in_order(values)
+        return arguments
 
 
 _ASYNCPG: Final = asyncpg_dialect()  # type: ignore[no-untyped-call]
