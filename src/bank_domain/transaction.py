@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,6 +84,11 @@ class Transaction:
     balance_after: Money | None = None
     deleted_at: datetime | None = None
     version: int = 1
+
+    def __copy__(self) -> Transaction:
+        # copy.copy's generic way for a slotted dataclass costs three times this, and every
+        # unit of work copies what it reads and stages.
+        return Transaction(*[getattr(self, name) for name in _TRANSACTION_FIELDS])
 
     @classmethod
     def new(
@@ -191,3 +197,7 @@ class Transaction:
     def _touch(self, now: datetime) -> None:
         self.version += 1
         self.updated_at = now
+
+
+_TRANSACTION_FIELDS: Final = tuple(field.name for field in dataclasses.fields(Transaction))
+"""In the order of Transaction's constructor."""
