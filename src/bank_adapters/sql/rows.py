@@ -122,8 +122,7 @@ def api_key_from_row(row: Row) -> ApiKey:
 def event_to_row(event: Event) -> dict[str, Any]:
     """Every column but the two the database fills in (``event_id``, ``commit_order``)."""
     subject = event.subject
-    transaction = subject if isinstance(subject, Transaction) else None
-    number = event.account_number
+    number, transaction_id = event.account_number, event.transaction_id
     subject_type, data = _subject_to_data(subject)
     return {
         "type": event.type.value,
@@ -131,8 +130,8 @@ def event_to_row(event: Event) -> dict[str, Any]:
         "actor_id": event.actor_id,
         "request_id": event.request_id,
         "account_number": None if number is None else number.value,
-        "transaction_id": None if transaction is None else transaction.transaction_id.value,
-        "transaction_version": None if transaction is None else transaction.version,
+        "transaction_id": None if transaction_id is None else transaction_id.value,
+        "transaction_version": subject.version if isinstance(subject, Transaction) else None,
         "subject_type": subject_type.value,
         "data": data,
     }
