@@ -14,20 +14,25 @@ import copy
 import dataclasses
 import itertools
 from collections import defaultdict
+from datetime import datetime
 
 from bank_domain.account import Account
 from bank_domain.api_keys import ApiKey
 from bank_domain.errors import DuplicateAccountNumber, DuplicateTransactionId, StorageUnavailable
 from bank_domain.events import Event, FeedPosition
 from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.journal import JournalEntry
 from bank_domain.money import Money
 from bank_domain.ports import (
     AccountQuery,
     AccountRepository,
     ApiKeyQuery,
     ApiKeyRepository,
+    EntryQuery,
+    EntryTotals,
     EventQuery,
     EventRepository,
+    JournalRepository,
     TransactionHistoryQuery,
     TransactionQuery,
     TransactionRepository,
@@ -45,6 +50,8 @@ class InMemoryStore:
         self.api_keys: dict[str, ApiKey] = {}
         self.events: list[Event] = []
         """In commit order; an event's id is its place in this list, from 1."""
+        self.journal: defaultdict[AccountNumber, list[JournalEntry]] = defaultdict(list)
+        """Each account's entries in order: entry ``n`` is at index ``n - 1``; only appended."""
         self.account_locks: defaultdict[AccountNumber, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def unit_of_work(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
@@ -85,16 +92,18 @@ class _InMemoryAccounts(AccountRepository):
             raise DuplicateAccountNumber(str(account.number))
         self.staged[account.number] = copy.copy(account)
         self.added.add(account.number)
+        self._uow.journal.stage(account.take_new_entries())
 
     async def save(self, account: Account) -> None:
         self._uow.refuse_if_read_only("accounts.save")
         self.staged[account.number] = copy.copy(account)
+        self._uow.journal.stage(account.take_new_entries())
 
     async def list(self, query: AccountQuery) -> list[Account]:
         matching = (
             account
             for number, account in sorted({**self._store.accounts, **self.staged}.items())
-            if not account.is_closed
+            if (query.include_closed or not account.is_closed)
             and (query.after is None or number > query.after)
             and (query.customer_name is None or account.customer_name == query.customer_name)
             and (query.account_type is None or account.account_type is query.account_type)
@@ -242,6 +251,86 @@ class _InMemoryEvents(EventRepository):
             self._store.events.append(dataclasses.replace(event, position=position))
 
 
+class _InMemoryJournal(JournalRepository):
+    def __init__(self, store: InMemoryStore, uow: InMemoryUnitOfWork) -> None:
+        self._store = store
+        self._uow = uow
+        self.staged: list[JournalEntry] = []
+
+    def stage(self, entries: list[JournalEntry]) -> None:
+        self.staged.extend(entries)
+
+    def _entries(self, number: AccountNumber, up_to_entry_id: int) -> list[JournalEntry]:
+        return [e for e in self._store.journal.get(number, ()) if e.entry_id <= up_to_entry_id]
+
+    async def list(self, query: EntryQuery) -> list[JournalEntry]:
+        matching = (
+            entry
+            for entry in self._entries(query.account_number, query.up_to_entry_id)
+            if (query.after is None or (entry.posted_at, entry.entry_id) > query.after)
+            and (query.since is None or entry.posted_at >= query.since)
+            and (query.until is None or entry.posted_at <= query.until)
+        )
+        return list(itertools.islice(matching, query.limit))
+
+    async def last_posted(
+        self,
+        account_number: AccountNumber,
+        moment: datetime,
+        *,
+        inclusive: bool,
+        up_to_entry_id: int,
+    ) -> JournalEntry | None:
+        found = None
+        for entry in self._entries(account_number, up_to_entry_id):
+            if entry.posted_at < moment or (inclusive and entry.posted_at == moment):
+                found = entry
+        return found
+
+    async def totals(
+        self,
+        account_number: AccountNumber,
+        since: datetime,
+        until: datetime,
+        *,
+        up_to_entry_id: int,
+    ) -> EntryTotals:
+        credits = debits = Money.zero()
+        count = 0
+        for entry in self._entries(account_number, up_to_entry_id):
+            if since <= entry.posted_at <= until:
+                count += 1
+                if entry.amount.is_negative():
+                    debits -= entry.amount
+                else:
+                    credits += entry.amount
+        return EntryTotals(credits, debits, count)
+
+    async def sum_of_amounts(self, account_number: AccountNumber) -> Money:
+        total = Money.zero()
+        for entry in self._store.journal.get(account_number, ()):
+            total += entry.amount
+        return total
+
+    def check_follows(self) -> None:
+        """Refuses entries that do not continue their journals: what a database's primary key
+        and the account's lock rule out, so a bug that must not reach the books."""
+        counts: dict[AccountNumber, int] = {}
+        for entry in self.staged:
+            number = entry.account_number
+            count = counts.get(number, len(self._store.journal.get(number, ())))
+            if entry.entry_id != count + 1:
+                raise RuntimeError(
+                    f"Entry {entry.entry_id} of account {number} does not follow its "
+                    f"journal's {count} entries."
+                )
+            counts[number] = entry.entry_id
+
+    def commit(self) -> None:
+        for entry in self.staged:
+            self._store.journal[entry.account_number].append(entry)
+
+
 def _same_key_taken() -> StorageUnavailable:
     """Two keys with one random id or one secret's hash: as on SQL, a race worth retrying."""
     return StorageUnavailable("Another change took the same key; try again.")
@@ -257,6 +346,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.transactions: _InMemoryTransactions = _InMemoryTransactions(store, self)
         self.api_keys: _InMemoryApiKeys = _InMemoryApiKeys(store, self)
         self.events: _InMemoryEvents = _InMemoryEvents(store, self)
+        self.journal: _InMemoryJournal = _InMemoryJournal(store, self)
 
     async def lock(self, number: AccountNumber) -> None:
         if number in self._held_numbers:
@@ -282,10 +372,12 @@ class InMemoryUnitOfWork(UnitOfWork):
         for key_id in self.api_keys.added:
             if key_id in self._store.api_keys:
                 raise _same_key_taken()
+        self.journal.check_follows()
         self._store.accounts.update(self.accounts.staged)
         self._store.transactions.update(self.transactions.staged)
         self._store.api_keys.update(self.api_keys.staged)
         self.events.commit()
+        self.journal.commit()
         self._discard()
 
     async def rollback(self) -> None:
@@ -305,3 +397,4 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.transactions = _InMemoryTransactions(self._store, self)
         self.api_keys = _InMemoryApiKeys(self._store, self)
         self.events = _InMemoryEvents(self._store, self)
+        self.journal = _InMemoryJournal(self._store, self)

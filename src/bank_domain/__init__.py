@@ -28,6 +28,7 @@ from bank_domain.errors import (
 )
 from bank_domain.events import Change, Event, EventType, TransactionChange
 from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.journal import BadEntry, ChainBreak, JournalCheck, JournalEntry
 from bank_domain.ledger import Ledger
 from bank_domain.money import Money
 from bank_domain.pagination import Page
@@ -41,6 +42,12 @@ from bank_domain.use_cases.accounts import (
 from bank_domain.use_cases.api_keys import CreateApiKeyCommand, CreatedApiKey, ListApiKeysQuery
 from bank_domain.use_cases.audit import ListEventsQuery, TransactionHistoryRequest
 from bank_domain.use_cases.balance import Recalculation
+from bank_domain.use_cases.journal import (
+    BalanceAtTime,
+    ListEntriesQuery,
+    Statement,
+    StatementQuery,
+)
 from bank_domain.use_cases.posting import PostedTransaction, PostTransactionCommand
 from bank_domain.use_cases.transactions import (
     AmendTransactionCommand,
@@ -63,7 +70,10 @@ __all__ = [
     "AmendTransactionCommand",
     "ApiKey",
     "ApiKeyNotFound",
+    "BadEntry",
+    "BalanceAtTime",
     "BalanceLimitExceeded",
+    "ChainBreak",
     "Change",
     "CloseAccountCommand",
     "Conflict",
@@ -78,11 +88,14 @@ __all__ = [
     "InsufficientFunds",
     "InvalidStatusChange",
     "InvalidValue",
+    "JournalCheck",
+    "JournalEntry",
     "Ledger",
     "LedgerError",
     "LedgerInconsistent",
     "ListAccountsQuery",
     "ListApiKeysQuery",
+    "ListEntriesQuery",
     "ListEventsQuery",
     "ListTransactionsQuery",
     "Money",
@@ -93,6 +106,8 @@ __all__ = [
     "PostedTransaction",
     "Recalculation",
     "Scope",
+    "Statement",
+    "StatementQuery",
     "StorageUnavailable",
     "Transaction",
     "TransactionChange",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
@@ -19,7 +19,8 @@ from bank_domain.errors import (
     LedgerInconsistent,
     VersionMismatch,
 )
-from bank_domain.identifiers import AccountNumber
+from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.journal import EMPTY_CHAIN, ChainHead, JournalEntry
 from bank_domain.money import MAX_BALANCE, Money
 from bank_domain.text import name_text
 
@@ -72,11 +73,22 @@ class Account:
     updated_at: datetime
     version: int = 1
     closed_at: datetime | None = None
+    journal: ChainHead = EMPTY_CHAIN
+    """Where the account's journal ends; its last entry's balance_after is ``balance``."""
+    _new_entries: list[JournalEntry] = field(default_factory=list, init=False, repr=False)
 
     def __copy__(self) -> Account:
         # copy.copy's generic way for a slotted dataclass costs three times this, and every
-        # unit of work copies what it reads and stages.
+        # unit of work copies what it reads and stages. A copy carries no unwritten entries:
+        # the store writes them from the account it was given.
         return Account(*[getattr(self, name) for name in _ACCOUNT_FIELDS])
+
+    def take_new_entries(self) -> list[JournalEntry]:
+        """The journal entries this account made since it was read, oldest first, handed over
+        once: a store appends them when it stores the account, in the same unit of work. Every
+        movement of the balance makes one, so no store can move a balance without its entry."""
+        entries, self._new_entries = self._new_entries, []
+        return entries
 
     @classmethod
     def open(
@@ -105,7 +117,7 @@ class Account:
             updated_at=now,
         )
         if opening_deposit is not None:
-            account._take(opening_deposit)
+            account._take(opening_deposit, now)
         return account
 
     @property
@@ -141,18 +153,32 @@ class Account:
         """Takes a new transaction of this account: a frozen account takes none (whatever its
         status), and its effect may neither overdraw the account nor pass the limit. Moves the
         balance by the effect and records the transaction's balance_after."""
-        if self._take(transaction):
+        if self._take(transaction, now):
             self._touch(now)
 
-    def move_balance(self, delta: Money, now: datetime) -> None:
-        """Moves the balance of an existing transaction's changed effect: refuses a frozen
+    def move_balance(self, delta: Money, now: datetime, transaction_id: TransactionId) -> None:
+        """Moves the balance by an existing transaction's changed effect: refuses a frozen
         account, an overdraft, an overflow. A zero delta changes nothing."""
         if delta.is_zero():
             return
-        self.balance = self._balance_moved_by(delta)
+        self._move(delta, now, transaction_id)
         self._touch(now)
 
-    def _take(self, transaction: Transaction) -> bool:
+    def _move(self, delta: Money, now: datetime, transaction_id: TransactionId) -> None:
+        """The one place a transaction moves the balance, so that every move makes its entry."""
+        entry = JournalEntry.next(
+            self.journal,
+            self.balance,
+            account_number=self.number,
+            transaction_id=transaction_id,
+            amount=delta,
+            now=now,
+        )
+        self.balance = self._balance_moved_by(delta)
+        self.journal = entry.head
+        self._new_entries.append(entry)
+
+    def _take(self, transaction: Transaction, now: datetime) -> bool:
         """Applies a new transaction's effect; whether the balance moved."""
         if transaction.account_number != self.number:
             raise ValueError(
@@ -165,7 +191,7 @@ class Account:
             raise AccountFrozen(str(self.number))
         effect = transaction.effect
         if not effect.is_zero():
-            self.balance = self._balance_moved_by(effect)
+            self._move(effect, now, transaction.transaction_id)
         transaction.record_balance(self.balance)
         return not effect.is_zero()
 
@@ -184,8 +210,9 @@ class Account:
         return new_balance
 
     def correct_balance(self, recomputed: Money, now: datetime) -> bool:
-        """Repairs drift between the stored balance and the account's transactions; a sum that
-        no balance may be (below zero, above the limit) is reported, never stored."""
+        """Repairs drift between the stored balance and the sum of the account's journal; a sum
+        that no balance may be (below zero, above the limit) is reported, never stored. No entry
+        is made: the journal did not move, the row had drifted from it."""
         if recomputed.is_negative() or recomputed.amount > MAX_BALANCE:
             raise LedgerInconsistent(
                 f"Account {self.number}'s transactions add up to {recomputed}, which no balance "
@@ -210,5 +237,7 @@ class Account:
         self.updated_at = now
 
 
-_ACCOUNT_FIELDS: Final = tuple(field.name for field in dataclasses.fields(Account))
+_ACCOUNT_FIELDS: Final = tuple(
+    account_field.name for account_field in dataclasses.fields(Account) if account_field.init
+)
 """In the order of Account's constructor."""

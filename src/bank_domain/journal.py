@@ -82,21 +82,34 @@ def chain_hash(
 
 @dataclass(frozen=True, slots=True)
 class ChainHead:
-    """Where an account's chain ends: its last entry's hash and balance_after. The next entry is
-    made from this alone, so a store can keep it on the account's row, beside the balance."""
+    """Where an account's chain ends: its last entry's id, hash and posting time. The account
+    keeps it on its own row, beside the balance (which is the last entry's balance_after), so
+    that the next entry is made under the account's lock with no extra read."""
 
+    entry_id: int
     hash: str
-    balance: Money
+    posted_at: datetime | None
+
+    def posting_time(self, now: datetime) -> datetime:
+        """When the next entry is posted: ``now``, or the last entry's time if a clock went
+        back (another process's clock, a correction): an account's entries are in posting-time
+        order, so a balance at a time is the balance after one entry."""
+        if self.posted_at is not None and now < self.posted_at:
+            return self.posted_at
+        return now
 
 
-EMPTY_CHAIN: Final = ChainHead(GENESIS_HASH, Money.zero())
-"""The head of an account without entries: the first entry chains to 64 zeros, from 0.00."""
+EMPTY_CHAIN: Final = ChainHead(0, GENESIS_HASH, None)
+"""The head of an account without entries: the first entry is number 1 and chains to 64 zeros."""
 
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
     """One movement of one account's balance. ``amount`` is signed (positive raises the
-    balance); ``balance_after`` is the running sum of the account's entries up to this one."""
+    balance); ``balance_after`` is the running sum of the account's entries up to this one.
+
+    ``entry_id`` is the entry's place in its account's journal: 1, 2, 3... with no gap, so
+    (account_number, entry_id) names an entry and a missing one shows as a gap."""
 
     entry_id: int
     account_number: AccountNumber
@@ -119,16 +132,21 @@ class JournalEntry:
     def next(
         cls,
         head: ChainHead,
+        balance: Money,
         *,
-        entry_id: int,
         account_number: AccountNumber,
         transaction_id: TransactionId,
         amount: Money,
-        posted_at: datetime,
+        now: datetime,
     ) -> JournalEntry:
-        """The entry that moves the account by ``amount`` after ``head`` (``EMPTY_CHAIN`` for
-        the account's first), with its balance_after and hash computed."""
-        balance_after = head.balance + amount
+        """The entry that moves an account whose chain ends at ``head`` (``EMPTY_CHAIN`` for
+        its first) and whose balance is ``balance`` by ``amount``: its id, time, balance_after
+        and hash computed."""
+        if amount.is_zero():
+            raise ValueError("A journal entry moves the balance; a zero amount is no entry.")
+        entry_id = head.entry_id + 1
+        balance_after = balance + amount
+        posted_at = head.posting_time(now)
         return cls(
             entry_id=entry_id,
             account_number=account_number,
@@ -150,7 +168,7 @@ class JournalEntry:
     @property
     def head(self) -> ChainHead:
         """The chain's head once this entry is its last."""
-        return ChainHead(self.hash, self.balance_after)
+        return ChainHead(self.entry_id, self.hash, self.posted_at)
 
     def hash_after(self, previous_hash: str) -> str:
         """What this entry's hash must be when the entry before it has ``previous_hash``."""
@@ -166,39 +184,45 @@ class JournalEntry:
 
 
 class ChainBreak(StrEnum):
-    """Why an entry does not follow from the one before it.
+    """Why an account's journal does not hold together, at the first entry where it does not.
 
-    An entry carries no copy of the previous hash, so a missing entry and a changed amount look
-    alike: both make the next check fail on both counts. Each reason therefore names what was
-    seen, and its likely causes.
-    """
+    An entry carries no copy of the previous hash, so a changed amount and a changed
+    balance_after look alike at first sight; each reason names what was seen, and its likely
+    causes."""
 
+    ENTRY_MISSING = "entry_missing"
+    """The entry ids jump (or the journal ends before the entry the account's row says is its
+    last): an entry was removed. The named entry id is the first missing one."""
     HASH_MISMATCH = "hash_mismatch"
     """The balance follows but the hash does not recompute: the hash was changed, or a field
-    that no sum checks (entry_id, account_number, transaction_id, posted_at)."""
+    that no sum checks (account_number, transaction_id, posted_at)."""
     BALANCE_NOT_RUNNING_SUM = "balance_not_running_sum"
     """The hash recomputes but balance_after is not the previous balance_after plus amount: the
     entries were written, or rewritten with their hashes recomputed, with a wrong sum."""
     BROKEN_LINK = "broken_link"
-    """Neither the hash nor the balance follows from the entry before: an entry between them
-    was removed (or one put in), or this entry's amount or balance_after was changed."""
+    """Neither the hash nor the balance follows from the entry before: this entry's amount or
+    balance_after was changed, or an entry was put in."""
+    HEAD_MISMATCH = "head_mismatch"
+    """Every entry follows from the one before, but the last one's hash is not the one the
+    account's row kept when it was written: the entries were rewritten, hashes recomputed."""
 
 
 @dataclass(frozen=True, slots=True)
 class BadEntry:
-    """The first entry of a chain that does not follow from the one before it, and why."""
+    """The first entry of a journal that does not hold together, and why."""
 
-    entry: JournalEntry
+    entry_id: int
     why: ChainBreak
 
 
 @dataclass(frozen=True, slots=True)
 class ChainCheck:
     """One account's chain recomputed: how many entries, the sum of their amounts (which must
-    equal the account's balance), and the first entry that does not follow, if any."""
+    equal the account's balance), where it ends, and the first entry that does not follow."""
 
     entry_count: int
     entries_sum: Money
+    last: ChainHead
     first_bad: BadEntry | None
 
     @property
@@ -207,34 +231,89 @@ class ChainCheck:
 
 
 def verify_chain(entries: Iterable[JournalEntry]) -> ChainCheck:
-    """Recomputes one account's chain from its entries, oldest first, in one pass (a statement
+    """Recomputes one account's chain from its entries, oldest first, in one pass (a journal
     of a million entries needs no list of them).
 
     Each entry is checked against the stored hash and balance_after of the one before it, so a
     single tampered entry is named itself, not every entry after it.
     """
-    entry_count = 0
-    entries_sum = Money.zero()
-    first_bad: BadEntry | None = None
-    previous = EMPTY_CHAIN
+    check = ChainChecker()
     for entry in entries:
-        entry_count += 1
-        entries_sum += entry.amount
-        if first_bad is None:
-            why = _why_not_following(previous, entry)
-            if why is not None:
-                first_bad = BadEntry(entry, why)
-        previous = entry.head
-    return ChainCheck(entry_count, entries_sum, first_bad)
+        check.add(entry)
+    return check.result()
 
 
-def _why_not_following(previous: ChainHead, entry: JournalEntry) -> ChainBreak | None:
+class ChainChecker:
+    """``verify_chain`` one entry at a time, for entries that arrive a page at a time."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._sum = Money.zero()
+        self._last = EMPTY_CHAIN
+        self._last_balance = Money.zero()
+        self._first_bad: BadEntry | None = None
+
+    def add(self, entry: JournalEntry) -> None:
+        self._count += 1
+        self._sum += entry.amount
+        if self._first_bad is None:
+            self._first_bad = _first_bad(self._last, self._last_balance, entry)
+        self._last = entry.head
+        self._last_balance = entry.balance_after
+
+    def result(self) -> ChainCheck:
+        return ChainCheck(self._count, self._sum, self._last, self._first_bad)
+
+
+def _first_bad(
+    previous: ChainHead, previous_balance: Money, entry: JournalEntry
+) -> BadEntry | None:
+    if entry.entry_id != previous.entry_id + 1:
+        return BadEntry(previous.entry_id + 1, ChainBreak.ENTRY_MISSING)
     hash_follows = entry.hash == entry.hash_after(previous.hash)
-    balance_follows = entry.balance_after == previous.balance + entry.amount
+    balance_follows = entry.balance_after == previous_balance + entry.amount
     if hash_follows and balance_follows:
         return None
     if balance_follows:
-        return ChainBreak.HASH_MISMATCH
-    if hash_follows:
-        return ChainBreak.BALANCE_NOT_RUNNING_SUM
-    return ChainBreak.BROKEN_LINK
+        why = ChainBreak.HASH_MISMATCH
+    elif hash_follows:
+        why = ChainBreak.BALANCE_NOT_RUNNING_SUM
+    else:
+        why = ChainBreak.BROKEN_LINK
+    return BadEntry(entry.entry_id, why)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalCheck:
+    """An account's journal held against the account's row: what ``/verify`` answers."""
+
+    account_number: AccountNumber
+    entry_count: int
+    balance: Money
+    entries_sum: Money
+    first_bad: BadEntry | None
+
+    @classmethod
+    def of(
+        cls, account_number: AccountNumber, balance: Money, head: ChainHead, chain: ChainCheck
+    ) -> JournalCheck:
+        """``chain`` is the account's entries up to ``head.entry_id``, the last entry its row
+        knows of (entries appended since it was read are not this check's business)."""
+        first_bad = chain.first_bad
+        if first_bad is None and chain.last.entry_id != head.entry_id:
+            first_bad = BadEntry(chain.last.entry_id + 1, ChainBreak.ENTRY_MISSING)
+        if first_bad is None and chain.last.hash != head.hash:
+            first_bad = BadEntry(head.entry_id, ChainBreak.HEAD_MISMATCH)
+        return cls(account_number, chain.entry_count, balance, chain.entries_sum, first_bad)
+
+    @property
+    def balance_matches(self) -> bool:
+        return self.balance == self.entries_sum
+
+    @property
+    def chain_intact(self) -> bool:
+        return self.first_bad is None
+
+    @property
+    def sound(self) -> bool:
+        return self.balance_matches and self.chain_intact

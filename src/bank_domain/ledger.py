@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
+
 from bank_domain.account import Account
 from bank_domain.actors import MASTER, Actor
 from bank_domain.api_keys import ApiKey
 from bank_domain.events import Event, TransactionChange
+from bank_domain.journal import JournalCheck, JournalEntry
 from bank_domain.pagination import CursorCodec, Page
 from bank_domain.ports import Clock, PostingUnitOfWorkFactory, UnitOfWorkFactory
 from bank_domain.transaction import Transaction
@@ -38,6 +42,18 @@ from bank_domain.use_cases.audit import (
     TransactionHistoryRequest,
 )
 from bank_domain.use_cases.balance import RecalculateBalance, Recalculation
+from bank_domain.use_cases.journal import (
+    BalanceAt,
+    BalanceAtTime,
+    ListEntries,
+    ListEntriesQuery,
+    MakeStatement,
+    Statement,
+    StatementEntries,
+    StatementQuery,
+    VerifyAccount,
+    VerifyEveryJournal,
+)
 from bank_domain.use_cases.posting import (
     PostedTransaction,
     PostTransaction,
@@ -92,6 +108,12 @@ class Ledger:
         self._transaction_history = TransactionHistory(uow, cursors)
         self._list_events = ListEvents(uow, cursors)
         self._recalculate_balance = RecalculateBalance(uow, clock)
+        self._list_entries = ListEntries(uow, cursors)
+        self._balance_at = BalanceAt(uow, clock)
+        self._make_statement = MakeStatement(uow)
+        self._statement_entries = StatementEntries(uow)
+        self._verify_account = VerifyAccount(uow)
+        self._verify_every_journal = VerifyEveryJournal(uow)
         self._authenticate = Authenticate(uow, clock)
         self._create_api_key = CreateApiKey(uow, clock)
         self._list_api_keys = ListApiKeys(uow, cursors)
@@ -140,6 +162,28 @@ class Ledger:
         self, account_number: str, *, actor: Actor = MASTER
     ) -> Recalculation:
         return await self._recalculate_balance(account_number, actor=actor)
+
+    async def list_entries(self, query: ListEntriesQuery) -> Page[JournalEntry]:
+        return await self._list_entries(query)
+
+    async def balance_at(
+        self, account_number: str, at: datetime | None = None, *, actor: Actor = MASTER
+    ) -> BalanceAtTime:
+        return await self._balance_at(account_number, at, actor=actor)
+
+    async def statement(self, query: StatementQuery) -> Statement:
+        return await self._make_statement(query)
+
+    async def statement_entries(self, query: StatementQuery) -> AsyncIterator[JournalEntry]:
+        """The statement's entries, read as they are consumed; the account and the span are
+        checked when this is awaited, before the first entry."""
+        return await self._statement_entries(query)
+
+    async def verify_account(self, account_number: str, *, actor: Actor = MASTER) -> JournalCheck:
+        return await self._verify_account(account_number, actor=actor)
+
+    def verify_every_journal(self, *, actor: Actor = MASTER) -> AsyncIterator[JournalCheck]:
+        return self._verify_every_journal(actor=actor)
 
     async def authenticate(self, secret: str) -> Actor | None:
         """The actor of an API key's secret; None for an unknown, revoked or expired key."""

@@ -51,6 +51,13 @@ def not_a_cursor() -> InvalidValue:
     return InvalidValue("cursor", _NOT_OURS)
 
 
+def cursor_number(text: str) -> int:
+    """A part of a cursor's position that is a whole number a 64-bit column holds."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise not_a_cursor()
+    return int(text)
+
+
 class CursorCodec:
     """Makes signed cursors from positions and reads positions back from them.
 

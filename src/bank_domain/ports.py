@@ -13,6 +13,7 @@ from bank_domain.account import Account, AccountStatus, AccountType
 from bank_domain.api_keys import ApiKey
 from bank_domain.events import Event, EventType, FeedPosition
 from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.journal import JournalEntry
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
 
@@ -28,6 +29,8 @@ class AccountQuery:
     account_type: AccountType | None = None
     status: AccountStatus | None = None
     account_numbers: frozenset[AccountNumber] | None = None
+    include_closed: bool = False
+    """Closed accounts too (an operator's check of every journal), else open ones only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,37 @@ class TransactionHistoryQuery:
     after_version: int = 0
 
 
+EntryPosition = tuple[datetime, int]
+"""Where an entry stands in its account's journal: (posted_at, entry_id). An account's entries
+are in posting-time order (``ChainHead.posting_time``), so this order is the entry-id order,
+and an index on (account, posted_at) serves both a listing and a span of time."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryQuery:
+    """An account's journal entries in order, after ``after``, at most ``limit`` of them, none
+    above ``up_to_entry_id`` (the last entry the account's row knew of when it was read, so
+    that a reading made of several queries sees one journal); ``since`` and ``until`` bound
+    ``posted_at``, both inclusive."""
+
+    account_number: AccountNumber
+    limit: int
+    up_to_entry_id: int
+    after: EntryPosition | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryTotals:
+    """The entries of an account posted in a span of time, summed: ``credits`` the positive
+    amounts, ``debits`` the negative ones as a positive number."""
+
+    credits: Money
+    debits: Money
+    entry_count: int
+
+
 class AccountRepository(abc.ABC):
     @abc.abstractmethod
     async def get(self, number: AccountNumber) -> Account | None:
@@ -92,11 +126,13 @@ class AccountRepository(abc.ABC):
 
     @abc.abstractmethod
     async def add(self, account: Account) -> None:
-        """Stores a new account; a taken number raises DuplicateAccountNumber here or at commit."""
+        """Stores a new account and appends its journal entries (``take_new_entries``); a taken
+        number raises DuplicateAccountNumber here or at commit."""
 
     @abc.abstractmethod
     async def save(self, account: Account) -> None:
-        """Stores the changes to an account read in this unit of work."""
+        """Stores the changes to an account read in this unit of work, and appends the journal
+        entries it made (``take_new_entries``): a balance never moves without its entry."""
 
     @abc.abstractmethod
     async def list(self, query: AccountQuery) -> list[Account]: ...
@@ -161,6 +197,42 @@ class EventRepository(abc.ABC):
         while an older database transaction is still running, until it ends.)"""
 
 
+class JournalRepository(abc.ABC):
+    """Reads the journal. Entries are written only with their account (``AccountRepository``),
+    and never changed or removed."""
+
+    @abc.abstractmethod
+    async def list(self, query: EntryQuery) -> list[JournalEntry]: ...
+
+    @abc.abstractmethod
+    async def last_posted(
+        self,
+        account_number: AccountNumber,
+        moment: datetime,
+        *,
+        inclusive: bool,
+        up_to_entry_id: int,
+    ) -> JournalEntry | None:
+        """The account's last entry posted at or before ``moment`` (strictly before unless
+        ``inclusive``), none above ``up_to_entry_id``; None when there is none."""
+
+    @abc.abstractmethod
+    async def totals(
+        self,
+        account_number: AccountNumber,
+        since: datetime,
+        until: datetime,
+        *,
+        up_to_entry_id: int,
+    ) -> EntryTotals:
+        """The account's entries posted from ``since`` to ``until``, both inclusive, none above
+        ``up_to_entry_id``, summed."""
+
+    @abc.abstractmethod
+    async def sum_of_amounts(self, account_number: AccountNumber) -> Money:
+        """Every entry of the account, summed: what its balance must be."""
+
+
 class UnitOfWork(abc.ABC):
     """One atomic piece of work on the store.
 
@@ -173,6 +245,7 @@ class UnitOfWork(abc.ABC):
     transactions: TransactionRepository
     api_keys: ApiKeyRepository
     events: EventRepository
+    journal: JournalRepository
 
     async def __aenter__(self) -> Self:
         return self
@@ -224,8 +297,8 @@ class PostingUnitOfWork(Protocol):
 
     1. any number of look-ups (``transactions.get``);
     2. exactly one ``accounts.get_for_update``;
-    3. ``transactions.add``, ``accounts.save`` (of the account locked in 2) and ``events.add``
-       (of the posting's event);
+    3. ``transactions.add``, ``accounts.save`` (of the account locked in 2, with the journal
+       entry it made) and ``events.add`` (of the posting's event);
     4. ``commit``, at most once.
 
     A store may refuse any other order at once with RuntimeError (the grouped one does: there a

@@ -19,6 +19,7 @@ from bank_domain.journal import (
     GENESIS_HASH,
     ChainBreak,
     ChainHead,
+    JournalCheck,
     JournalEntry,
     chain_hash,
     posted_at_text,
@@ -69,7 +70,7 @@ class TestPostedAtText:
 class TestChainHash:
     def test_genesis_is_sixty_four_zeros(self) -> None:
         assert GENESIS_HASH == SIXTY_FOUR_ZEROS
-        assert ChainHead(SIXTY_FOUR_ZEROS, money("0.00")) == EMPTY_CHAIN
+        assert ChainHead(0, SIXTY_FOUR_ZEROS, None) == EMPTY_CHAIN
 
     def test_hashes_the_fields_in_the_contract_order(self) -> None:
         hashed = chain_hash(
@@ -117,54 +118,78 @@ class TestChainHash:
     def test_a_second_entry_chains_to_the_first_entrys_hash(self) -> None:
         first = JournalEntry.next(
             EMPTY_CHAIN,
-            entry_id=1,
+            money("0.00"),
             account_number=ACCOUNT,
             transaction_id=TransactionId("abcdefghijk"),
             amount=money("500.00"),
-            posted_at=at(0, 250),
+            now=at(0, 250),
         )
         second = JournalEntry.next(
             first.head,
-            entry_id=7,
+            first.balance_after,
             account_number=ACCOUNT,
             transaction_id=TransactionId("withdraw-0001"),
             amount=money("-5.00"),
-            posted_at=at(1),
+            now=at(1),
         )
         first_hash = sha256_hex(
             "0000000000000000000000000000000000000000000000000000000000000000"
             "|1|1234567890|abcdefghijk|500.00|500.00|2024-05-01T12:00:00.000250Z"
         )
         assert first.hash == first_hash
-        assert second.balance_after == money("495.00")
+        assert (second.entry_id, second.balance_after) == (2, money("495.00"))
         assert second.hash == sha256_hex(
-            f"{first_hash}|7|1234567890|withdraw-0001|-5.00|495.00|2024-05-01T12:00:01Z"
+            f"{first_hash}|2|1234567890|withdraw-0001|-5.00|495.00|2024-05-01T12:00:01Z"
         )
 
 
 class TestJournalEntry:
-    def test_next_adds_the_amount_to_the_heads_balance(self) -> None:
+    def test_next_numbers_the_entry_and_adds_the_amount_to_the_balance(self) -> None:
         entry = JournalEntry.next(
-            ChainHead("cd" * 32, money("10.00")),
-            entry_id=3,
+            ChainHead(2, "cd" * 32, at(1)),
+            money("10.00"),
             account_number=ACCOUNT,
             transaction_id=TransactionId("abcdefghijk"),
             amount=money("-10.00"),
-            posted_at=at(2),
+            now=at(2),
         )
-        assert entry.balance_after == money("0.00")
-        assert entry.head == ChainHead(entry.hash, money("0.00"))
+        assert (entry.entry_id, entry.balance_after, entry.posted_at) == (3, money("0.00"), at(2))
+        assert entry.head == ChainHead(3, entry.hash, at(2))
         assert entry.hash == entry.hash_after("cd" * 32)
+
+    def test_is_never_posted_before_the_entry_before_it(self) -> None:
+        # Another process's clock may be a moment behind: the account's entries stay in
+        # posting-time order, so a balance at a time is the balance after one entry.
+        entry = JournalEntry.next(
+            ChainHead(1, "cd" * 32, at(5, 7)),
+            money("1.00"),
+            account_number=ACCOUNT,
+            transaction_id=TransactionId("abcdefghijk"),
+            amount=money("1.00"),
+            now=at(5),
+        )
+        assert entry.posted_at == at(5, 7)
+
+    def test_refuses_a_zero_amount(self) -> None:
+        with pytest.raises(ValueError, match="zero"):
+            JournalEntry.next(
+                EMPTY_CHAIN,
+                money("1.00"),
+                account_number=ACCOUNT,
+                transaction_id=TransactionId("abcdefghijk"),
+                amount=money("0.00"),
+                now=at(0),
+            )
 
     def test_keeps_its_timestamp_in_utc_and_hashes_the_same_moment_alike(self) -> None:
         def posted(moment: datetime) -> JournalEntry:
             return JournalEntry.next(
                 EMPTY_CHAIN,
-                entry_id=1,
+                money("0.00"),
                 account_number=ACCOUNT,
                 transaction_id=TransactionId("abcdefghijk"),
                 amount=money("1.00"),
-                posted_at=moment,
+                now=moment,
             )
 
         east = posted(datetime(2024, 5, 1, 14, 0, 3, tzinfo=timezone(timedelta(hours=2))))
@@ -175,31 +200,32 @@ class TestJournalEntry:
     @pytest.mark.parametrize("entry_id", [0, -1])
     def test_refuses_an_entry_id_below_one(self, entry_id: int) -> None:
         with pytest.raises(ValueError, match="positive"):
-            JournalEntry.next(
-                EMPTY_CHAIN,
+            JournalEntry(
                 entry_id=entry_id,
                 account_number=ACCOUNT,
                 transaction_id=TransactionId("abcdefghijk"),
                 amount=money("1.00"),
+                balance_after=money("1.00"),
                 posted_at=at(0),
+                hash=GENESIS_HASH,
             )
 
 
 def a_chain() -> list[JournalEntry]:
     """Four entries of one account: 100.00, -30.00, 0.30, -70.30 (back to 0.00)."""
     entries: list[JournalEntry] = []
-    head = EMPTY_CHAIN
+    head, balance = EMPTY_CHAIN, money("0.00")
     for number, amount in enumerate(["100.00", "-30.00", "0.30", "-70.30"], start=1):
         entry = JournalEntry.next(
             head,
-            entry_id=number * 10,
+            balance,
             account_number=ACCOUNT,
             transaction_id=TransactionId(f"transaction-{number}"),
             amount=money(amount),
-            posted_at=at(number, number),
+            now=at(number, number),
         )
         entries.append(entry)
-        head = entry.head
+        head, balance = entry.head, entry.balance_after
     return entries
 
 
@@ -227,7 +253,7 @@ class TestVerifyChain:
         entries[1] = dataclasses.replace(entries[1], amount=money("-3.00"))
         check = verify_chain(entries)
         assert check.first_bad is not None
-        assert check.first_bad.entry == entries[1]
+        assert check.first_bad.entry_id == 2
         assert check.first_bad.why is ChainBreak.BROKEN_LINK
         assert check.entries_sum == money("27.00")  # the amounts as stored, every one counted
 
@@ -236,7 +262,7 @@ class TestVerifyChain:
         entries[1] = dataclasses.replace(entries[1], hash="ef" * 32)
         check = verify_chain(entries)
         assert check.first_bad is not None
-        assert check.first_bad.entry == entries[1]
+        assert check.first_bad.entry_id == 2
         assert check.first_bad.why is ChainBreak.HASH_MISMATCH
 
     def test_a_changed_timestamp_is_a_hash_mismatch(self) -> None:
@@ -244,22 +270,34 @@ class TestVerifyChain:
         entries[2] = dataclasses.replace(entries[2], posted_at=at(2, 999))
         check = verify_chain(entries)
         assert check.first_bad is not None
-        assert check.first_bad.entry == entries[2]
+        assert check.first_bad.entry_id == 3
         assert check.first_bad.why is ChainBreak.HASH_MISMATCH
 
-    def test_an_entry_removed_from_the_middle_names_the_one_after_it(self) -> None:
+    def test_an_entry_removed_from_the_middle_names_the_missing_one(self) -> None:
         entries = a_chain()
         del entries[1]
         check = verify_chain(entries)
         assert check.first_bad is not None
-        assert check.first_bad.entry.entry_id == 30
-        assert check.first_bad.why is ChainBreak.BROKEN_LINK
+        assert check.first_bad.entry_id == 2
+        assert check.first_bad.why is ChainBreak.ENTRY_MISSING
 
-    def test_a_removed_first_entry_breaks_the_link_to_sixty_four_zeros(self) -> None:
+    def test_a_removed_first_entry_is_missing(self) -> None:
         entries = a_chain()[1:]
         check = verify_chain(entries)
         assert check.first_bad is not None
-        assert check.first_bad.entry.entry_id == 20
+        assert check.first_bad.entry_id == 1
+        assert check.first_bad.why is ChainBreak.ENTRY_MISSING
+
+    def test_a_renumbered_chain_still_breaks_its_link(self) -> None:
+        # Removing an entry and renumbering those after it closes the gap, not the chain.
+        entries = a_chain()
+        del entries[1]
+        entries[1:] = [
+            dataclasses.replace(entry, entry_id=entry.entry_id - 1) for entry in entries[1:]
+        ]
+        check = verify_chain(entries)
+        assert check.first_bad is not None
+        assert check.first_bad.entry_id == 2
         assert check.first_bad.why is ChainBreak.BROKEN_LINK
 
     def test_a_changed_balance_after_names_its_entry(self) -> None:
@@ -267,7 +305,7 @@ class TestVerifyChain:
         entries[2] = dataclasses.replace(entries[2], balance_after=money("1000.30"))
         check = verify_chain(entries)
         assert check.first_bad is not None
-        assert check.first_bad.entry == entries[2]
+        assert check.first_bad.entry_id == 3
         assert check.first_bad.why is ChainBreak.BROKEN_LINK
 
     def test_a_rewrite_with_recomputed_hashes_is_caught_by_the_sum(self) -> None:
@@ -276,14 +314,69 @@ class TestVerifyChain:
         entries[1] = dataclasses.replace(forged, hash=forged.hash_after(entries[0].hash))
         check = verify_chain(entries)
         assert check.first_bad is not None
-        assert check.first_bad.entry == entries[1]
+        assert check.first_bad.entry_id == 2
         assert check.first_bad.why is ChainBreak.BALANCE_NOT_RUNNING_SUM
 
-    def test_a_removed_last_entry_shows_only_in_the_sum(self) -> None:
-        # Nothing comes after the last entry to break, so the chain still verifies; it is the
-        # account's balance (the removed entry's balance_after) that no longer matches the sum.
+    def test_a_removed_last_entry_leaves_the_chain_itself_intact(self) -> None:
+        # Nothing comes after the last entry to break: the account's row tells (next class).
         entries = a_chain()
-        removed = entries.pop()
+        entries.pop()
         check = verify_chain(entries)
         assert check.intact
-        assert check.entries_sum != removed.balance_after
+        assert check.entry_count == 3
+
+
+class TestJournalCheck:
+    """A journal held against its account's row: the balance and the last entry it kept."""
+
+    def check(self, entries: list[JournalEntry], *, balance: str, head: ChainHead) -> JournalCheck:
+        return JournalCheck.of(ACCOUNT, money(balance), head, verify_chain(entries))
+
+    def test_an_intact_journal_matches_its_row(self) -> None:
+        entries = a_chain()
+        check = self.check(entries, balance="0.00", head=entries[-1].head)
+        assert check.sound
+        assert (check.balance_matches, check.chain_intact) == (True, True)
+        assert (check.entry_count, check.entries_sum, check.balance) == (
+            4,
+            money("0.00"),
+            money("0.00"),
+        )
+
+    def test_a_changed_balance_on_the_row_does_not_match(self) -> None:
+        entries = a_chain()
+        check = self.check(entries, balance="5.00", head=entries[-1].head)
+        assert (check.balance_matches, check.chain_intact) == (False, True)
+        assert not check.sound
+
+    def test_a_removed_last_entry_is_missing(self) -> None:
+        entries = a_chain()
+        head = entries.pop().head
+        check = self.check(entries, balance="0.00", head=head)
+        assert check.first_bad is not None
+        assert (check.first_bad.entry_id, check.first_bad.why) == (4, ChainBreak.ENTRY_MISSING)
+        assert not check.balance_matches  # the sum lost the removed amount too
+
+    def test_a_rewrite_with_every_hash_and_sum_recomputed_is_caught_by_the_row(self) -> None:
+        entries = a_chain()
+        kept_head = entries[-1].head
+        forged: list[JournalEntry] = []
+        head, balance = EMPTY_CHAIN, money("0.00")
+        for entry in entries:
+            amount = money("-3.00") if entry.entry_id == 2 else entry.amount
+            amount = money("-97.30") if entry.entry_id == 4 else amount
+            rewritten = JournalEntry.next(
+                head,
+                balance,
+                account_number=ACCOUNT,
+                transaction_id=entry.transaction_id,
+                amount=amount,
+                now=entry.posted_at,
+            )
+            forged.append(rewritten)
+            head, balance = rewritten.head, rewritten.balance_after
+        assert verify_chain(forged).intact  # the forgery holds together on its own
+        check = self.check(forged, balance="0.00", head=kept_head)
+        assert check.balance_matches
+        assert check.first_bad is not None
+        assert (check.first_bad.entry_id, check.first_bad.why) == (4, ChainBreak.HEAD_MISMATCH)

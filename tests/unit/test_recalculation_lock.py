@@ -1,4 +1,4 @@
-"""Recalculation sums an account's transactions before taking the account's lock, so postings to
+"""Recalculation sums an account's journal before taking the account's lock, so postings to
 the account never wait for the sum; under the lock it only compares (or sums again when the
 account changed in between)."""
 
@@ -15,7 +15,7 @@ from .support import SteppingClock, balance_of, number_of, open_account, post
 
 
 class ObservedStore:
-    """The store's unit-of-work factory, noting for every sum of effects whether the account's
+    """The store's unit-of-work factory, noting for every sum of the journal whether the account's
     lock was held while it ran; ``during_sum`` runs inside the sum, as a slow one would."""
 
     def __init__(self, store: InMemoryStore) -> None:
@@ -26,7 +26,7 @@ class ObservedStore:
 
     def __call__(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
         uow = self.store.unit_of_work(read_only=read_only)
-        summing = uow.transactions.sum_of_effects
+        summing = uow.journal.sum_of_amounts
 
         async def observed(account_number: AccountNumber) -> Money:
             self.sums.append((self.store.account_locks[account_number].locked(), read_only))
@@ -36,7 +36,7 @@ class ObservedStore:
             return await summing(account_number)
 
         # This one unit of work's method, replaced to watch it: mypy refuses any method assignment.
-        uow.transactions.sum_of_effects = observed  # type: ignore[method-assign]
+        uow.journal.sum_of_amounts = observed  # type: ignore[method-assign]
         return uow
 
 

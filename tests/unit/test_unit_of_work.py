@@ -103,7 +103,9 @@ async def test_rolls_back_a_change_to_an_existing_account(store: InMemoryStore) 
         async with store.unit_of_work() as uow:
             found = await uow.accounts.get_for_update(account.number)
             assert found is not None
-            found.move_balance(Money.parse("5"), T0 + timedelta(seconds=1))
+            found.move_balance(
+                Money.parse("5"), T0 + timedelta(seconds=1), TransactionId(random_tid())
+            )
             await uow.accounts.save(found)
             raise MyError
 
@@ -226,7 +228,7 @@ async def test_a_refused_transaction_insert_applies_nothing(store: InMemoryStore
     async with store.unit_of_work() as slow:
         found = await slow.accounts.get_for_update(account.number)
         assert found is not None
-        found.move_balance(Money.parse("1"), T0)
+        found.move_balance(Money.parse("1"), T0, TransactionId(tid))
         await slow.accounts.save(found)
         await slow.transactions.add(new_transaction(account, tid=tid))
         async with store.unit_of_work() as fast:

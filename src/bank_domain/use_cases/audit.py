@@ -8,7 +8,7 @@ from bank_domain.access import require_visible_account_number, visible_accounts
 from bank_domain.actors import MASTER, Actor
 from bank_domain.events import FEED_START, Event, EventType, FeedPosition, TransactionChange
 from bank_domain.identifiers import AccountNumber
-from bank_domain.pagination import CursorCodec, Page, not_a_cursor, page_size
+from bank_domain.pagination import CursorCodec, Page, cursor_number, page_size
 from bank_domain.ports import EventQuery, TransactionHistoryQuery, UnitOfWorkFactory
 from bank_domain.use_cases._common import require_visible_transaction, transaction_id_for_lookup
 
@@ -57,7 +57,7 @@ class ListEvents:
 
     def _position(self, cursor: str) -> FeedPosition:
         commit_order, event_id = self._cursors.decode(cursor, 2)
-        return FeedPosition(_whole_number(commit_order), _whole_number(event_id))
+        return FeedPosition(cursor_number(commit_order), cursor_number(event_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +94,4 @@ class TransactionHistory:
 
     def _version(self, cursor: str) -> int:
         (version,) = self._cursors.decode(cursor, 1)
-        return _whole_number(version)
-
-
-def _whole_number(text: str) -> int:
-    """A part of a position: a whole number that a 64-bit column holds."""
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        raise not_a_cursor()
-    return int(text)
+        return cursor_number(version)

@@ -1,4 +1,4 @@
-"""Recomputing a balance from the account's transactions."""
+"""Recomputing a balance from the account's journal."""
 
 from __future__ import annotations
 
@@ -25,14 +25,14 @@ class Recalculation:
 
 
 class RecalculateBalance:
-    """Recomputes an account's balance from its ``success`` transactions and repairs any drift.
+    """Recomputes an account's balance from its journal (the sum of its entries, which is the
+    sum of its ``success`` transactions' effects) and repairs any drift of the stored balance.
 
-    The sum (every transaction of the account) is taken before the account's lock, so postings
-    to the account do not wait for it: first the account and its version are read, then the
-    sum. Every change to the sum moves the balance and so bumps the version; if, under the
-    lock, the account is still at the version read before the sum, the sum is the one for the
-    balance being checked. Otherwise (the account changed meanwhile) it is summed again, under
-    the lock.
+    The sum (every entry of the account) is taken before the account's lock, so postings to the
+    account do not wait for it: first the account and its version are read, then the sum. Every
+    new entry moves the balance and so bumps the version; if, under the lock, the account is
+    still at the version read before the sum, the sum is the one for the balance being checked.
+    Otherwise (the account changed meanwhile) it is summed again, under the lock.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
@@ -44,13 +44,13 @@ class RecalculateBalance:
         async with self._uow(read_only=True) as uow:
             seen = require_open_account(await uow.accounts.get(number), number, actor=actor)
             summed_at_version = seen.version
-            recomputed = await uow.transactions.sum_of_effects(number)
+            recomputed = await uow.journal.sum_of_amounts(number)
         async with self._uow() as uow:
             account = require_open_account(
                 await uow.accounts.get_for_update(number), number, actor=actor
             )
             if account.version != summed_at_version:
-                recomputed = await uow.transactions.sum_of_effects(number)
+                recomputed = await uow.journal.sum_of_amounts(number)
             previous = account.balance
             now = self._clock()
             corrected = account.correct_balance(recomputed, now)

@@ -88,7 +88,7 @@ class AmendTransaction:
                 return transaction
             delta = transaction.effect - effect_before
             if not delta.is_zero():
-                account.move_balance(delta, now)
+                account.move_balance(delta, now, transaction.transaction_id)
                 transaction.record_balance(account.balance)
                 await uow.accounts.save(account)
             await uow.transactions.save(transaction)
@@ -121,7 +121,7 @@ class DeleteTransaction:
             transaction.expect_version(command.expected_version)
             now = self._clock()
             if not transaction.effect.is_zero():
-                account.move_balance(-transaction.effect, now)
+                account.move_balance(-transaction.effect, now, transaction.transaction_id)
                 await uow.accounts.save(account)
             transaction.delete(now)
             await uow.transactions.save(transaction)
