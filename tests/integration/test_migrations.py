@@ -62,6 +62,17 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         yield url
 
 
+JOURNAL_HEAD_COLUMNS = ("journal_entry_id", "journal_hash", "journal_posted_at")
+
+
+def account_row_before_the_journal(account: Account) -> dict[str, Any]:
+    """An account's row as a revision before 0006_journal stores it: without its journal's head."""
+    row = account_to_row(account)
+    for column in JOURNAL_HEAD_COLUMNS:
+        del row[column]
+    return row
+
+
 def revisions_oldest_first() -> list[Any]:
     script = ScriptDirectory.from_config(alembic_config())
     return list(reversed(list(script.walk_revisions())))
@@ -203,7 +214,7 @@ async def test_transactions_stored_before_versions_read_version_1(
     await upgrade(empty_database_url, versions.down_revision)
 
     def store_rows_without_versions(connection: Connection) -> None:
-        connection.execute(insert(accounts).values(account_to_row(account)))
+        connection.execute(insert(accounts).values(account_row_before_the_journal(account)))
         for transaction in stored:
             row = transaction_to_row(transaction)
             del row["version"]
@@ -253,7 +264,7 @@ async def test_a_database_from_before_events_upgrades_and_records_events(
     await upgrade(empty_database_url, events_step.down_revision)
 
     def store_rows(connection: Connection) -> None:
-        connection.execute(insert(accounts).values(account_to_row(account)))
+        connection.execute(insert(accounts).values(account_row_before_the_journal(account)))
         connection.execute(insert(transactions).values(transaction_to_row(earlier)))
         connection.commit()
 
