@@ -46,8 +46,11 @@ async def open_account(ledger: Ledger, initial_deposit: str = "0") -> str:
 
 
 async def stored_sum(store: SqlStore, number: str) -> Money:
-    async with store.unit_of_work() as uow:
-        return await uow.transactions.sum_of_effects(AccountNumber(number))
+    """What the account's journal adds up to, once its chain is checked whole: ids without a
+    gap, every hash following, the last one the account's row keeps."""
+    check = await grouped_ledger(store).verify_account(number)
+    assert check.chain_intact, check.first_bad
+    return check.entries_sum
 
 
 def balance_after(posted: PostedTransaction) -> Decimal:
