@@ -48,10 +48,17 @@ def assert_chain_recomputes(entries: list[dict[str, Any]], balance: Decimal) -> 
     """Every hash recomputes, entry ids run 1, 2, 3... with no gap, each balance_after is the
     running sum of the amounts, and the last one is ``balance``. ``entries`` are an account's
     entries as the API returned them, every page, numbers read as Decimals."""
-    assert [entry["hash"] for entry in entries] == recomputed_hashes(entries)
-    assert [entry["entry_id"] for entry in entries] == list(range(1, len(entries) + 1))
+    previous = GENESIS
+    for entry, recomputed in zip(entries, recomputed_hashes(entries), strict=True):
+        assert entry["hash"] == recomputed, (
+            f"entry {entry['entry_id']} of {entry['account_number']}: its hash is not the "
+            f"SHA-256 of {entry_text(previous, entry)!r}"
+        )
+        previous = entry["hash"]
+    ids = [entry["entry_id"] for entry in entries]
+    assert ids == list(range(1, len(entries) + 1)), f"entry ids with a gap: {ids}"
     running = Decimal("0.00")
     for entry in entries:
         running += entry["amount"]
-        assert entry["balance_after"] == running, entry
-    assert running == balance
+        assert entry["balance_after"] == running, f"balance_after is no running sum: {entry}"
+    assert running == balance, f"the entries sum to {running}, the balance is {balance}"
