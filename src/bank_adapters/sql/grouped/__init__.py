@@ -9,8 +9,9 @@ next group, which:
    order (every process locks in that order, so two groups never deadlock);
 2. lets each posting run the domain's rules in turn against the locked rows; postings to the
    same account take turns, each seeing the balance its predecessors left;
-3. writes what the accepted postings changed (their transaction rows, each account's final row,
-   their events) and commits once: one WAL flush for the whole group.
+3. writes what the accepted postings changed (their transaction rows, each account's final row
+   with the head of its journal, their journal entries, their events) and commits once: one WAL
+   flush for the whole group.
 
 A posting's ``commit()`` returns only once its group is durable. If the group fails to commit,
 every posting in it fails with StorageUnavailable and nothing of the group is stored, so a
