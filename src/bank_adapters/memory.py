@@ -156,12 +156,6 @@ class _InMemoryTransactions(TransactionRepository):
         )
         return [copy.copy(t) for t in itertools.islice(matching, query.limit)]
 
-    async def sum_of_effects(self, account_number: AccountNumber) -> Money:
-        total = Money.zero()
-        for transaction in self._of_account(account_number):
-            total += transaction.effect
-        return total
-
 
 class _InMemoryApiKeys(ApiKeyRepository):
     def __init__(self, store: InMemoryStore, uow: InMemoryUnitOfWork) -> None:

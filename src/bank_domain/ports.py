@@ -153,10 +153,6 @@ class TransactionRepository(abc.ABC):
     @abc.abstractmethod
     async def list(self, query: TransactionQuery) -> list[Transaction]: ...
 
-    @abc.abstractmethod
-    async def sum_of_effects(self, account_number: AccountNumber) -> Money:
-        """Deposits minus withdrawals over the account's success transactions, not deleted."""
-
 
 class ApiKeyRepository(abc.ABC):
     @abc.abstractmethod

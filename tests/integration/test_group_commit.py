@@ -29,6 +29,7 @@ from bank_domain import (
 )
 from bank_domain.actors import MASTER
 from bank_domain.identifiers import TransactionId
+from bank_domain.ports import EntryQuery
 from tests.support.feeds import FeedFollower
 
 pytestmark = pytest.mark.postgres
@@ -46,8 +47,11 @@ async def open_account(ledger: Ledger, initial_deposit: str = "0") -> str:
 
 
 async def stored_sum(store: SqlStore, number: str) -> Money:
-    async with store.unit_of_work() as uow:
-        return await uow.transactions.sum_of_effects(AccountNumber(number))
+    """What the account's journal adds up to, once its chain is checked whole: ids without a
+    gap, every hash following, the last one the account's row keeps."""
+    check = await grouped_ledger(store).verify_account(number)
+    assert check.chain_intact, check.first_bad
+    return check.entries_sum
 
 
 def balance_after(posted: PostedTransaction) -> Decimal:
@@ -174,6 +178,14 @@ async def test_a_group_that_cannot_commit_stores_none_of_its_postings(
     assert isinstance(outcomes[3], StorageUnavailable)
     assert (await ledger.get_account(number)).balance == Money(Decimal("15.50"))
     assert await stored_sum(postgres_store, number) == Money(Decimal("15.50"))
+    # No entry of the failed group either, not even past the last one the account's row names.
+    async with postgres_store.unit_of_work(read_only=True) as uow:
+        journal = await uow.journal.list(
+            EntryQuery(AccountNumber(number), 100, up_to_entry_id=2**62)
+        )
+    assert sorted(entry.amount for entry in journal) == [
+        Money(Decimal(amount)) for amount in ("0.50", "5.00", "10.00")
+    ]
     # The opening, its deposit and the two stored postings: no event of the failed group.
     feed = await FeedFollower(ledger).read_until(4)
     assert len(feed) == 4

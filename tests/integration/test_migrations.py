@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import re
 import sqlite3
+import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,11 @@ from bank_domain import (
     AccountNumber,
     AccountType,
     EventType,
+    JournalEntry,
     Ledger,
+    ListEntriesQuery,
     Money,
+    OpenAccountCommand,
     PostTransactionCommand,
     Transaction,
     TransactionHistoryRequest,
@@ -48,6 +52,7 @@ from bank_domain import (
     TransactionType,
 )
 from bank_domain.actors import MASTER
+from bank_domain.journal import EMPTY_CHAIN
 from tests.support.feeds import FeedFollower
 from tests.support.postgres import postgres_server_url, throwaway_database
 
@@ -60,6 +65,17 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         return
     with throwaway_database(postgres_server_url(), "bank_migrations") as url:
         yield url
+
+
+JOURNAL_HEAD_COLUMNS = ("journal_entry_id", "journal_hash", "journal_posted_at")
+
+
+def account_row_before_the_journal(account: Account) -> dict[str, Any]:
+    """An account's row as a revision before 0006_journal stores it: without its journal's head."""
+    row = account_to_row(account)
+    for column in JOURNAL_HEAD_COLUMNS:
+        del row[column]
+    return row
 
 
 def revisions_oldest_first() -> list[Any]:
@@ -203,7 +219,7 @@ async def test_transactions_stored_before_versions_read_version_1(
     await upgrade(empty_database_url, versions.down_revision)
 
     def store_rows_without_versions(connection: Connection) -> None:
-        connection.execute(insert(accounts).values(account_to_row(account)))
+        connection.execute(insert(accounts).values(account_row_before_the_journal(account)))
         for transaction in stored:
             row = transaction_to_row(transaction)
             del row["version"]
@@ -253,7 +269,7 @@ async def test_a_database_from_before_events_upgrades_and_records_events(
     await upgrade(empty_database_url, events_step.down_revision)
 
     def store_rows(connection: Connection) -> None:
-        connection.execute(insert(accounts).values(account_to_row(account)))
+        connection.execute(insert(accounts).values(account_row_before_the_journal(account)))
         connection.execute(insert(transactions).values(transaction_to_row(earlier)))
         connection.commit()
 
@@ -327,3 +343,194 @@ def test_concurrent_first_upgrades_of_a_new_sqlite_file_all_succeed(
     asyncio.run(upgrade_at_once())
 
     assert asyncio.run(current_revision(url)) == head_revision()
+
+
+# --- 0006_journal: the journal built from the transactions already stored ------------------
+
+BEFORE_JOURNAL = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+BULK_DEPOSITS = 2_600  # past one page of the backfill's reads (2,000) and its writes (1,000)
+
+
+def stored_before_journal(
+    number: str,
+    amount: str,
+    kind: TransactionType,
+    status: TransactionStatus = TransactionStatus.SUCCESS,
+    *,
+    seconds: float,
+    tid: str | None = None,
+    deleted: bool = False,
+    version: int = 1,
+) -> Transaction:
+    at = BEFORE_JOURNAL + timedelta(seconds=seconds)
+    return Transaction(
+        transaction_id=TransactionId(tid or f"tx-{uuid.uuid4().hex}"),
+        account_number=AccountNumber(number),
+        amount=Money.parse(amount),
+        transaction_type=kind,
+        description=None,
+        status=status,
+        timestamp=at,
+        updated_at=at,
+        deleted_at=at + timedelta(minutes=1) if deleted else None,
+        version=version,
+    )
+
+
+def account_before_journal(number: str, balance: str, *, closed: bool = False) -> Account:
+    account = Account.open(
+        AccountNumber(number), "Ada", AccountType.CHECKING, BEFORE_JOURNAL, Money.parse(balance)
+    )
+    account.closed_at = BEFORE_JOURNAL + timedelta(days=1) if closed else None
+    return account
+
+
+DEPOSIT, WITHDRAWAL = TransactionType.DEPOSIT, TransactionType.WITHDRAWAL
+BUSY, EMPTY, CLOSED, BULK, DRIFTED = (
+    "1000000001",
+    "1000000002",
+    "1000000003",
+    "1000000004",
+    "1000000005",
+)
+BUSY_HISTORY = [
+    stored_before_journal(BUSY, "100.00", DEPOSIT, seconds=1, tid="busy-1-first"),
+    # Two at one moment: the transaction id decides their order.
+    stored_before_journal(BUSY, "45.00", DEPOSIT, seconds=2, tid="busy-3-amended", version=2),
+    stored_before_journal(BUSY, "30.00", WITHDRAWAL, seconds=2, tid="busy-2-withdrawal"),
+    stored_before_journal(BUSY, "500.00", DEPOSIT, seconds=3, deleted=True),
+    stored_before_journal(BUSY, "7.00", DEPOSIT, TransactionStatus.PENDING, seconds=4),
+    stored_before_journal(BUSY, "9.00", WITHDRAWAL, TransactionStatus.FAILED, seconds=5),
+    stored_before_journal(BUSY, "3.00", DEPOSIT, TransactionStatus.CANCELLED, seconds=6),
+]
+CLOSED_HISTORY = [
+    stored_before_journal(CLOSED, "10.00", DEPOSIT, seconds=1),
+    stored_before_journal(CLOSED, "10.00", WITHDRAWAL, seconds=2),
+]
+BULK_HISTORY = [
+    # Three at each moment, so pages end between transactions of one moment.
+    stored_before_journal(BULK, "0.01", DEPOSIT, seconds=n // 3, tid=f"bulk-{n:05d}")
+    for n in range(BULK_DEPOSITS)
+]
+
+
+async def journal_of(ledger: Ledger, number: str) -> list[JournalEntry]:
+    entries: list[JournalEntry] = []
+    cursor: str | None = None
+    while True:
+        page = await ledger.list_entries(ListEntriesQuery(number, limit=500, cursor=cursor))
+        entries.extend(page.items)
+        if page.next_cursor is None:
+            return entries
+        cursor = page.next_cursor
+
+
+async def test_a_database_from_before_the_journal_gets_each_account_s_journal_from_its_transactions(
+    empty_database_url: str,
+) -> None:
+    """Migration 0006_journal makes each account's journal of its success transactions that are
+    not deleted, in (timestamp, transaction_id) order, posted at their timestamps and chained,
+    and sets each account's head: every journal then verifies, and postings chain on."""
+    journal_step = ScriptDirectory.from_config(alembic_config()).get_revision("0006_journal")
+    assert journal_step is not None
+    assert isinstance(journal_step.down_revision, str)
+    await upgrade(empty_database_url, journal_step.down_revision)
+    accounts_before = [
+        account_before_journal(BUSY, "115.00"),
+        account_before_journal(EMPTY, "0.00"),
+        account_before_journal(CLOSED, "0.00", closed=True),
+        account_before_journal(BULK, "26.00"),
+        # A balance that its transactions never made: the journal will not make it up.
+        account_before_journal(DRIFTED, "5.00"),
+    ]
+
+    def store_rows(connection: Connection) -> None:
+        connection.execute(
+            insert(accounts), [account_row_before_the_journal(a) for a in accounts_before]
+        )
+        history = [*BUSY_HISTORY, *CLOSED_HISTORY, *BULK_HISTORY]
+        connection.execute(insert(transactions), [transaction_to_row(t) for t in history])
+        connection.commit()
+
+    await run_on(empty_database_url, store_rows)
+    await upgrade_to_head(empty_database_url)
+
+    store = open_store(empty_database_url)
+    try:
+        ledger = Ledger(store.unit_of_work, postings=store.posting_unit_of_work)
+        checks = {c.account_number.value: c async for c in ledger.verify_every_journal()}
+        busy = await journal_of(ledger, BUSY)
+        bulk = await journal_of(ledger, BULK)
+        busy_account = await ledger.get_account(BUSY)
+        empty_account = await ledger.get_account(EMPTY)
+        posted = await ledger.post_transaction(PostTransactionCommand(BUSY, "0.30", "deposit"))
+        after_posting = await ledger.verify_account(BUSY)
+    finally:
+        await store.dispose()
+
+    assert set(checks) == {BUSY, EMPTY, CLOSED, BULK, DRIFTED}
+    assert all(checks[n].sound for n in (BUSY, EMPTY, CLOSED, BULK))
+    assert [(checks[n].entry_count, str(checks[n].balance.amount)) for n in checks] == [
+        (3, "115.00"),
+        (0, "0.00"),
+        (2, "0.00"),
+        (BULK_DEPOSITS, "26.00"),
+        (0, "5.00"),
+    ]
+    assert (checks[DRIFTED].chain_intact, checks[DRIFTED].balance_matches) == (True, False)
+    assert [(e.entry_id, str(e.amount.amount), str(e.balance_after.amount)) for e in busy] == [
+        (1, "100.00", "100.00"),
+        (2, "-30.00", "70.00"),
+        (3, "45.00", "115.00"),
+    ]
+    assert [(e.transaction_id.value, e.posted_at) for e in busy] == [
+        ("busy-1-first", BEFORE_JOURNAL + timedelta(seconds=1)),
+        ("busy-2-withdrawal", BEFORE_JOURNAL + timedelta(seconds=2)),
+        ("busy-3-amended", BEFORE_JOURNAL + timedelta(seconds=2)),
+    ]
+    assert busy_account.journal == busy[-1].head
+    assert empty_account.journal == EMPTY_CHAIN
+    assert [e.transaction_id.value for e in bulk] == [t.transaction_id.value for t in BULK_HISTORY]
+    assert [e.entry_id for e in bulk] == list(range(1, BULK_DEPOSITS + 1))
+    assert posted.transaction.balance_after == Money.parse("115.30")
+    assert after_posting.sound
+    assert after_posting.entry_count == 4
+
+
+async def test_downgrading_from_the_journal_removes_it_and_upgrading_again_rebuilds_it(
+    empty_database_url: str,
+) -> None:
+    await upgrade_to_head(empty_database_url)
+    store = open_store(empty_database_url)
+    try:
+        ledger = Ledger(store.unit_of_work, postings=store.posting_unit_of_work)
+        number = (
+            await ledger.open_account(OpenAccountCommand("Ada", "checking", initial_deposit="9"))
+        ).number.value
+        await ledger.post_transaction(PostTransactionCommand(number, "2.50", "withdrawal"))
+        written = await journal_of(ledger, number)
+    finally:
+        await store.dispose()
+
+    await downgrade(empty_database_url, "0005_events")
+
+    def journal_left(connection: Connection) -> tuple[set[str], set[str]]:
+        inspector = inspect(connection)
+        return set(inspector.get_table_names()), {
+            column["name"] for column in inspector.get_columns("accounts")
+        }
+
+    tables, account_columns = await run_on(empty_database_url, journal_left)
+    assert "journal_entries" not in tables
+    assert not account_columns & set(JOURNAL_HEAD_COLUMNS)
+
+    await upgrade_to_head(empty_database_url)
+    store = open_store(empty_database_url)
+    try:
+        ledger = Ledger(store.unit_of_work)
+        # Every posting's entry is posted at its transaction's timestamp: the backfill makes
+        # the very same journal again, hashes included.
+        assert await journal_of(ledger, number) == written
+        assert (await ledger.verify_account(number)).sound
+    finally:
+        await store.dispose()

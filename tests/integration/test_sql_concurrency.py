@@ -18,6 +18,7 @@ from bank_domain import (
     OpenAccountCommand,
     PostedTransaction,
     PostTransactionCommand,
+    TransactionId,
 )
 
 RACERS = 64
@@ -38,7 +39,9 @@ async def test_concurrent_read_modify_write_units_of_work_lose_no_update(store: 
             account = await uow.accounts.get_for_update(number)
             assert account is not None
             await asyncio.sleep(0.001)  # widen the window between the read and the write
-            account.move_balance(Money(Decimal("1.00")), datetime.now(UTC))
+            account.move_balance(
+                Money(Decimal("1.00")), datetime.now(UTC), TransactionId.generate()
+            )
             await uow.accounts.save(account)
             await uow.commit()
 
@@ -49,6 +52,10 @@ async def test_concurrent_read_modify_write_units_of_work_lose_no_update(store: 
     assert account is not None
     assert account.balance == Money(Decimal("64.00"))
     assert account.version == 1 + RACERS
+    # Each unit of work chained its entry onto the one before, under the lock: no id twice.
+    check = await Ledger(store.unit_of_work).verify_account(number.value)
+    assert check.sound
+    assert check.entry_count == RACERS
 
 
 async def test_concurrent_deposits_are_all_counted(store: Store) -> None:

@@ -16,7 +16,14 @@ import pytest
 from sqlalchemy import text
 
 from bank_adapters.sql import PoolSettings, SqlStore
-from bank_domain import Account, AccountNumber, AccountType, Money, StorageUnavailable
+from bank_domain import (
+    Account,
+    AccountNumber,
+    AccountType,
+    Money,
+    StorageUnavailable,
+    TransactionId,
+)
 from bank_domain.ports import AccountQuery
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -39,7 +46,7 @@ async def deposit(store: SqlStore, number: AccountNumber, amount: str) -> None:
     async with store.unit_of_work() as uow:
         locked = await uow.accounts.get_for_update(number)
         assert locked is not None
-        locked.move_balance(Money(Decimal(amount)), NOW)
+        locked.move_balance(Money(Decimal(amount)), NOW, TransactionId.generate())
         await uow.accounts.save(locked)
         await uow.commit()
 

@@ -11,7 +11,12 @@ from decimal import Decimal
 from typing import TypedDict, Unpack
 
 import pytest
+from sqlalchemy import insert
 
+from bank_adapters.memory import InMemoryStore
+from bank_adapters.sql import SqlStore
+from bank_adapters.sql.rows import journal_entry_to_row
+from bank_adapters.sql.schema import journal_entries
 from bank_adapters.stores import Store
 from bank_domain import (
     Account,
@@ -28,6 +33,7 @@ from bank_domain import (
 )
 from bank_domain.api_keys import ApiKey, Scope, hash_of_secret, new_key_id, new_secret
 from bank_domain.errors import StorageUnavailable
+from bank_domain.journal import ChainHead, JournalEntry
 from bank_domain.money import MAX_AMOUNT, MAX_BALANCE
 from bank_domain.ports import AccountQuery, ApiKeyQuery, TransactionQuery
 
@@ -52,6 +58,7 @@ class AccountChanges(TypedDict, total=False):
     updated_at: datetime
     version: int
     closed_at: datetime | None
+    journal: ChainHead
 
 
 class TransactionChanges(TypedDict, total=False):
@@ -134,6 +141,7 @@ async def test_an_added_account_comes_back_field_for_field(store: Store) -> None
         updated_at=datetime(2030, 1, 1, 0, 0, 0, 123_456, tzinfo=UTC),
         version=7,
         closed_at=datetime(2031, 6, 1, tzinfo=UTC),
+        journal=ChainHead(2**53 + 1, "ab" * 32, datetime(2030, 1, 1, 0, 0, 0, 123_455, tzinfo=UTC)),
     )
     await add(store, account)
 
@@ -146,7 +154,7 @@ async def test_an_added_account_comes_back_field_for_field(store: Store) -> None
     assert loaded is not None
     assert loaded.balance.amount == Decimal("100000000000000.00")
     assert loaded.updated_at == datetime(2030, 1, 1, 0, 0, 0, 123_456, tzinfo=UTC)
-    assert_utc(loaded.created_at, loaded.updated_at, loaded.closed_at)
+    assert_utc(loaded.created_at, loaded.updated_at, loaded.closed_at, loaded.journal.posted_at)
 
 
 async def test_a_saved_account_keeps_every_change(store: Store) -> None:
@@ -163,6 +171,7 @@ async def test_a_saved_account_keeps_every_change(store: Store) -> None:
         changed.updated_at = T0 + timedelta(microseconds=1)
         changed.version = 3
         changed.closed_at = T0 + timedelta(days=1)
+        changed.journal = ChainHead(12, "0123456789abcdef" * 4, T0.astimezone(INDIA))
         await uow.accounts.save(changed)
         await uow.commit()
 
@@ -220,6 +229,22 @@ async def test_accounts_list_in_number_order_a_page_at_a_time_without_closed_one
 
     assert [a.number.value for a in first] == ["0000000001", "0000000002"]
     assert [a.number.value for a in rest] == ["0000000003", "0000000004", "0000000005"]
+
+
+async def test_accounts_list_closed_ones_too_when_asked(store: Store) -> None:
+    numbers = [AccountNumber(f"{n:010d}") for n in (3, 1, 2)]
+    await add(store, an_account(numbers[0]), an_account(numbers[1]))
+    await add(store, an_account(numbers[2], closed_at=T0))
+
+    async with store.unit_of_work() as uow:
+        first = await uow.accounts.list(AccountQuery(limit=2, include_closed=True))
+        rest = await uow.accounts.list(
+            AccountQuery(limit=2, after=first[-1].number, include_closed=True)
+        )
+
+    assert [a.number.value for a in first] == ["0000000001", "0000000002"]
+    assert [a.number.value for a in rest] == ["0000000003"]
+    assert first[1].is_closed
 
 
 async def test_accounts_list_by_name_type_and_status(store: Store) -> None:
@@ -444,60 +469,69 @@ async def test_transactions_list_by_type_and_status(store: Store) -> None:
     ) == {pending.transaction_id}
 
 
-async def test_sum_of_effects_counts_success_transactions_that_are_not_deleted(
-    store: Store,
-) -> None:
-    account, other = an_account(), an_account()
+# --- The journal's sum (what recalculation holds the balance to) ---------------------------
+# The rest of the journal's contract: test_sql_journal_store_contract.py.
 
-    def cents(amount: str) -> Money:
-        return Money(Decimal(amount))
 
-    await add(
-        store,
-        account,
-        other,
-        a_transaction(account, amount=cents("10.00")),
-        a_transaction(account, amount=cents("0.01")),
-        a_transaction(account, amount=cents("3.00"), transaction_type=TransactionType.WITHDRAWAL),
-        a_transaction(account, amount=cents("100.00"), status=TransactionStatus.PENDING),
-        a_transaction(account, amount=cents("200.00"), status=TransactionStatus.CANCELLED),
-        a_transaction(
-            account,
-            amount=cents("400.00"),
-            transaction_type=TransactionType.WITHDRAWAL,
-            status=TransactionStatus.FAILED,
-        ),
-        a_transaction(account, amount=cents("800.00"), deleted_at=T0),
-        a_transaction(other, amount=cents("1600.00")),
-        a_transaction(other, amount=cents("0.10"), transaction_type=TransactionType.WITHDRAWAL),
-    )
+def moved(account: Account, *amounts: str) -> Account:
+    """The account, moved by each amount in turn, each move with its journal entry."""
+    for amount in amounts:
+        account.move_balance(Money(Decimal(amount)), T0, random_id())
+    return account
 
+
+async def append_directly(store: Store, entry: JournalEntry) -> None:
+    """Writes an entry as no unit of work would: past every rule of the domain."""
+    if isinstance(store, InMemoryStore):
+        store.journal[entry.account_number].append(entry)
+        return
+    assert isinstance(store, SqlStore)
+    async with store.engine.begin() as connection:
+        await connection.execute(insert(journal_entries).values(journal_entry_to_row(entry)))
+
+
+async def test_sum_of_amounts_adds_up_every_entry_of_the_account_alone(store: Store) -> None:
+    account = moved(an_account(), "10.00", "0.01", "-3.00")
+    other = moved(an_account(), "1600.00", "-0.10")
+    await add(store, account, other)
     async with store.unit_of_work() as uow:
-        assert await uow.transactions.sum_of_effects(account.number) == cents("7.01")
-        assert await uow.transactions.sum_of_effects(other.number) == cents("1599.90")
-        assert await uow.transactions.sum_of_effects(random_number()) == Money.zero()
+        saved = await uow.accounts.get_for_update(account.number)
+        assert saved is not None
+        await uow.accounts.save(moved(saved, "800.00", "-800.00"))
+        await uow.commit()
+
+    async with store.unit_of_work(read_only=True) as uow:
+        assert await uow.journal.sum_of_amounts(account.number) == Money(Decimal("7.01"))
+        assert await uow.journal.sum_of_amounts(other.number) == Money(Decimal("1599.90"))
+        assert await uow.journal.sum_of_amounts(random_number()) == Money.zero()
 
 
-async def test_sum_of_effects_may_come_out_negative_when_the_records_say_so(store: Store) -> None:
+async def test_sum_of_amounts_may_come_out_negative_when_the_records_say_so(store: Store) -> None:
     account = an_account()
-    withdrawal = a_transaction(
-        account, amount=Money(Decimal("5.25")), transaction_type=TransactionType.WITHDRAWAL
+    await add(store, account)
+    entry = JournalEntry.next(
+        account.journal,
+        account.balance,
+        account_number=account.number,
+        transaction_id=random_id(),
+        amount=Money(Decimal("-5.25")),
+        now=T0,
     )
-    await add(store, account, withdrawal)
+    await append_directly(store, entry)
 
-    async with store.unit_of_work() as uow:
-        assert await uow.transactions.sum_of_effects(account.number) == Money(Decimal("-5.25"))
+    async with store.unit_of_work(read_only=True) as uow:
+        assert await uow.journal.sum_of_amounts(account.number) == Money(Decimal("-5.25"))
 
 
-async def test_sum_of_effects_is_exact_at_the_largest_amounts(store: Store) -> None:
-    account = an_account()
-    deposits = [a_transaction(account, amount=Money(MAX_AMOUNT)) for _ in range(100)]
-    await add(store, account, *deposits, a_transaction(account, amount=Money(Decimal("0.01"))))
+async def test_sum_of_amounts_is_exact_at_the_largest_amounts(store: Store) -> None:
+    # 99 x 10^12 and a cent: more cents than a float holds exactly (2^53).
+    account = moved(an_account(), *[str(MAX_AMOUNT)] * 99, "0.01")
+    await add(store, account)
 
-    async with store.unit_of_work() as uow:
-        total = await uow.transactions.sum_of_effects(account.number)
+    async with store.unit_of_work(read_only=True) as uow:
+        total = await uow.journal.sum_of_amounts(account.number)
 
-    assert total == Money(Decimal("100000000000000.01"))
+    assert total == Money(Decimal("99000000000000.01"))
 
 
 # --- API keys -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from bank_adapters.stores import Store
-from bank_domain import Account, AccountNumber, AccountType, Money
+from bank_domain import Account, AccountNumber, AccountType, Money, TransactionId
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -71,7 +71,7 @@ async def test_rollback_discards_changes_to_stored_rows(store: Store) -> None:
     async with store.unit_of_work() as uow:
         locked = await uow.accounts.get_for_update(account.number)
         assert locked is not None
-        locked.move_balance(Money(Decimal("1.00")), NOW)
+        locked.move_balance(Money(Decimal("1.00")), NOW, TransactionId.generate())
         await uow.accounts.save(locked)
         await uow.rollback()
 
@@ -111,7 +111,7 @@ async def test_an_account_read_for_update_stays_locked_until_its_unit_of_work_en
         second = asyncio.create_task(read_for_update_later())
         await asyncio.sleep(0.3)
         assert not second.done(), "a second unit of work read the locked account"
-        locked.move_balance(Money(Decimal("2.00")), NOW)
+        locked.move_balance(Money(Decimal("2.00")), NOW, TransactionId.generate())
         await first.accounts.save(locked)
         await first.commit()
 

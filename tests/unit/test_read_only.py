@@ -85,7 +85,7 @@ async def test_a_read_only_unit_of_work_reads_everything(store: InMemoryStore) -
         assert found.balance == Money.parse("11")
         assert await uow.accounts.number_taken(account.number)
         assert await uow.transactions.get(transaction.transaction_id) is not None
-        assert await uow.transactions.sum_of_effects(account.number) == Money.parse("11")
+        assert await uow.journal.sum_of_amounts(account.number) == Money.parse("11")
         await uow.rollback()
 
 

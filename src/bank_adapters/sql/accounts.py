@@ -1,4 +1,5 @@
-"""Accounts in SQL: one simple statement per method."""
+"""Accounts in SQL: one simple statement per method, and the account's new journal entries
+appended with it (one more statement when the balance moved)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from sqlalchemy import Select, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bank_adapters.sql.errors import storage_errors
+from bank_adapters.sql.journal import append_entries
 from bank_adapters.sql.rows import account_from_row, account_to_row
 from bank_adapters.sql.schema import ACCOUNTS_KEY, accounts
 from bank_domain.account import Account
@@ -38,6 +40,8 @@ class SqlAccountRepository(AccountRepository):
         duplicate = DuplicateAccountNumber(str(account.number))
         with storage_errors({ACCOUNTS_KEY: duplicate}):
             await self._connection.execute(insert(accounts).values(account_to_row(account)))
+            # After the account's row, which the entries' foreign key names.
+            await append_entries(self._connection, account.take_new_entries())
 
     async def save(self, account: Account) -> None:
         self._refuse_if_read_only("accounts.save")
@@ -50,6 +54,7 @@ class SqlAccountRepository(AccountRepository):
         )
         with storage_errors():
             await self._connection.execute(statement)
+            await append_entries(self._connection, account.take_new_entries())
 
     async def list(self, query: AccountQuery) -> list[Account]:
         with storage_errors():
@@ -68,8 +73,11 @@ class SqlAccountRepository(AccountRepository):
 
 
 def account_listing(query: AccountQuery) -> Select[tuple[object, ...]]:
-    """The page of open accounts a query asks for; each filter has an index (schema.py)."""
-    statement = select(accounts).where(accounts.c.closed_at.is_(None))
+    """The page of accounts a query asks for (open ones unless ``include_closed``); each
+    filter has an index (schema.py)."""
+    statement = select(accounts)
+    if not query.include_closed:
+        statement = statement.where(accounts.c.closed_at.is_(None))
     if query.after is not None:
         statement = statement.where(accounts.c.account_number > query.after.value)
     if query.customer_name is not None:

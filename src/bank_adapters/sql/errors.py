@@ -5,7 +5,10 @@ worth retrying: StorageUnavailable); anything else the database or its driver ra
 connections, timeouts, a lost server, an exhausted pool) becomes StorageUnavailable, so that an
 outage is answered with 503 and never leaks as a raw exception. A broken CHECK, foreign key or
 NOT NULL is different: the ledger tried to store what its own rules forbid, which no retry
-cures. That is a defect, and goes up as it is, to be logged and answered 500.
+cures. That is a defect, and goes up as it is, to be logged and answered 500. So are the
+journal's two refusals, each told as what it is: its trigger's refusal of any change to an entry
+(``JournalRewriteRefused``) and its key's refusal of an entry id taken already
+(``EntryDoesNotFollow``).
 """
 
 from __future__ import annotations
@@ -20,10 +23,26 @@ import asyncpg
 from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bank_adapters.sql.schema import metadata
+from bank_adapters.sql.schema import JOURNAL_ENTRIES_KEY, metadata
 from bank_domain.errors import Conflict, StorageUnavailable
 
 _logger = logging.getLogger(__name__)
+
+JOURNAL_GUARD_MESSAGE: Final = "journal_entries is append-only"
+"""How the database's trigger (migration 0006_journal) begins its refusal of an UPDATE, DELETE
+or TRUNCATE of a journal entry, on both databases."""
+
+
+class JournalRewriteRefused(RuntimeError):
+    """The database refused to change or remove a journal entry, as its trigger always does:
+    whatever sent the statement is wrong (no code of the ledger does), and nothing changed."""
+
+
+class EntryDoesNotFollow(RuntimeError):
+    """A journal entry whose (account, entry id) is taken: written from an account read without
+    its lock, or twice. Under the lock the next id is always free, so this is the ledger's
+    defect, never a race to retry."""
+
 
 DRIVER_ERRORS: Final = (
     SQLAlchemyError,
@@ -79,6 +98,9 @@ def storage_errors(duplicates: Mapping[str, Conflict] | None = None) -> Iterator
         yield
     except IntegrityError as error:
         key = broken_unique_key(error)
+        refusal = _journal_refusal(error.orig, key)
+        if refusal is not None:
+            raise refusal from error
         if key is None:
             raise  # a CHECK or foreign key: the ledger's defect, not the database's
         conflict = (duplicates or {}).get(key)
@@ -88,6 +110,9 @@ def storage_errors(duplicates: Mapping[str, Conflict] | None = None) -> Iterator
         raise StorageUnavailable("Another change took the same key; try again.") from error
     except asyncpg.IntegrityConstraintViolationError as error:
         # The driver's own error, from statements sent to asyncpg directly (grouped postings).
+        refusal = _journal_refusal(error, getattr(error, "constraint_name", None))
+        if refusal is not None:
+            raise refusal from error
         if not isinstance(error, asyncpg.UniqueViolationError):
             raise
         _logger.warning("Another writer took the same key first: %s", error)
@@ -100,6 +125,21 @@ def storage_errors(duplicates: Mapping[str, Conflict] | None = None) -> Iterator
             ) from error
         _logger.warning("The database did not answer: %r", error)
         raise StorageUnavailable("The database does not answer; try again later.") from error
+
+
+def _journal_refusal(driver_error: object, broken_key: str | None) -> RuntimeError | None:
+    """The error that says what the database refused, if it refused a journal entry: its
+    trigger refused a change, or its key an entry that does not follow."""
+    if JOURNAL_GUARD_MESSAGE in str(driver_error):
+        return JournalRewriteRefused(
+            f"The database refused to change or remove a journal entry: {driver_error}"
+        )
+    if broken_key == JOURNAL_ENTRIES_KEY:
+        return EntryDoesNotFollow(
+            "A journal entry's id was taken already in its account's journal: the entry was "
+            f"made from an account read without its lock. {driver_error}"
+        )
+    return None
 
 
 def _ran_too_long(error: BaseException) -> bool:

@@ -20,6 +20,7 @@ from bank_domain.account import Account, AccountStatus, AccountType
 from bank_domain.api_keys import ApiKey, Scope
 from bank_domain.events import Event, EventType, FeedPosition, Subject
 from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.journal import EMPTY_CHAIN, ChainHead, JournalEntry
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
 
@@ -38,6 +39,9 @@ def account_to_row(account: Account) -> dict[str, Any]:
         "updated_at": account.updated_at,
         "version": account.version,
         "closed_at": account.closed_at,
+        "journal_entry_id": account.journal.entry_id,
+        "journal_hash": account.journal.hash,
+        "journal_posted_at": account.journal.posted_at,
     }
 
 
@@ -52,6 +56,31 @@ def account_from_row(row: Row) -> Account:
         updated_at=row["updated_at"],
         version=row["version"],
         closed_at=row["closed_at"],
+        journal=ChainHead(row["journal_entry_id"], row["journal_hash"], row["journal_posted_at"]),
+    )
+
+
+def journal_entry_to_row(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "account_number": entry.account_number.value,
+        "entry_id": entry.entry_id,
+        "transaction_id": entry.transaction_id.value,
+        "amount_cents": entry.amount.cents,
+        "balance_after_cents": entry.balance_after.cents,
+        "posted_at": entry.posted_at,
+        "hash": entry.hash,
+    }
+
+
+def journal_entry_from_row(row: Row) -> JournalEntry:
+    return JournalEntry(
+        entry_id=row["entry_id"],
+        account_number=AccountNumber(row["account_number"]),
+        transaction_id=TransactionId(row["transaction_id"]),
+        amount=Money.from_cents(row["amount_cents"]),
+        balance_after=Money.from_cents(row["balance_after_cents"]),
+        posted_at=row["posted_at"],
+        hash=row["hash"],
     )
 
 
@@ -171,6 +200,11 @@ def _subject_from_data(subject_type: SubjectType, data: str) -> Subject:
     }
     if subject_type is SubjectType.API_KEY:
         row["secret_hash"] = ""
+    elif subject_type is SubjectType.ACCOUNT:
+        # An account recorded before the journal (migration 0006) had none.
+        row.setdefault("journal_entry_id", EMPTY_CHAIN.entry_id)
+        row.setdefault("journal_hash", EMPTY_CHAIN.hash)
+        row.setdefault("journal_posted_at", EMPTY_CHAIN.posted_at)
     return from_row(row)
 
 

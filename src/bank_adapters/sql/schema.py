@@ -29,6 +29,7 @@ from bank_adapters.sql.timestamps import UtcDateTime
 from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, AccountStatus, AccountType
 from bank_domain.api_keys import MAX_KEY_NAME_LENGTH
 from bank_domain.events import EventType
+from bank_domain.journal import GENESIS_HASH
 from bank_domain.transaction import MAX_DESCRIPTION_LENGTH, TransactionStatus, TransactionType
 
 ACCOUNT_NUMBER_LENGTH: Final = 10
@@ -42,8 +43,12 @@ SECRET_HASH_LENGTH: Final = 64
 
 EVENT_TYPE_LENGTH: Final = 32
 
+CHAIN_HASH_LENGTH: Final = 64
+"""A journal entry's SHA-256, in hex."""
+
 ACCOUNTS_KEY: Final = "pk_accounts"
 TRANSACTIONS_KEY: Final = "pk_transactions"
+JOURNAL_ENTRIES_KEY: Final = "pk_journal_entries"
 
 metadata = MetaData(
     naming_convention={
@@ -78,6 +83,17 @@ accounts = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Column("closed_at", UtcDateTime, nullable=True),
+    # Where the account's journal ends (bank_domain.journal.ChainHead): kept on the row that the
+    # account's lock already holds, so the next entry chains on with no read of the journal.
+    # The defaults are an account without entries; migration 0006 sets them for older accounts.
+    Column("journal_entry_id", BigInteger, nullable=False, server_default=text("0")),
+    Column(
+        "journal_hash",
+        String(CHAIN_HASH_LENGTH),
+        nullable=False,
+        server_default=text(f"'{GENESIS_HASH}'"),
+    ),
+    Column("journal_posted_at", UtcDateTime, nullable=True),
     PrimaryKeyConstraint("account_number", name=ACCOUNTS_KEY),
     CheckConstraint("balance_cents >= 0", name="ck_accounts_balance_not_negative"),
     CheckConstraint(_one_of("account_type", AccountType), name="ck_accounts_account_type"),
@@ -233,3 +249,31 @@ events = Table(
     ),
     Index("ix_events_transaction_history", "transaction_id", "transaction_version"),
 )
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("account_number", _key(ACCOUNT_NUMBER_LENGTH), nullable=False),
+    # 1, 2, 3... per account, with no gap (bank_domain.journal.JournalEntry).
+    Column("entry_id", BigInteger, nullable=False),
+    Column("transaction_id", _key(TRANSACTION_ID_LENGTH), nullable=False),
+    # Signed: positive raises the balance. No CHECK on balance_after: the journal records what
+    # happened, and verification, not the schema, judges it (docs/JOURNAL.md).
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("balance_after_cents", BigInteger, nullable=False),
+    Column("posted_at", UtcDateTime, nullable=False),
+    Column("hash", String(CHAIN_HASH_LENGTH), nullable=False),
+    PrimaryKeyConstraint("account_number", "entry_id", name=JOURNAL_ENTRIES_KEY),
+    ForeignKeyConstraint(
+        ["account_number"],
+        ["accounts.account_number"],
+        name="fk_journal_entries_account_number_accounts",
+    ),
+    CheckConstraint("amount_cents <> 0", name="ck_journal_entries_amount_not_zero"),
+    CheckConstraint("entry_id >= 1", name="ck_journal_entries_entry_id_positive"),
+    # Listings, statements and balances at a time seek to their first entry through this, so
+    # they take as long with a million entries before the range as with none.
+    Index("ix_journal_entries_account_posted_at", "account_number", "posted_at", "entry_id"),
+)
+"""Append-only: a trigger in the database refuses every UPDATE and DELETE (and on PostgreSQL
+TRUNCATE) of it; migration 0006_journal creates it (docs/JOURNAL.md)."""

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, case, func, insert, select, tuple_, update
+from sqlalchemy import Select, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.rows import transaction_from_row, transaction_to_row
 from bank_adapters.sql.schema import TRANSACTIONS_KEY, transactions
 from bank_domain.errors import DuplicateTransactionId
-from bank_domain.identifiers import AccountNumber, TransactionId
-from bank_domain.money import Money
+from bank_domain.identifiers import TransactionId
 from bank_domain.ports import TransactionQuery, TransactionRepository
-from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
+from bank_domain.transaction import Transaction
 
 
 class SqlTransactionRepository(TransactionRepository):
@@ -53,24 +52,6 @@ class SqlTransactionRepository(TransactionRepository):
         with storage_errors():
             result = await self._connection.execute(transaction_listing(query))
         return [transaction_from_row(row) for row in result.mappings()]
-
-    async def sum_of_effects(self, account_number: AccountNumber) -> Money:
-        effect = case(
-            (
-                transactions.c.transaction_type == TransactionType.DEPOSIT.value,
-                transactions.c.amount_cents,
-            ),
-            else_=-transactions.c.amount_cents,
-        )
-        statement = select(func.coalesce(func.sum(effect), 0)).where(
-            transactions.c.account_number == account_number.value,
-            transactions.c.status == TransactionStatus.SUCCESS.value,
-            transactions.c.deleted_at.is_(None),
-        )
-        with storage_errors():
-            total = await self._connection.scalar(statement)
-        # PostgreSQL sums BIGINTs into an exact NUMERIC; SQLite into an integer.
-        return Money.from_cents(int(total or 0))
 
     def _refuse_if_read_only(self, what: str) -> None:
         if self._read_only:

@@ -12,6 +12,7 @@ from bank_adapters.sql.accounts import SqlAccountRepository
 from bank_adapters.sql.api_keys import SqlApiKeyRepository
 from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.events import SqlEventRepository
+from bank_adapters.sql.journal import SqlJournalRepository
 from bank_adapters.sql.sqlite_transactions import BEGIN_MODE_OPTION
 from bank_adapters.sql.transactions import SqlTransactionRepository
 from bank_domain.errors import StorageUnavailable
@@ -37,6 +38,7 @@ class SqlUnitOfWork(UnitOfWork):
     transactions: SqlTransactionRepository
     api_keys: SqlApiKeyRepository
     events: SqlEventRepository
+    journal: SqlJournalRepository
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.transactions = SqlTransactionRepository(connection, read_only=self._read_only)
         self.api_keys = SqlApiKeyRepository(connection, read_only=self._read_only)
         self.events = SqlEventRepository(connection, read_only=self._read_only)
+        self.journal = SqlJournalRepository(connection)
         return self
 
     async def _begin(self, connection: AsyncConnection) -> None:

@@ -25,6 +25,7 @@ from bank_domain.account import Account
 from bank_domain.errors import StorageUnavailable
 from bank_domain.events import Event
 from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.journal import JournalEntry
 from bank_domain.transaction import Transaction
 
 MAX_GROUP_SIZE: Final = 512
@@ -94,6 +95,7 @@ class GroupCommitter:
         group: Group,
         transactions: list[Transaction],
         accounts: list[Account],
+        entries: list[JournalEntry],
         events: list[Event],
         looked_up_at: int | None,
     ) -> None:
@@ -104,7 +106,7 @@ class GroupCommitter:
         self._reservations.reserve(
             [transaction.transaction_id for transaction in transactions], group, looked_up_at
         )
-        group.hand_over(transactions, accounts, events)
+        group.hand_over(transactions, accounts, entries, events)
 
     # --- The groups' lives -----------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-from bank_adapters.sql.schema import accounts, events, transactions
+from bank_adapters.sql.schema import accounts, events, journal_entries, transactions
 
 
 class DriverStatement:
@@ -56,6 +56,12 @@ INSERT_TRANSACTION: Final = DriverStatement(
     insert(transactions).values({column.name: bindparam(column.name) for column in transactions.c})
 )
 
+INSERT_ENTRY: Final = DriverStatement(
+    insert(journal_entries).values(
+        {column.name: bindparam(column.name) for column in journal_entries.c}
+    )
+)
+
 INSERT_EVENT: Final = DriverStatement(
     insert(events)
     .values(
@@ -81,3 +87,5 @@ UPDATE_ACCOUNT: Final = DriverStatement(
         }
     )
 )
+"""Every column but the key: the balance, the version and the rest, and where the account's
+journal now ends (its head columns)."""

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from bank_domain.account import Account
 from bank_domain.events import Event
 from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.journal import JournalEntry
 from bank_domain.transaction import Transaction
 
 
@@ -23,6 +24,7 @@ class Changes(NamedTuple):
 
     transactions: list[Transaction]
     accounts: list[Account]
+    entries: list[JournalEntry]
     events: list[Event]
 
 
@@ -38,6 +40,7 @@ class Group:
         self._turns: dict[AccountNumber, asyncio.Lock] = {}
         self._changed_accounts: dict[AccountNumber, Account] = {}
         self._new_transactions: list[Transaction] = []
+        self._entries: list[JournalEntry] = []
         self._events: list[Event] = []
         self._written = False
 
@@ -79,11 +82,19 @@ class Group:
         self._turns[number].release()
 
     def hand_over(
-        self, transactions: list[Transaction], accounts: list[Account], events: list[Event]
+        self,
+        transactions: list[Transaction],
+        accounts: list[Account],
+        entries: list[JournalEntry],
+        events: list[Event],
     ) -> None:
+        """A member's changes. Its account's row, as handed over, is what the next member on
+        the account reads: its balance and where its journal ends, so the next entry follows
+        this one's."""
         if self._written:
             raise RuntimeError("A group is written only once every posting in it has settled.")
         self._new_transactions.extend(transactions)
+        self._entries.extend(entries)
         self._events.extend(events)
         for account in accounts:
             self._accounts[account.number] = account
@@ -117,7 +128,12 @@ class Group:
         of the members' turns, so the feed tells that account's changes in the order made."""
         await self._settled.wait()
         self._written = True
-        return Changes(self._new_transactions, list(self._changed_accounts.values()), self._events)
+        return Changes(
+            self._new_transactions,
+            list(self._changed_accounts.values()),
+            self._entries,
+            self._events,
+        )
 
     def new_transaction_ids(self) -> list[TransactionId]:
         return [transaction.transaction_id for transaction in self._new_transactions]

@@ -3,8 +3,9 @@ commit, on a kept connection's asyncpg driver.
 
 The statements go to the driver directly (SQLAlchemy keeps the pool and the schema): on this
 path SQLAlchemy's own work would cost more than the database's. A group sends BEGIN, one
-``SELECT ... FOR UPDATE``, one batch per table changed (transactions, accounts, and the
-postings' events), and COMMIT.
+``SELECT ... FOR UPDATE``, one batch per table changed (transactions, accounts with the heads
+of their journals, the postings' journal entries, and their events), and COMMIT: a posting's
+transaction, account, entry and event commit together or not at all.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.grouped.driver_statements import (
+    INSERT_ENTRY,
     INSERT_EVENT,
     INSERT_TRANSACTION,
     LOCK_ACCOUNTS,
@@ -24,6 +26,7 @@ from bank_adapters.sql.rows import (
     account_from_row,
     account_to_row,
     event_to_row,
+    journal_entry_to_row,
     transaction_to_row,
 )
 
@@ -62,6 +65,11 @@ async def _write(driver: Any, changes: Changes) -> None:
                 UPDATE_ACCOUNT.arguments({**account_to_row(a), "key": a.number.value})
                 for a in changes.accounts
             ],
+        )
+    if changes.entries:
+        await driver.executemany(
+            INSERT_ENTRY.sql,
+            [INSERT_ENTRY.arguments(journal_entry_to_row(e)) for e in changes.entries],
         )
     if changes.events:
         await driver.executemany(

@@ -19,6 +19,7 @@ from bank_adapters.sql.grouped.group import Group
 from bank_domain.account import Account
 from bank_domain.events import Event
 from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.journal import JournalEntry
 from bank_domain.transaction import Transaction
 
 
@@ -43,6 +44,7 @@ class GroupMemberUnitOfWork:
         self._locked_number: AccountNumber | None = None  # None: no such account
         self._staged_accounts: dict[AccountNumber, Account] = {}
         self._staged_transactions: list[Transaction] = []
+        self._staged_entries: list[JournalEntry] = []
         self._staged_events: list[Event] = []
 
     async def __aenter__(self) -> Self:
@@ -76,6 +78,8 @@ class GroupMemberUnitOfWork:
                 f"A grouped posting saves only the account it locked, not {account.number}."
             )
         self._staged_accounts[account.number] = copy.copy(account)
+        # Taken from the account itself: a copy carries none.
+        self._staged_entries.extend(account.take_new_entries())
 
     def stage_transaction(self, transaction: Transaction) -> None:
         self._expect(_Step.LOCKED, "adds a transaction after locking its account")
@@ -98,6 +102,7 @@ class GroupMemberUnitOfWork:
             group,
             self._staged_transactions,
             list(self._staged_accounts.values()),
+            self._staged_entries,
             self._staged_events,
             self._looked_up_at,
         )
@@ -121,7 +126,8 @@ class GroupMemberUnitOfWork:
 
     def _end(self) -> None:
         self._step = _Step.ENDED
-        self._staged_accounts, self._staged_transactions, self._staged_events = {}, [], []
+        self._staged_accounts, self._staged_transactions = {}, []
+        self._staged_entries, self._staged_events = [], []
         if self._looked_up_at is not None:
             self._committer.end_lookup(self._looked_up_at)
             self._looked_up_at = None
