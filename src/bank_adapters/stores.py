@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Protocol
 
 from bank_adapters.memory import InMemoryStore
+from bank_domain.errors import StorageUnavailable
 from bank_domain.ports import PostingUnitOfWork, UnitOfWork
 
 
@@ -43,3 +46,40 @@ def migrate(url: str) -> None:
     from bank_adapters.sql import migrate_to_newest
 
     migrate_to_newest(url)
+
+
+def require_newest_schema(url: str) -> None:
+    """Raises StorageUnavailable, in one line naming the database, unless the SQL database at
+    ``url`` opens and has the newest schema; memory has none to check. Changes nothing, and
+    makes nothing: a SQLite file that does not exist is refused, not created (for a command
+    that only reads, such as ``bank-api verify``, which must not migrate what it checks)."""
+    if url.strip() == MEMORY_URL:
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    from bank_adapters.sql import async_database_url, current_revision, head_revision
+    from bank_adapters.sql.errors import DRIVER_ERRORS
+
+    try:
+        parsed = async_database_url(url)
+    except ValueError as error:
+        raise StorageUnavailable(str(error)) from None
+    if parsed.get_backend_name() == "sqlite":
+        where = f"file {parsed.database}"
+        if not Path(str(parsed.database)).is_file():
+            raise StorageUnavailable(f"Cannot open the database {where}: there is no such file.")
+    else:
+        where = f"at {make_url(url).render_as_string(hide_password=True)}"
+    try:
+        revision = asyncio.run(current_revision(parsed))
+    except DRIVER_ERRORS as error:
+        reason = error.orig if isinstance(error, DBAPIError) else error
+        raise StorageUnavailable(f"Cannot open the database {where}: {reason}.") from None
+    head = head_revision()
+    if revision != head:
+        found = "was never migrated" if revision is None else f"is at revision {revision}"
+        raise StorageUnavailable(
+            f"The database {where} {found}, not at the newest schema ({head}): "
+            "run bank-api migrate first."
+        )

@@ -42,7 +42,10 @@ def _in_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _amount_text(money: Money) -> str:
+def amount_text(money: Money) -> str:
+    """An amount as the hash covers it: exactly two decimals, a ``-`` before a negative one
+    (``-5.00``, ``0.30``). The web layer writes an entry's amounts with it too (as JSON numbers
+    of these digits, and in a statement's CSV), so that what it shows is what was hashed."""
     # A Decimal keeps the sign of zero (-0.00 from 0.00 - 0.00 negated); the contract writes a
     # "-" only before a negative amount.
     if money.is_zero():
@@ -72,8 +75,8 @@ def chain_hash(
             str(entry_id),
             account_number.value,
             transaction_id.value,
-            _amount_text(amount),
-            _amount_text(balance_after),
+            amount_text(amount),
+            amount_text(balance_after),
             posted_at_text(posted_at),
         )
     )

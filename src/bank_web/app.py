@@ -16,6 +16,7 @@ from bank_web.problems import UnexpectedErrors, install_problem_handlers
 from bank_web.routes.accounts import accounts
 from bank_web.routes.api_keys import api_keys
 from bank_web.routes.audit import audit
+from bank_web.routes.journal import journal
 from bank_web.routes.service import service
 from bank_web.routes.transactions import transactions
 from bank_web.settings import Settings
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(transactions)
     app.include_router(api_keys)
     app.include_router(audit)
+    app.include_router(journal)
     app.include_router(service)
     install_problem_handlers(app)
     install_openapi(app)

@@ -1,4 +1,5 @@
-"""``bank-api``: serve the API, bring the database to the newest schema, or manage API keys."""
+"""``bank-api``: serve the API, bring the database to the newest schema, manage API keys, or
+verify every account's journal."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bank_domain.errors import StorageUnavailable
 from bank_web.key_commands import add_key_commands, run_key_command
 from bank_web.request_ids import server_log_config
 from bank_web.settings import LOOPBACK_HOSTS, Settings
+from bank_web.verify_command import add_verify_command, run_verify_command
 
 logger = logging.getLogger("bank_web")
 
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="server processes")
     commands.add_parser("migrate", help="bring the database to the newest schema, then exit")
     add_key_commands(commands)
+    add_verify_command(commands)
     return parser
 
 
@@ -58,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         return run_key_command(arguments, url) if _migrated(url) else 1
+    if arguments.command == "verify":
+        return run_verify_command(url)
     if arguments.command == "migrate":
         if not _migrated(url):
             return 1

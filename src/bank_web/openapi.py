@@ -32,6 +32,7 @@ from bank_web.problems import PROBLEM_MEDIA_TYPE
 from bank_web.request_bodies import MONEY_SCHEMA_MARK, TEXT_PATTERN_MARK
 from bank_web.request_ids import REQUEST_ID_PATTERN
 from bank_web.response_models import AccountOut, TransactionOut
+from bank_web.routes._http import REQUIRED_PARAMETER_MARK
 
 OPENAPI_URL: Final = "/openapi.json"
 DOCS_URL: Final = "/docs"
@@ -114,6 +115,7 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     _with_security(schema)
+    _with_required_parameters(schema)
     _with_problem_media_type(schema)
     _with_response_headers(schema)
     _with_money(schema)
@@ -153,6 +155,16 @@ def _with_security(schema: dict[str, Any]) -> None:
             responses.setdefault(
                 "403", {"description": f"The key does not hold `{scope}` (`forbidden`)"}
             )
+
+
+def _with_required_parameters(schema: dict[str, Any]) -> None:
+    """A query parameter marked required (``REQUIRED_PARAMETER_MARK``) is shown so, though
+    FastAPI takes it as optional: its absence is the domain's to refuse."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("schema", {}).pop(REQUIRED_PARAMETER_MARK, False):
+                    parameter["required"] = True
 
 
 def _with_problem_media_type(schema: dict[str, Any]) -> None:

@@ -3,8 +3,15 @@ written by the exact codec, so an example says 500.00, never a float's digits.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
+
+from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.journal import EMPTY_CHAIN, JournalEntry
+from bank_domain.money import Money
+from bank_web.presenters import journal_entry
+from bank_web.statement_csv import HEADER, csv_line
 
 REQUEST_ID_EXAMPLE: Final = "4bf92f3577b34da6a3ce929d0e0e4736"
 ENTITY_TAG_EXAMPLE: Final = '"3"'
@@ -41,6 +48,32 @@ _API_KEY: Final[dict[str, Any]] = {
     "expires_at": None,
     "revoked_at": None,
 }
+
+
+def _example_entries() -> list[JournalEntry]:
+    """The walk-through's account: the 500.00 deposit, then a 200.00 withdrawal, made as the
+    ledger makes them, so that the examples' hashes recompute."""
+    entries: list[JournalEntry] = []
+    head, balance = EMPTY_CHAIN, Money.zero()
+    for transaction_id, amount, posted_at in (
+        ("abcdefghijk", "500.00", datetime(2026, 11, 25, 18, 43, tzinfo=UTC)),
+        ("tx-7f3a9c2e", "-200.00", datetime(2026, 11, 25, 18, 44, 5, 120000, tzinfo=UTC)),
+    ):
+        entry = JournalEntry.next(
+            head,
+            balance,
+            account_number=AccountNumber("1234567890"),
+            transaction_id=TransactionId(transaction_id),
+            amount=Money(Decimal(amount)),
+            now=posted_at,
+        )
+        entries.append(entry)
+        head, balance = entry.head, entry.balance_after
+    return entries
+
+
+_ENTRIES: Final = _example_entries()
+STATEMENT_CSV_EXAMPLE: Final = HEADER + "".join(csv_line(entry) for entry in _ENTRIES)
 
 SCHEMA_EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
     "AccountOut": [_ACCOUNT],
@@ -115,6 +148,47 @@ SCHEMA_EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
             "expires_at": None,
             "balance_after": Decimal("250.00"),
         }
+    ],
+    "EntryOut": [journal_entry(_ENTRIES[1])],
+    "EntryPage": [{"items": [journal_entry(entry) for entry in _ENTRIES], "next_cursor": None}],
+    "BalanceAtOut": [
+        {
+            "account_number": "1234567890",
+            "at": "2026-11-25T18:43:30Z",
+            "balance": Decimal("500.00"),
+        }
+    ],
+    "StatementOut": [
+        {
+            "account_number": "1234567890",
+            "from": "2026-11-25T00:00:00Z",
+            "to": "2026-11-25T23:59:59.999999Z",
+            "opening_balance": Decimal("0.00"),
+            "closing_balance": Decimal("300.00"),
+            "credits": Decimal("500.00"),
+            "debits": Decimal("200.00"),
+            "entry_count": 2,
+        }
+    ],
+    "VerificationOut": [
+        {
+            "account_number": "1234567890",
+            "entry_count": 2,
+            "balance": Decimal("300.00"),
+            "entries_sum": Decimal("300.00"),
+            "balance_matches": True,
+            "chain_intact": True,
+            "first_bad_entry": None,
+        },
+        {
+            "account_number": "1234567890",
+            "entry_count": 2,
+            "balance": Decimal("300.00"),
+            "entries_sum": Decimal("300.00"),
+            "balance_matches": True,
+            "chain_intact": False,
+            "first_bad_entry": {"entry_id": 2, "reason": "hash_mismatch"},
+        },
     ],
 }
 """Examples of whole bodies, by the name of their schema in components."""

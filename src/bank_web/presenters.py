@@ -10,10 +10,12 @@ from typing import Any
 from bank_domain.account import Account
 from bank_domain.api_keys import ApiKey
 from bank_domain.events import Event, Subject, TransactionChange
+from bank_domain.journal import JournalCheck, JournalEntry, amount_text, posted_at_text
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction
 from bank_domain.use_cases.api_keys import CreatedApiKey
 from bank_domain.use_cases.balance import Recalculation
+from bank_domain.use_cases.journal import BalanceAtTime, Statement
 
 
 def account(account: Account) -> dict[str, Any]:
@@ -106,6 +108,64 @@ def transaction_version(version: TransactionChange) -> dict[str, Any]:
         # A transaction has no expiry until holds (API.md section 12) are built.
         "expires_at": None,
         "balance_after": _amount(transaction.balance_after),
+    }
+
+
+def journal_entry(entry: JournalEntry) -> dict[str, Any]:
+    """An entry of an account's journal, every hashed field written as it was hashed: the
+    amounts as JSON numbers of exactly the hashed digits (``-5.00``, never ``-0.00``) and
+    ``posted_at`` as the hashed text, so that anyone recomputes the chain from this answer."""
+    return {
+        "entry_id": entry.entry_id,
+        "account_number": entry.account_number.value,
+        "transaction_id": entry.transaction_id.value,
+        "amount": hashed_amount(entry.amount),
+        "balance_after": hashed_amount(entry.balance_after),
+        "posted_at": posted_at_text(entry.posted_at),
+        "hash": entry.hash,
+    }
+
+
+def hashed_amount(money: Money) -> Decimal:
+    """An amount whose JSON digits are the text the journal's hash covers."""
+    return Decimal(amount_text(money))
+
+
+def balance_at(balance: BalanceAtTime) -> dict[str, Any]:
+    return {
+        "account_number": balance.account_number.value,
+        "at": balance.at,
+        "balance": balance.balance.amount,
+    }
+
+
+def statement(statement: Statement) -> dict[str, Any]:
+    return {
+        "account_number": statement.account_number.value,
+        "from": statement.from_,
+        "to": statement.to,
+        "opening_balance": statement.opening_balance.amount,
+        "closing_balance": statement.closing_balance.amount,
+        "credits": statement.credits.amount,
+        "debits": statement.debits.amount,
+        "entry_count": statement.entry_count,
+    }
+
+
+def journal_check(check: JournalCheck) -> dict[str, Any]:
+    """The contract's fields, and ``first_bad_entry`` (beyond them): where the chain first
+    breaks and why, so that whoever reads a broken answer learns what to look at."""
+    first_bad = check.first_bad
+    return {
+        "account_number": check.account_number.value,
+        "entry_count": check.entry_count,
+        "balance": check.balance.amount,
+        "entries_sum": check.entries_sum.amount,
+        "balance_matches": check.balance_matches,
+        "chain_intact": check.chain_intact,
+        "first_bad_entry": None
+        if first_bad is None
+        else {"entry_id": first_bad.entry_id, "reason": first_bad.why.value},
     }
 
 

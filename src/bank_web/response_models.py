@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from bank_domain.account import AccountStatus, AccountType
 from bank_domain.api_keys import Scope
 from bank_domain.events import Change, EventType
+from bank_domain.journal import ChainBreak
 from bank_domain.transaction import TransactionStatus, TransactionType
 from bank_web.request_bodies import MONEY_SCHEMA_MARK
 
@@ -157,6 +158,84 @@ class EventPage(BaseModel):
     items: list[EventOut]
     next_cursor: str = Field(
         description="Never null: at the end of the feed, it returns the events committed later."
+    )
+
+
+HashedMoneyOut = Annotated[
+    Decimal,
+    WithJsonSchema(
+        {
+            MONEY_SCHEMA_MARK: "out",
+            "description": "Signed, exact, with 2 decimal places: its digits (`-5.00`, `0.30`) "
+            "are the text the hash covers.",
+        }
+    ),
+]
+EntryHash = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$",
+            "description": "Lowercase hex SHA-256 of the UTF-8 text "
+            "`prev|entry_id|account_number|transaction_id|amount|balance_after|posted_at`, "
+            "`prev` being the previous entry's hash (64 zeros for the first).",
+        }
+    ),
+]
+
+
+class EntryOut(BaseModel):
+    """One movement of an account's balance, chained to the one before by its hash."""
+
+    entry_id: int = Field(description="1, 2, 3... on each account, with no gap.")
+    account_number: str
+    transaction_id: str = Field(description="The transaction whose change moved the balance.")
+    amount: HashedMoneyOut
+    balance_after: HashedMoneyOut
+    posted_at: Timestamp = Field(description="Exactly the text the hash covers.")
+    hash: EntryHash
+
+
+class EntryPage(BaseModel):
+    items: list[EntryOut]
+    next_cursor: str | None
+
+
+class BalanceAtOut(BaseModel):
+    account_number: str
+    at: Timestamp = Field(description="The moment asked for (now, when none was).")
+    balance: MoneyOut = Field(description="After every entry posted at or before `at`.")
+
+
+class StatementOut(BaseModel):
+    """``closing_balance = opening_balance + credits - debits``."""
+
+    account_number: str
+    from_: Timestamp = Field(alias="from")
+    to: Timestamp
+    opening_balance: MoneyOut = Field(description="The balance just before `from`.")
+    closing_balance: MoneyOut = Field(description="The balance at `to`.")
+    credits: MoneyOut = Field(description="The sum of the positive entries in the span.")
+    debits: MoneyOut = Field(description="The sum of the negative entries, as a positive number.")
+    entry_count: int
+
+
+class BadEntryOut(BaseModel):
+    entry_id: int = Field(description="The first entry that does not follow from the one before.")
+    reason: ChainBreak
+
+
+class VerificationOut(BaseModel):
+    account_number: str
+    entry_count: int
+    balance: MoneyOut = Field(description="The account's balance, as its row keeps it.")
+    entries_sum: MoneyOut = Field(description="The sum of every entry's amount.")
+    balance_matches: bool
+    chain_intact: bool
+    first_bad_entry: BadEntryOut | None = Field(
+        description="Beyond the contract: null while the chain is intact; otherwise where it "
+        "first breaks, and why."
     )
 
 

@@ -46,6 +46,7 @@ class Route:
 
 _ACCOUNT_BODY: Final = {"customer_name": "Ada", "account_type": "checking"}
 _TRANSACTION_BODY: Final = {"amount": 1, "transaction_type": "deposit"}
+_WHOLE_SPAN: Final = "from=2000-01-01T00:00:00Z&to=2999-12-31T23:59:59Z"
 
 # The contract's table (API.md section 9), for the routes this service serves.
 ROUTES: Final = (
@@ -56,6 +57,10 @@ ROUTES: Final = (
     Route("PUT", "/v1/accounts/{n}", Scope.ACCOUNTS_WRITE, _ACCOUNT_BODY),
     Route("DELETE", "/v1/accounts/{n}", Scope.ACCOUNTS_WRITE),
     Route("POST", "/v1/accounts/{n}/balance/recalculate", Scope.ACCOUNTS_WRITE),
+    Route("GET", "/v1/accounts/{n}/entries", Scope.ACCOUNTS_READ),
+    Route("GET", "/v1/accounts/{n}/balance", Scope.ACCOUNTS_READ),
+    Route("GET", "/v1/accounts/{n}/statement", Scope.ACCOUNTS_READ, query=_WHOLE_SPAN),
+    Route("GET", "/v1/accounts/{n}/verify", Scope.ACCOUNTS_READ),
     Route("GET", "/v1/accounts/{n}/transactions", Scope.TRANSACTIONS_READ),
     Route("GET", "/v1/transactions/{id}", Scope.TRANSACTIONS_READ),
     Route("GET", "/v1/transactions/{id}/history", Scope.TRANSACTIONS_READ),
@@ -268,6 +273,10 @@ def test_the_master_key_and_a_key_of_every_scope_pass(world: World, route: Route
 _NOT_FOUND: Final = {
     "/v1/accounts/{n}": "account_not_found",
     "/v1/accounts/{n}/balance/recalculate": "account_not_found",
+    "/v1/accounts/{n}/entries": "account_not_found",
+    "/v1/accounts/{n}/balance": "account_not_found",
+    "/v1/accounts/{n}/statement": "account_not_found",
+    "/v1/accounts/{n}/verify": "account_not_found",
     "/v1/accounts/{n}/transactions": "account_not_found",
     "/v1/transactions/{id}": "transaction_not_found",
     "/v1/transactions/{id}/history": "transaction_not_found",
@@ -302,6 +311,9 @@ def test_a_restricted_key_sees_its_own_account(world: World) -> None:
         "/v1/transactions", json={"account_number": OWN, **_TRANSACTION_BODY}, headers=key
     )
     assert posted.status_code == 201, posted.text
+    for journal_path in ("entries", "balance", f"statement?{_WHOLE_SPAN}", "verify"):
+        answer = client.get(f"/v1/accounts/{OWN}/{journal_path}", headers=key)
+        assert answer.status_code == 200, (journal_path, answer.text)
     events = client.get("/v1/events", params={"account_number": OWN}, headers=key)
     assert events.status_code == 200, events.text
     assert events.json()["items"][-1]["data"] == posted.json()

@@ -59,6 +59,14 @@ Moment = Annotated[
     Query(description="RFC 3339 with a UTC offset; inclusive."),
 ]
 
+ONLY_RFC_3339: Final = BeforeValidator(_rfc_3339)
+"""Reads a moment from RFC 3339 text with its offset alone (for parameters beside ``Moment``)."""
+
+REQUIRED_PARAMETER_MARK: Final = "x-bank-required"
+"""In a query parameter's ``json_schema_extra``: OpenAPI shows the parameter as required while
+FastAPI lets it be left out (None), so that the domain refuses its absence in its own words
+(422); bank_web.openapi moves the mark to the parameter's ``required``."""
+
 
 def router(**kwargs: Any) -> APIRouter:
     return APIRouter(route_class=ExactJSONRoute, **kwargs)

@@ -1,12 +1,16 @@
-"""The fuzzer's one hook (test_hostile_input.py loads it through SCHEMATHESIS_HOOKS).
+"""The fuzzer's hook (test_hostile_input.py loads it through SCHEMATHESIS_HOOKS): two rules of
+valid input that no schema can say, each refused with a 422, kept out of the valid cases.
 
-A new key's expires_at must be a future moment (API.md section 9): a rule of the moment, which
-no schema can say, refused with a 422. So a schema-valid expires_at that the server must refuse
-never goes out as valid input: in the positive cases of POST /v1/api-keys alone, a moment that
-is not in the future (or past the last UTC instant the server can store) is moved by whole
-400-year steps, the Gregorian calendar's cycle, so that the same text stays a valid date,
-29 February included. Everything else is sent as generated, so a 422 for valid input stays a
-failure on every operation, this one included.
+- A new key's expires_at must be a future moment (API.md section 9). In the positive cases of
+  POST /v1/api-keys alone, a moment that is not in the future (or past the last UTC instant
+  the server can store) is moved by whole 400-year steps, the Gregorian calendar's cycle, so
+  that the same text stays a valid date, 29 February included.
+- A statement's `from` is at or before its `to` (API.md section 11). In the positive cases of
+  GET /v1/accounts/{account_number}/statement alone, two moments in the wrong order are
+  swapped.
+
+Everything else is sent as generated, so a 422 for valid input stays a failure on every
+operation, these two included.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import schemathesis
 from schemathesis import Case, HookContext
 
 KEY_CREATION: Final = "POST /v1/api-keys"
+STATEMENT: Final = "GET /v1/accounts/{account_number}/statement"
 CALENDAR_CYCLE_YEARS: Final = 400
 MARGIN: Final = timedelta(days=1)
 """Future by at least this much when generated, so still future when the server reads it."""
@@ -27,17 +32,36 @@ _YEAR: Final = re.compile(r"[0-9]{4}-")
 
 
 @schemathesis.hook("map_case")
-def future_expiry_for_new_keys(context: HookContext, case: Case[Any]) -> Case[Any]:
+def valid_input_by_rules_of_the_moment(context: HookContext, case: Case[Any]) -> Case[Any]:
     """Runs on the cases of every phase (examples written in the schema excepted: they are the
     API's own, and must hold as published)."""
-    if case.operation.label != KEY_CREATION or case.meta is None:
+    if case.meta is None or not case.meta.generation.mode.is_positive:
         return case
-    if not case.meta.generation.mode.is_positive or not isinstance(case.body, dict):
-        return case
-    expires_at = case.body.get("expires_at")
-    if isinstance(expires_at, str):
-        case.body = {**case.body, "expires_at": a_future_moment(expires_at)}
+    if case.operation.label == KEY_CREATION and isinstance(case.body, dict):
+        expires_at = case.body.get("expires_at")
+        if isinstance(expires_at, str):
+            case.body = {**case.body, "expires_at": a_future_moment(expires_at)}
+    elif case.operation.label == STATEMENT and isinstance(case.query, dict):
+        start, end = case.query.get("from"), case.query.get("to")
+        if isinstance(start, str) and isinstance(end, str) and is_before(end, start):
+            case.query = {**case.query, "from": end, "to": start}
     return case
+
+
+def is_before(first: str, second: str) -> bool:
+    """Whether one RFC 3339 moment with an offset comes before another; False for text that is
+    no such moment (what the server makes of it is for the checks to judge)."""
+    try:
+        return _utc(first) < _utc(second)
+    except (ValueError, OverflowError):
+        return False
+
+
+def _utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.upper())
+    if moment.utcoffset() is None:
+        raise ValueError(f"{text} has no offset")
+    return moment.astimezone(UTC)
 
 
 def a_future_moment(text: str, now: datetime | None = None) -> str:
