@@ -349,11 +349,13 @@ def _check_durability(db: Postgres) -> dict[str, str]:
 
 
 def _setup(db: Postgres, accounts: int, log: Path, level: str | None) -> None:
-    """Spread accounts straight in SQL (the schema's rows: the account, its opening deposit);
-    the hot account over HTTP; then the API reads one of each back."""
+    """Spread accounts straight in SQL (the schema's rows: the account, its opening deposit and
+    that deposit's journal entry); the hot account over HTTP; then the API reads one of each
+    back."""
     started = time.monotonic()
     cents = int(OPENING_BALANCE * 100)
     last = FIRST_SPREAD_ACCOUNT + accounts - 1
+    entry_hash_function = (BENCH / "journal_hash.sql").read_text()
     with _server(db.url, 1, log, level) as (base, _):
         db.rows(f"""
             INSERT INTO accounts (account_number, customer_name, account_type, status,
@@ -366,8 +368,19 @@ def _setup(db: Postgres, accounts: int, log: Path, level: str | None) -> None:
             SELECT replace(gen_random_uuid()::text, '-', ''), account_number, balance_cents,
                 'deposit', 'Initial deposit', 'success', created_at, created_at, balance_cents
             FROM accounts;
+            {entry_hash_function}
+            INSERT INTO journal_entries (account_number, entry_id, transaction_id, amount_cents,
+                balance_after_cents, posted_at, hash)
+            SELECT account_number, 1, transaction_id, amount_cents, amount_cents, "timestamp",
+                bench_entry_hash(repeat('0', 64), 1, account_number, transaction_id,
+                    amount_cents, amount_cents, "timestamp")
+            FROM transactions;
+            UPDATE accounts AS a SET journal_entry_id = 1, journal_hash = e.hash,
+                journal_posted_at = e.posted_at
+            FROM journal_entries AS e WHERE e.account_number = a.account_number;
             ANALYZE accounts;
-            ANALYZE transactions""")
+            ANALYZE transactions;
+            ANALYZE journal_entries""")
         hot = {
             "account_number": str(HOT_ACCOUNT),
             "customer_name": "Bench hot account",
@@ -531,6 +544,14 @@ def _checks(
             " AND t.description IS DISTINCT FROM 'Initial deposit'"
         )
     )
+    without_entry = int(
+        db.value(
+            "SELECT count(*) FROM transactions AS t WHERE t.status = 'success'"
+            " AND t.deleted_at IS NULL AND NOT EXISTS (SELECT FROM journal_entries AS e"
+            " WHERE e.account_number = t.account_number AND e.transaction_id = t.transaction_id)"
+        )
+    )
+    journals = _verify_journals(db)
     other = sum(load.status_other for load in loads)
     errors = sum(load.socket_errors for load in loads)
     pgbench_bad = [
@@ -553,6 +574,12 @@ def _checks(
             f"{without_event} stored transactions without their transaction.posted event",
         ),
         Check(
+            "every posting has its journal entry",
+            without_entry == 0,
+            f"{without_entry} success transactions without a journal entry",
+        ),
+        Check("journals (bank-api verify)", journals.returncode == 0, journals.summary),
+        Check(
             "statuses",
             other == 0 and errors == 0,
             f"{other} answers neither 2xx nor 409, {errors} socket errors/timeouts,"
@@ -569,6 +596,30 @@ def _checks(
             Check("pgbench", not pgbench_bad, "; ".join(pgbench_bad) or "all runs complete")
         )
     return checks
+
+
+@dataclass
+class Verification:
+    returncode: int
+    summary: str
+
+
+def _verify_journals(db: Postgres) -> Verification:
+    """`bank-api verify`: every account's hash chain recomputed, and its balance held against
+    the sum of its entries, the API's and pgbench's alike."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(BANK_API), "--database-url", db.url, "verify"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env=dict(os.environ, BANK_MASTER_KEY=MASTER_KEY),
+    )
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    shown = lines[-1] if result.returncode == 0 and lines else "\n    ".join(lines[-6:])
+    took = time.monotonic() - started
+    return Verification(result.returncode, f"exit {result.returncode} in {took:.0f} s: {shown}")
 
 
 def _table(phases: list[Phase], options: argparse.Namespace) -> list[dict[str, Any]]:
