@@ -198,14 +198,20 @@ async def test_grouped_postings_spread_over_accounts_each_keep_their_own_chain(
         "UPDATE journal_entries SET hash = hash WHERE entry_id = 1",
         "DELETE FROM journal_entries WHERE entry_id = 2",
         "DELETE FROM journal_entries",
-        "TRUNCATE journal_entries",
     ],
 )
 async def test_the_database_refuses_to_change_or_remove_an_entry(
     sql_store: SqlStore, statement: str
 ) -> None:
-    if statement.startswith("TRUNCATE") and sql_store.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite has no TRUNCATE; its DELETE without WHERE is refused above")
+    await _refused_and_nothing_changed(sql_store, statement)
+
+
+async def test_postgresql_refuses_to_truncate_the_journal(postgres_store: SqlStore) -> None:
+    # SQLite has no TRUNCATE: its DELETE without WHERE is refused above.
+    await _refused_and_nothing_changed(postgres_store, "TRUNCATE journal_entries")
+
+
+async def _refused_and_nothing_changed(sql_store: SqlStore, statement: str) -> None:
     ledger = ledger_on(sql_store)
     number = await open_account(ledger, "10.00")
     await post(ledger, number, "1.00")
