@@ -616,8 +616,10 @@ def _verify_journals(db: Postgres) -> Verification:
         cwd=ROOT,
         env=dict(os.environ, BANK_MASTER_KEY=MASTER_KEY),
     )
-    lines = (result.stdout + result.stderr).strip().splitlines()
-    shown = lines[-1] if result.returncode == 0 and lines else "\n    ".join(lines[-6:])
+    # Its summary is stdout's last line; stderr may hold the database library's log lines.
+    summary = result.stdout.strip().splitlines()
+    trouble = (result.stdout + result.stderr).strip().splitlines()
+    shown = summary[-1] if result.returncode == 0 and summary else "\n    ".join(trouble[-6:])
     took = time.monotonic() - started
     return Verification(result.returncode, f"exit {result.returncode} in {took:.0f} s: {shown}")
 
