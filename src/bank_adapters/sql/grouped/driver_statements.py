@@ -11,21 +11,21 @@ import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, cast
 
+import orjson
 from sqlalchemy import (
-    Column,
     Insert,
     String,
     Table,
-    Text,
     Update,
     any_,
     bindparam,
     func,
     insert,
+    literal_column,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSON
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
@@ -69,65 +69,45 @@ GET_TRANSACTIONS: Final = DriverStatement(
 
 
 class RowsStatement(DriverStatement):
-    """A statement that takes rows of several tables, each table's rows as one array per
-    column: its parameter ``<table>.<column>`` holds that column's values, in the rows' order."""
+    """A statement that takes rows of several tables, each table's rows as one parameter named
+    after the table: a JSON array of the rows, each row an object of its column values by name
+    (``rows.py``'s dicts as they are)."""
 
-    def __init__(self, statement: ClauseElement, columns: Mapping[Table, Sequence[str]]) -> None:
+    def __init__(self, statement: ClauseElement, tables: Iterable[Table]) -> None:
         super().__init__(statement)
-        self._tables: Final = tuple(
-            (
-                table,
-                tuple(_parameter(table, name) for name in names),
-                operator.itemgetter(*names),
-            )
-            for table, names in columns.items()
-        )
-        taken = {parameter for _, parameters, _ in self._tables for parameter in parameters}
-        if taken != set(self._order):
-            raise ValueError(f"The statement takes {self._order}, the columns name {taken}.")
+        by_name = {table.name: table for table in tables}
+        if set(by_name) != set(self._order):
+            raise ValueError(f"The statement takes {self._order}, not the rows of {set(by_name)}.")
+        self._tables: Final = tuple(by_name[name] for name in self._order)
 
-    def arguments_of_rows(self, rows: Mapping[Table, Iterable[dict[str, Any]]]) -> tuple[Any, ...]:
-        arrays: dict[str, Any] = {}
-        for table, parameters, in_order in self._tables:
-            # Each row's values in column order, then turned into each column's values (in C).
-            columns = list(zip(*map(in_order, rows[table]), strict=True))
-            arrays.update(zip(parameters, columns or [()] * len(parameters), strict=True))
-        return self.arguments(arrays)
-
-
-def _parameter(table: Table, column: str) -> str:
-    return f"{table.name}.{column}"
-
-
-def _array_of(column: Column[Any]) -> ARRAY[Any]:
-    """The type of a parameter that holds a column's values: ``TEXT[]`` for a string column,
-    so that storing a value checks it against the column's length (a cast to ``VARCHAR(n)[]``
-    would cut a longer value short without a word), the column's own type otherwise."""
-    if isinstance(column.type, String):
-        return ARRAY(Text())
-    return ARRAY(column.type)
+    def arguments_of_rows(self, rows: Mapping[Table, list[dict[str, Any]]]) -> tuple[str, ...]:
+        # orjson writes a timestamp as RFC 3339 with its offset, which PostgreSQL reads exactly.
+        return tuple(orjson.dumps(rows[table]).decode() for table in self._tables)
 
 
 def _rows(table: Table, columns: Sequence[str], *, numbered: bool = False) -> TableValuedAlias:
-    """The rows of ``table`` a group hands over: its columns' arrays unnested side by side, a row
-    per index. ``numbered`` adds ``position``, each row's index (1, 2, ...)."""
-    arrays = func.unnest(
-        *(bindparam(_parameter(table, name), type_=_array_of(table.c[name])) for name in columns)
+    """The rows of ``table`` a group hands over, read from its JSON parameter by column name as
+    the table's own row type (its columns' types: a string too long for its column is refused,
+    as in an INSERT). ``numbered`` adds ``ordinality``, each row's place in the array: 1, 2..."""
+    read = func.json_populate_recordset(
+        literal_column(f"NULL::{_ASYNCPG.identifier_preparer.quote(table.name)}"),
+        bindparam(table.name, type_=JSON),
     )
-    return arrays.table_valued(
-        *columns, with_ordinality="position" if numbered else None
-    ).render_derived(name=f"new_{table.name}")
+    if numbered:
+        return read.table_valued(*columns, with_ordinality="ordinality", name=f"new_{table.name}")
+    return read.table_valued(*columns, name=f"new_{table.name}")
 
 
 def _insert(table: Table, columns: Sequence[str], *, in_given_order: bool = False) -> Insert:
     rows = _rows(table, columns, numbered=in_given_order)
     chosen = select(*(rows.c[name] for name in columns))
     if in_given_order:
-        chosen = chosen.order_by(rows.c.position)
+        chosen = chosen.order_by(rows.c.ordinality)
     return insert(table).from_select(columns, chosen)
 
 
-def _update_accounts(columns: Sequence[str]) -> Update:
+def _update_accounts() -> Update:
+    columns = accounts.c.keys()
     rows = _rows(accounts, columns)
     return (
         update(accounts)
@@ -136,35 +116,32 @@ def _update_accounts(columns: Sequence[str]) -> Update:
     )
 
 
-_TRANSACTION_COLUMNS: Final = tuple(column.name for column in transactions.c)
-_ACCOUNT_COLUMNS: Final = tuple(column.name for column in accounts.c)
-_ENTRY_COLUMNS: Final = tuple(column.name for column in journal_entries.c)
-_EVENT_COLUMNS: Final = tuple(
+EVENT_COLUMNS_WRITTEN: Final = tuple(
     column.name for column in events.c if column.name not in {"event_id", "commit_order"}
 )
+"""An event's columns but the two the database fills in."""
 
 WRITE_GROUP: Final = RowsStatement(
-    _insert(transactions, _TRANSACTION_COLUMNS).add_cte(
-        _insert(events, _EVENT_COLUMNS, in_given_order=True).cte("events_inserted"),
-        _insert(journal_entries, _ENTRY_COLUMNS).cte("entries_inserted"),
-        _update_accounts(_ACCOUNT_COLUMNS).cte("accounts_updated"),
+    _insert(transactions, transactions.c.keys()).add_cte(
+        _insert(events, EVENT_COLUMNS_WRITTEN, in_given_order=True).cte("events_inserted"),
+        _insert(journal_entries, journal_entries.c.keys()).cte("entries_inserted"),
+        _update_accounts().cte("accounts_updated"),
     ),
-    {
-        transactions: _TRANSACTION_COLUMNS,
-        accounts: _ACCOUNT_COLUMNS,
-        journal_entries: _ENTRY_COLUMNS,
-        events: _EVENT_COLUMNS,
-    },
+    (transactions, accounts, journal_entries, events),
 )
 """A group's whole write, one statement: its new transactions, its accounts' final rows (every
 column, the heads of their journals included), its journal entries and its events, each table's
-rows as arrays (``RowsStatement.arguments_of_rows``). One round trip and one execution in
-PostgreSQL for the group, where a batch per table executed the statement once a row; and one
-text whatever the group's size, so one prepared statement and its generic plan serve them all.
+rows one JSON parameter (``RowsStatement.arguments_of_rows``). One round trip and one execution
+in PostgreSQL for the group, where a batch per table executed a statement per row; one text
+whatever the group's size, so one prepared statement and its generic plan serve every group.
 
+- Each table's rows are read by column name as the table's own row type
+  (``json_populate_recordset``), and the statement names every column it writes, built from
+  the schema. A row that left a column out would write NULL there (or be refused by NOT
+  NULL): ``rows.py``'s rows name every column (a test holds them to the schema).
 - Events leave out what the database fills in, ``event_id`` and ``commit_order`` (the id of
   the group's transaction, one for every event of the group), and are inserted in the order
-  given (``ORDER BY position``): their ids follow it, as the feed's order within the group.
+  given (``ORDER BY ordinality``): their ids follow it, as the feed's order within the group.
 - PostgreSQL runs the main statement first, then the WITH parts, the last listed first (seen
   on PostgreSQL 15; its documentation promises no order). They are listed so that the four
   run as the four batches did before: transactions, accounts, entries, events. The order shows

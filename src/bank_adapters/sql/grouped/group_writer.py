@@ -4,9 +4,9 @@ commit, on a kept connection's asyncpg driver.
 The statements go to the driver directly (SQLAlchemy keeps the pool and the schema): on this
 path SQLAlchemy's own work would cost more than the database's. A group sends BEGIN, one
 ``SELECT ... FOR UPDATE``, one statement that writes every table changed (``WRITE_GROUP``: the
-transactions, the accounts with the heads of their journals, the postings' journal entries, and
-their events, each table's rows as arrays), and COMMIT: a posting's transaction, account, entry
-and event commit together or not at all.
+transactions, the accounts with the heads of their journals, the postings' journal entries and
+their events, each table's rows as one JSON parameter), and COMMIT: a posting's transaction,
+account, entry and event commit together or not at all.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ async def _write(driver: Any, changes: Changes) -> None:
     if not any(changes):
         return  # every member left without a change
     rows = {
-        transactions: map(transaction_to_row, changes.transactions),
-        accounts: map(account_to_row, changes.accounts),
-        journal_entries: map(journal_entry_to_row, changes.entries),
-        events: map(event_to_row, changes.events),
+        transactions: [transaction_to_row(t) for t in changes.transactions],
+        accounts: [account_to_row(a) for a in changes.accounts],
+        journal_entries: [journal_entry_to_row(e) for e in changes.entries],
+        events: [event_to_row(e) for e in changes.events],
     }
     await driver.execute(WRITE_GROUP.sql, *WRITE_GROUP.arguments_of_rows(rows))
