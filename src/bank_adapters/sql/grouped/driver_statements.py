@@ -173,9 +173,11 @@ WRITE_GROUP: Final = RowsStatement(
 )
 """A group's whole write, one statement: its new transactions, its accounts' final rows (every
 column, the heads of their journals included), its journal entries and its events, each table's
-rows one JSON parameter (``RowsStatement.arguments_of_rows``). One round trip and one execution
-in PostgreSQL for the group, where a batch per table executed a statement per row; one text
-whatever the group's size, so one prepared statement and its generic plan serve every group.
+rows one JSON parameter (the accounts' an array of JSON texts, below). One round trip and one
+execution in PostgreSQL for the group, where a batch per table executed a statement per row; one
+text whatever the group's size, so one prepared statement and its generic plan serve every group.
+The rows go as JSON rather than an array a column: asyncpg checks every element of an array in
+Python, which cost the server's Python as much as the batches had (docs/JOURNAL.md, Writing).
 
 - Each table's rows are read by column name as the table's own row type
   (``json_populate_recordset``), and the statement names every column it writes, built from
@@ -183,10 +185,10 @@ whatever the group's size, so one prepared statement and its generic plan serve 
   NULL): ``rows.py``'s rows name every column (a test holds them to the schema).
 - The accounts' rows come one JSON text each (``_rows_one_by_one``): the UPDATE joins them to
   ``accounts`` by key, and PostgreSQL plans that join for the rows it expects. Told 100 (all
-  it knows of ``json_populate_recordset``), it read the whole table: with the 10,000 accounts
-  of the bench's spread mix, a sequential scan of them and their dead versions for every
-  group, 181 µs of PostgreSQL CPU per posting against 110 µs by the key's index (32 postings
-  a group on as many accounts, the write alone).
+  it knows of ``json_populate_recordset``), it read the whole table of a freshly analysed
+  10,000 (the bench's spread mix) for every group, its dead versions too as they piled up:
+  181 µs of PostgreSQL CPU per posting against 110 µs by the key's index (32 postings a group
+  on as many accounts, the write alone). A test holds the plan to the index.
 - Events leave out what the database fills in, ``event_id`` and ``commit_order`` (the id of
   the group's transaction, one for every event of the group), and are inserted in the order
   given (``ORDER BY ordinality``): their ids follow it, as the feed's order within the group.

@@ -5,8 +5,8 @@ The statements go to the driver directly (SQLAlchemy keeps the pool and the sche
 path SQLAlchemy's own work would cost more than the database's. A group sends BEGIN, one
 ``SELECT ... FOR UPDATE``, one statement that writes every table changed (``WRITE_GROUP``: the
 transactions, the accounts with the heads of their journals, the postings' journal entries and
-their events, each table's rows as one JSON parameter), and COMMIT: a posting's transaction,
-account, entry and event commit together or not at all.
+their events, the rows as JSON), and COMMIT: a posting's transaction, account, entry and event
+commit together or not at all.
 """
 
 from __future__ import annotations
