@@ -10,8 +10,8 @@ next group, which:
 2. lets each posting run the domain's rules in turn against the locked rows; postings to the
    same account take turns, each seeing the balance its predecessors left;
 3. writes what the accepted postings changed (their transaction rows, each account's final row
-   with the head of its journal, their journal entries, their events) and commits once: one WAL
-   flush for the whole group.
+   with the head of its journal, their journal entries, their events) in one statement, and
+   commits once: one round trip for the writes and one WAL flush for the whole group.
 
 A posting's ``commit()`` returns only once its group is durable. If the group fails to commit,
 every posting in it fails with StorageUnavailable and nothing of the group is stored, so a
@@ -28,5 +28,6 @@ them free of import circles):
   for a look-up still in use to have seen them.
 - ``group.py``: one group's state, changed only through its methods.
 - ``transaction_lookups.py``: look-ups by id, batched into one query.
-- ``kept_connection.py`` and ``driver_statements.py``: the connections and statements above.
+- ``kept_connection.py`` and ``driver_statements.py``: the connections and statements above
+  (``WRITE_GROUP``, the group's write, says how it is built and why).
 """

@@ -3,9 +3,10 @@ commit, on a kept connection's asyncpg driver.
 
 The statements go to the driver directly (SQLAlchemy keeps the pool and the schema): on this
 path SQLAlchemy's own work would cost more than the database's. A group sends BEGIN, one
-``SELECT ... FOR UPDATE``, one batch per table changed (transactions, accounts with the heads
-of their journals, the postings' journal entries, and their events), and COMMIT: a posting's
-transaction, account, entry and event commit together or not at all.
+``SELECT ... FOR UPDATE``, one statement that writes every table changed (``WRITE_GROUP``: the
+transactions, the accounts with the heads of their journals, the postings' journal entries and
+their events, the rows as JSON), and COMMIT: a posting's transaction, account, entry and event
+commit together or not at all.
 """
 
 from __future__ import annotations
@@ -13,13 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from bank_adapters.sql.errors import storage_errors
-from bank_adapters.sql.grouped.driver_statements import (
-    INSERT_ENTRY,
-    INSERT_EVENT,
-    INSERT_TRANSACTION,
-    LOCK_ACCOUNTS,
-    UPDATE_ACCOUNT,
-)
+from bank_adapters.sql.grouped.driver_statements import LOCK_ACCOUNTS, WRITE_GROUP
 from bank_adapters.sql.grouped.group import Changes, Group
 from bank_adapters.sql.grouped.kept_connection import KeptConnection
 from bank_adapters.sql.rows import (
@@ -29,6 +24,7 @@ from bank_adapters.sql.rows import (
     journal_entry_to_row,
     transaction_to_row,
 )
+from bank_adapters.sql.schema import accounts, events, journal_entries, transactions
 
 
 async def lock_write_and_commit(group: Group, writer: KeptConnection) -> None:
@@ -53,25 +49,12 @@ async def _begin(driver: Any) -> tuple[Any, Any]:
 
 
 async def _write(driver: Any, changes: Changes) -> None:
-    if changes.transactions:
-        await driver.executemany(
-            INSERT_TRANSACTION.sql,
-            [INSERT_TRANSACTION.arguments(transaction_to_row(t)) for t in changes.transactions],
-        )
-    if changes.accounts:
-        await driver.executemany(
-            UPDATE_ACCOUNT.sql,
-            [
-                UPDATE_ACCOUNT.arguments({**account_to_row(a), "key": a.number.value})
-                for a in changes.accounts
-            ],
-        )
-    if changes.entries:
-        await driver.executemany(
-            INSERT_ENTRY.sql,
-            [INSERT_ENTRY.arguments(journal_entry_to_row(e)) for e in changes.entries],
-        )
-    if changes.events:
-        await driver.executemany(
-            INSERT_EVENT.sql, [INSERT_EVENT.arguments(event_to_row(e)) for e in changes.events]
-        )
+    if not any(changes):
+        return  # every member left without a change
+    rows = {
+        transactions: [transaction_to_row(t) for t in changes.transactions],
+        accounts: [account_to_row(a) for a in changes.accounts],
+        journal_entries: [journal_entry_to_row(e) for e in changes.entries],
+        events: [event_to_row(e) for e in changes.events],
+    }
+    await driver.execute(WRITE_GROUP.sql, *WRITE_GROUP.arguments_of_rows(rows))
