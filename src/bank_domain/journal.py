@@ -32,11 +32,16 @@ def posted_at_text(moment: datetime) -> str:
     covers this text; the web layer must write an entry's ``posted_at`` with this function, so
     that what it shows is what was hashed even if its JSON encoder changes.
     """
-    in_utc = _in_utc(moment).replace(tzinfo=None)
-    return in_utc.isoformat(timespec="microseconds" if in_utc.microsecond else "seconds") + "Z"
+    in_utc = _in_utc(moment)
+    # isoformat of a UTC moment ends in "+00:00": six characters that become the "Z".
+    text = in_utc.isoformat(timespec="microseconds" if in_utc.microsecond else "seconds")
+    return text[:-6] + "Z"
 
 
 def _in_utc(moment: datetime) -> datetime:
+    # Every moment of the ledger's own clock is already in UTC: the common case costs a test.
+    if moment.tzinfo is UTC:
+        return moment
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"A journal timestamp carries its time zone; {moment!r} has none.")
     return moment.astimezone(UTC)
