@@ -9,6 +9,7 @@ holding a snapshot open (a statement of a million lines reads a page at a time).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -287,14 +288,7 @@ async def _entries(
         if len(page) < query.limit:
             return
         last = page[-1]
-        query = EntryQuery(
-            query.account_number,
-            query.limit,
-            up_to_entry_id=query.up_to_entry_id,
-            after=(last.posted_at, last.entry_id),
-            since=query.since,
-            until=query.until,
-        )
+        query = dataclasses.replace(query, after=(last.posted_at, last.entry_id))
 
 
 def _balance_after(entry: JournalEntry | None) -> Money:
