@@ -14,7 +14,6 @@ from importlib import metadata
 
 import uvicorn
 from pydantic import ValidationError
-from uvicorn.config import TRACE_LOG_LEVEL
 
 from bank_adapters.stores import MEMORY_URL, migrate
 from bank_domain.errors import StorageNotAnswering, StorageUnavailable
@@ -25,6 +24,9 @@ from bank_web.settings import LOOPBACK_HOSTS, Settings
 from bank_web.verify_command import add_verify_command, run_verify_command
 
 logger = logging.getLogger("bank_web")
+
+UVICORN_TRACE = 5
+"""uvicorn's ``trace`` level, below ``debug``."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _python_level(level: str) -> int:
     """uvicorn's level names as the logging module's numbers (``trace`` is uvicorn's own)."""
-    return TRACE_LOG_LEVEL if level == "trace" else logging.getLevelNamesMapping()[level.upper()]
+    return UVICORN_TRACE if level == "trace" else logging.getLevelNamesMapping()[level.upper()]
 
 
 def _settings_problem(error: ValidationError) -> str:

@@ -5,7 +5,6 @@ serve --database-url U``)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any, NoReturn
 
 DATABASE_URL_HELP = (
@@ -50,8 +49,3 @@ def _whole_number(text: str, what: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-
-
-def exit_with(message: str, status: int = 2) -> NoReturn:
-    print(f"bank-api: {message}", file=sys.stderr)
-    raise SystemExit(status)
