@@ -4,12 +4,15 @@ verify every account's journal."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import logging
 import os
 import secrets
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from importlib import metadata
 
 import uvicorn
@@ -25,6 +28,9 @@ from bank_web.verify_command import add_verify_command, run_verify_command
 
 logger = logging.getLogger("bank_web")
 
+METRICS_FOLDER_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""bank_web.metrics' folder for every worker's counts. Named here rather than imported: the
+first import of prometheus_client reads the variable once, and must come after it is set."""
 UVICORN_TRACE = 5
 """uvicorn's ``trace`` level, below ``debug``."""
 
@@ -116,6 +122,27 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not _migrated(url, wait_seconds):
         return 1
+    with _metrics_folder():
+        _serve(arguments, settings)
+    return 0
+
+
+@contextlib.contextmanager
+def _metrics_folder() -> Iterator[None]:
+    """A fresh folder where every worker writes its metrics (bank_web.metrics), removed when the
+    server stops; one named in PROMETHEUS_MULTIPROC_DIR already is used as it is."""
+    if METRICS_FOLDER_VARIABLE in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="bank-metrics-") as folder:
+        os.environ[METRICS_FOLDER_VARIABLE] = folder
+        try:
+            yield
+        finally:
+            del os.environ[METRICS_FOLDER_VARIABLE]
+
+
+def _serve(arguments: argparse.Namespace, settings: Settings) -> None:
     uvicorn.run(
         "bank_web.app:create_app_from_environment",
         factory=True,
@@ -128,7 +155,6 @@ def main(argv: list[str] | None = None) -> int:
         proxy_headers=False,
         server_header=False,
     )
-    return 0
 
 
 def _python_level(level: str) -> int:
