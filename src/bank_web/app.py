@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from bank_web.access_log import log_request
 from bank_web.body_limit import BodySizeLimit
 from bank_web.containers import Container
 from bank_web.edge import RequestEdge
-from bank_web.metrics import RequestMetrics
 from bank_web.openapi import install_openapi
 from bank_web.problems import UnexpectedErrors, install_problem_handlers
+from bank_web.request_outcomes import RequestObserver, RequestOutcomes
 from bank_web.routes.accounts import accounts
 from bank_web.routes.api_keys import api_keys
 from bank_web.routes.audit import audit
@@ -86,8 +87,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.add_middleware(TransactionPostingFastPath, container=container)
     app.add_middleware(BodySizeLimit, limit_bytes=settings.body_limit_bytes)
     app.add_middleware(UnexpectedErrors)
-    # Outside UnexpectedErrors, so that its 500s are counted as what the client got.
-    app.add_middleware(RequestMetrics, metrics=container.metrics())
+    observers: list[RequestObserver] = [container.metrics().record]
+    if settings.log_format == "json" and settings.access_log:
+        observers.append(log_request)
+    # Outside UnexpectedErrors, so that its 500s are seen as what the client got.
+    app.add_middleware(RequestOutcomes, observers=observers)
     # Outermost: its id and headers go on every answer, UnexpectedErrors' 500 included.
     app.add_middleware(RequestEdge, allowed_hosts=settings.allowed_hosts)
     return app

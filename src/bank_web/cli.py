@@ -22,7 +22,7 @@ from bank_adapters.stores import MEMORY_URL, migrate
 from bank_domain.errors import StorageNotAnswering, StorageUnavailable
 from bank_web.command_parser import DATABASE_URL_HELP, CommandParser, port, worker_count
 from bank_web.key_commands import add_key_commands, run_key_command
-from bank_web.request_ids import server_log_config
+from bank_web.request_ids import RequestIdFilter, json_log_formatter, server_log_config
 from bank_web.settings import LOOPBACK_HOSTS, Settings
 from bank_web.verify_command import add_verify_command, run_verify_command
 
@@ -67,7 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:
         print(f"bank-api: {_settings_problem(error)}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=_python_level(settings.log_level), format="%(levelname)s %(message)s")
+    if settings.log_format == "json":
+        handler = logging.StreamHandler()
+        handler.setFormatter(json_log_formatter())
+        handler.addFilter(RequestIdFilter())
+        logging.basicConfig(level=_python_level(settings.log_level), handlers=[handler])
+    else:
+        logging.basicConfig(
+            level=_python_level(settings.log_level), format="%(levelname)s %(message)s"
+        )
     if settings.log_level == "info":
         # Alembic names each plugin it loads, on every start: noise unless debugging.
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -150,8 +158,9 @@ def _serve(arguments: argparse.Namespace, settings: Settings) -> None:
         port=arguments.port,
         workers=arguments.workers,
         log_level=settings.log_level,
-        log_config=server_log_config(settings.log_level),
-        access_log=settings.access_log,
+        log_config=server_log_config(settings.log_level, settings.log_format),
+        # The JSON access line is the service's own (bank_web.access_log).
+        access_log=settings.access_log and settings.log_format == "text",
         proxy_headers=False,
         server_header=False,
     )

@@ -7,15 +7,13 @@ memory-mapped files there, and a scrape sums them (prometheus_client's multiproc
 app made without that variable (a library user's, the in-process tests') counts in a registry
 of its own.
 
-No label carries a customer's data: the route is the path's template (``/v1/accounts/
-{account_number}``, never a number), the method one of the HTTP methods the service knows, and
-a path that names no route is ``unmatched``.
+No label carries a customer's data: each request is counted by its outcome
+(bank_web.request_outcomes): the route's template, never the path.
 """
 
 from __future__ import annotations
 
 import os
-from time import perf_counter
 from typing import Final
 
 from prometheus_client import (
@@ -26,16 +24,11 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bank_web.request_outcomes import POSTING_ROUTE, RequestOutcome
 
 MULTIPROCESS_FOLDER_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
-UNMATCHED_ROUTE: Final = "unmatched"
-OTHER_METHOD: Final = "other"
-_KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-POSTING_ROUTE: Final = "/v1/transactions"
-"""Answered by the posting fast path before any router runs: named here, as its template is
-the path itself."""
 DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -75,59 +68,17 @@ class Metrics:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
 
-    def record(self, method: str, route: str, status: int, seconds: float) -> None:
-        method = method if method in _KNOWN_METHODS else OTHER_METHOD
-        key = (method, route, status)
+    def record(self, outcome: RequestOutcome) -> None:
+        key = (outcome.method, outcome.route, outcome.status)
         children = self._children.get(key)
         if children is None:
             # .labels() takes a lock and builds the key on every call: once per series is enough.
             children = self._children[key] = (
-                self.requests.labels(method, route, str(status)),
-                self.request_duration.labels(method, route),
+                self.requests.labels(outcome.method, outcome.route, str(outcome.status)),
+                self.request_duration.labels(outcome.method, outcome.route),
             )
         requests, duration = children
         requests.inc()
-        duration.observe(seconds)
-        if status == 201 and route == POSTING_ROUTE and method == "POST":
+        duration.observe(outcome.seconds)
+        if outcome.status == 201 and outcome.route == POSTING_ROUTE and outcome.method == "POST":
             self.postings.inc()
-
-
-class RequestMetrics:
-    """ASGI middleware counting every HTTP request with its route's template, status and
-    duration. It runs outside UnexpectedErrors, so a 500 is counted as one."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self._app = app
-        self._metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        started = perf_counter()
-        status = 500  # what the client gets if nothing below starts an answer
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self._app(scope, receive, send_noting_status)
-        finally:
-            self._metrics.record(
-                scope["method"], _route_template(scope), status, perf_counter() - started
-            )
-
-
-def _route_template(scope: Scope) -> str:
-    """The template of the route that answered (Starlette puts the route it matched, or the
-    one whose path matched but not its method, in the scope), never the path itself."""
-    route = scope.get("route")
-    template = getattr(route, "path", None)
-    if isinstance(template, str):
-        return template
-    if scope["path"] == POSTING_ROUTE:
-        return POSTING_ROUTE
-    return UNMATCHED_ROUTE

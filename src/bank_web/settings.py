@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     log_level: str = Field(
         default="info",
         description="critical, error, warning, info, debug or trace (any case).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: uvicorn's lines with the request id; json: one JSON object per line, "
+        "and the service's own access line (request id, key id, route template, status, "
+        "duration; never a path, a query or a header).",
     )
     database_wait_seconds: float = Field(
         default=10.0,
