@@ -246,18 +246,18 @@ class Account:
         """Follows a change of one of its transactions (amended, deleted), whose effect and
         hold were ``effect_before`` and ``hold_before``: moves the balance and the held amount
         by the differences, under the same rules as ``accept``; a frozen account still lets
-        a hold go. Records the transaction's balance_after when its balance moved; returns
-        whether the account changed."""
+        a hold go. Records the transaction's balance_after when its balance moved. Returns
+        whether the account is to be stored: it changed (a new version), or only its
+        next_hold_expiry moved (a hold's earlier expiry: no change anyone sees)."""
         effect = transaction.effect
         changed = self._change(
             transaction.transaction_id, effect - effect_before, transaction.hold - hold_before, now
         )
         if effect != effect_before:
             transaction.record_balance(self.balance)
-        changed = self._note_expiry(transaction) or changed
         if changed:
             self._touch(now)
-        return changed
+        return self._note_expiry(transaction) or changed
 
     def _change(
         self, transaction_id: TransactionId, effect: Money, hold: Money, now: datetime

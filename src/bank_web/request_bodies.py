@@ -179,9 +179,9 @@ ExpiresAtIn = Annotated[
     WithJsonSchema(
         {
             "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
+            # No example: any fixed moment is soon in the past, or more than 30 days ahead.
             "description": "Only on a pending transaction: when it cancels itself (in the "
             "future, at most 30 days ahead); null: never.",
-            "examples": ["2026-12-01T18:00:00Z"],
         }
     ),
 ]

@@ -478,6 +478,18 @@ class TestExpiry:
         with pytest.raises(InvalidValue):
             await amend(ledger, held, expires_at=clock.now + HOUR)
 
+    async def test_an_earlier_expiry_of_a_hold_is_no_change_of_its_account(
+        self, ledger: Ledger, clock: SteppingClock
+    ) -> None:
+        number = await open_with(ledger, "100")
+        held = await hold(ledger, number, "40", expires_at=T0 + 3 * HOUR)
+        version = (await ledger.get_account(number)).version
+        await amend(ledger, held, expires_at=T0 + HOUR)
+        assert (await ledger.get_account(number)).version == version
+        clock.advance(HOUR)
+        account = await ledger.get_account(number)
+        assert (str(account.available_balance), account.version) == ("100.00", version + 1)
+
     async def test_the_history_of_an_expired_hold_pages_like_any_other(
         self, ledger: Ledger, clock: SteppingClock
     ) -> None:

@@ -50,6 +50,7 @@ from bank_domain import (
     DuplicateTransactionId,
     InsufficientFunds,
     InvalidStatusChange,
+    InvalidValue,
     Ledger,
     LedgerError,
     Money,
@@ -435,6 +436,26 @@ class LedgerMachine(RuleBasedStateMachine):
         if error is None and limit != account.limit:
             account.limit = limit
             account.version += 1
+
+    @rule(tid=transactions, expires_in=expiries)
+    def move_expiry(self, tid: str, expires_in: int | None) -> None:
+        """A pending transaction's expiry is set, moved or removed; it changes no account."""
+        t = self.model_transactions[tid]
+        self.touched.add(t.account)
+        expires_at = None if expires_in is None else self.clock.now + timedelta(minutes=expires_in)
+        expected: type[LedgerError] | None = None
+        if t.deleted:
+            expected = TransactionNotFound
+        elif self.model_accounts[t.account].closed:
+            expected = AccountNotFound
+        elif t.status != "pending" and expires_at is not None:
+            expected = InvalidValue
+        _, error = self.outcome(
+            self.ledger.amend_transaction(AmendTransactionCommand(tid, expires_at=expires_at))
+        )
+        self.expect(error, expected)
+        if error is None and t.status == "pending":
+            t.expires_at = expires_at
 
     @rule(minutes=st.integers(min_value=1, max_value=90))
     def let_time_pass(self, minutes: int) -> None:
