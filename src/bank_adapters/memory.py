@@ -38,7 +38,7 @@ from bank_domain.ports import (
     TransactionRepository,
     UnitOfWork,
 )
-from bank_domain.transaction import Transaction
+from bank_domain.transaction import Transaction, TransactionStatus
 
 
 class InMemoryStore:
@@ -99,6 +99,11 @@ class _InMemoryAccounts(AccountRepository):
         self.staged[account.number] = copy.copy(account)
         self._uow.journal.stage(account.take_new_entries())
 
+    async def expiries_due(self, now: datetime, limit: int) -> list[AccountNumber]:
+        due = {number for number, account in self._store.accounts.items() if account.holds_due(now)}
+        due.update(t.account_number for t in self._store.transactions.values() if t.is_due(now))
+        return sorted(due)[:limit]
+
     async def list(self, query: AccountQuery) -> list[Account]:
         matching = (
             account
@@ -140,6 +145,16 @@ class _InMemoryTransactions(TransactionRepository):
         every = {**self._store.transactions, **self.staged}.values()
         return [t for t in every if t.account_number == number and not t.is_deleted]
 
+    async def pending(self, account_number: AccountNumber) -> list[Transaction]:
+        return sorted(
+            (
+                copy.copy(t)
+                for t in self._of_account(account_number)
+                if t.status is TransactionStatus.PENDING
+            ),
+            key=lambda t: (t.timestamp, t.transaction_id),
+        )
+
     async def list(self, query: TransactionQuery) -> list[Transaction]:
         ordered = sorted(
             self._of_account(query.account_number),
@@ -150,11 +165,15 @@ class _InMemoryTransactions(TransactionRepository):
             for t in ordered
             if (query.after is None or (t.timestamp, t.transaction_id) > query.after)
             and (query.transaction_type is None or t.transaction_type is query.transaction_type)
-            and (query.status is None or t.status is query.status)
+            and (query.status is None or _seen_status(t, query.as_of) is query.status)
             and (query.since is None or t.timestamp >= query.since)
             and (query.until is None or t.timestamp <= query.until)
         )
         return [copy.copy(t) for t in itertools.islice(matching, query.limit)]
+
+
+def _seen_status(transaction: Transaction, now: datetime | None) -> TransactionStatus:
+    return transaction.status if now is None else transaction.seen_at(now).status
 
 
 class _InMemoryApiKeys(ApiKeyRepository):

@@ -81,6 +81,12 @@ class AccountNotEmpty(Conflict):
     code = "account_not_empty"
 
 
+class OverdraftLimitInUse(Conflict):
+    """A lower overdraft limit than the account already uses (its balance less its holds)."""
+
+    code = "overdraft_limit_in_use"
+
+
 class BalanceLimitExceeded(Conflict):
     code = "balance_limit_exceeded"
 

@@ -42,6 +42,7 @@ from bank_domain.use_cases.audit import (
     TransactionHistoryRequest,
 )
 from bank_domain.use_cases.balance import RecalculateBalance, Recalculation
+from bank_domain.use_cases.expiry import ACCOUNTS_PER_SWEEP, ExpireHolds
 from bank_domain.use_cases.journal import (
     BalanceAt,
     BalanceAtTime,
@@ -98,14 +99,17 @@ class Ledger:
         self._open_account = OpenAccount(uow, clock)
         self._update_account = UpdateAccount(uow, clock)
         self._close_account = CloseAccount(uow, clock)
-        self._get_account = GetAccount(uow)
-        self._list_accounts = ListAccounts(uow, cursors)
-        self._post_transaction = PostTransaction(postings or uow, clock)
+        self._get_account = GetAccount(uow, clock)
+        self._list_accounts = ListAccounts(uow, cursors, clock)
+        self._expire_holds = ExpireHolds(uow, clock)
+        self._post_transaction = PostTransaction(
+            postings or uow, clock, expire_account=self._expire_holds.account
+        )
         self._amend_transaction = AmendTransaction(uow, clock)
         self._delete_transaction = DeleteTransaction(uow, clock)
-        self._get_transaction = GetTransaction(uow)
-        self._list_transactions = ListTransactions(uow, cursors)
-        self._transaction_history = TransactionHistory(uow, cursors)
+        self._get_transaction = GetTransaction(uow, clock)
+        self._list_transactions = ListTransactions(uow, cursors, clock)
+        self._transaction_history = TransactionHistory(uow, cursors, clock)
         self._list_events = ListEvents(uow, cursors)
         self._recalculate_balance = RecalculateBalance(uow, clock)
         self._list_entries = ListEntries(uow, cursors)
@@ -157,6 +161,12 @@ class Ledger:
 
     async def list_events(self, query: ListEventsQuery) -> Page[Event]:
         return await self._list_events(query)
+
+    async def expire_holds(self, limit: int = ACCOUNTS_PER_SWEEP) -> int:
+        """Records the expiries that have come, on up to ``limit`` accounts (what the server's
+        sweeper calls every so often); how many transactions expired. Reads show an expiry
+        from its instant whether or not this has run."""
+        return await self._expire_holds.sweep(limit)
 
     async def recalculate_balance(
         self, account_number: str, *, actor: Actor = MASTER

@@ -105,3 +105,9 @@ def deposit_amount(value: object, field: str) -> Money:
     if money.amount > MAX_AMOUNT:
         raise InvalidValue(field, f"An amount is at most {MAX_AMOUNT}.")
     return money
+
+
+def overdraft_limit(value: object) -> Money:
+    """An account's overdraft limit: how far below zero its balance may go; from 0 to
+    MAX_AMOUNT, the bounds of an amount."""
+    return deposit_amount(value, "overdraft_limit")

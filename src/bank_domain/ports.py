@@ -44,6 +44,9 @@ class TransactionQuery:
     status: TransactionStatus | None = None
     since: datetime | None = None
     until: datetime | None = None
+    as_of: datetime | None = None
+    """The moment the status filter is judged at: a pending transaction whose expires_at has
+    come by then is cancelled (``Transaction.is_due``), recorded or not. None: as stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,12 @@ class AccountRepository(abc.ABC):
         entries it made (``take_new_entries``): a balance never moves without its entry."""
 
     @abc.abstractmethod
+    async def expiries_due(self, now: datetime, limit: int) -> list[AccountNumber]:
+        """Up to ``limit`` accounts, in account-number order, with an expiry to record by
+        ``now``: a pending transaction whose expires_at has come, or a ``next_hold_expiry``
+        that has (which an expiry recorded then makes exact again)."""
+
+    @abc.abstractmethod
     async def list(self, query: AccountQuery) -> list[Account]: ...
 
 
@@ -149,6 +158,11 @@ class TransactionRepository(abc.ABC):
 
     @abc.abstractmethod
     async def save(self, transaction: Transaction) -> None: ...
+
+    @abc.abstractmethod
+    async def pending(self, account_number: AccountNumber) -> list[Transaction]:
+        """The account's pending transactions that are not deleted, as stored (those due to
+        expire included), in (timestamp, transaction_id) order."""
 
     @abc.abstractmethod
     async def list(self, query: TransactionQuery) -> list[Transaction]: ...

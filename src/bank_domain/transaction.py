@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
 from bank_domain.choices import parse_choice
-from bank_domain.errors import InvalidStatusChange, VersionMismatch
+from bank_domain.errors import InvalidStatusChange, InvalidValue, VersionMismatch
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money
 from bank_domain.text import free_text
 
 MAX_DESCRIPTION_LENGTH: Final = 500
+MAX_EXPIRY: Final = timedelta(days=30)
+"""How far ahead of now a pending transaction's expires_at may be."""
 
 
 class TransactionType(StrEnum):
@@ -71,6 +74,29 @@ def description(value: object) -> str | None:
     return free_text("description", value, MAX_DESCRIPTION_LENGTH)
 
 
+def expiry(value: datetime | None, now: datetime) -> datetime | None:
+    """A pending transaction's expires_at: a moment with its UTC offset, after ``now`` and at
+    most 30 days after it; None: it never expires."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue("expires_at", "expires_at is an RFC 3339 time with a UTC offset.")
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidValue("expires_at", "expires_at is out of the range of times.") from None
+    if moment <= now:
+        raise InvalidValue("expires_at", "expires_at is in the future.")
+    if moment > now + MAX_EXPIRY:
+        raise InvalidValue("expires_at", "expires_at is at most 30 days ahead.")
+    return moment
+
+
+def _only_while_pending(status: TransactionStatus, expires_at: datetime | None) -> None:
+    if expires_at is not None and status is not TransactionStatus.PENDING:
+        raise InvalidValue("expires_at", "Only a pending transaction has an expires_at.")
+
+
 @dataclass(eq=False, slots=True)
 class Transaction:
     transaction_id: TransactionId
@@ -84,6 +110,9 @@ class Transaction:
     balance_after: Money | None = None
     deleted_at: datetime | None = None
     version: int = 1
+    expires_at: datetime | None = None
+    """Only while pending: when it cancels itself (``expire``). Kept once it has expired, to
+    tell when; cleared when a request resolves it."""
 
     def __copy__(self) -> Transaction:
         # copy.copy's generic way for a slotted dataclass costs three times this, and every
@@ -100,9 +129,11 @@ class Transaction:
         description: str | None,
         status: TransactionStatus,
         now: datetime,
+        expires_at: datetime | None = None,
     ) -> Transaction:
         """A transaction made now, at version 1, not yet accepted by its account (which sets
-        balance_after)."""
+        balance_after). ``expires_at`` (already checked by ``expiry``) only on a pending one."""
+        _only_while_pending(status, expires_at)
         return cls(
             transaction_id=transaction_id,
             account_number=account_number,
@@ -112,6 +143,7 @@ class Transaction:
             status=status,
             timestamp=now,
             updated_at=now,
+            expires_at=expires_at,
         )
 
     @property
@@ -124,6 +156,44 @@ class Transaction:
         if self.status is not TransactionStatus.SUCCESS or self.is_deleted:
             return Money.zero()
         return self.amount if self.transaction_type is TransactionType.DEPOSIT else -self.amount
+
+    @property
+    def hold(self) -> Money:
+        """What this transaction holds of its account's available balance: a pending
+        withdrawal's amount (a hold), else nothing."""
+        if (
+            self.status is not TransactionStatus.PENDING
+            or self.transaction_type is not TransactionType.WITHDRAWAL
+            or self.is_deleted
+        ):
+            return Money.zero()
+        return self.amount
+
+    def is_due(self, now: datetime) -> bool:
+        """Whether this pending transaction's expires_at has come: it is cancelled from that
+        instant, whether or not the store has recorded it yet."""
+        return (
+            self.expires_at is not None
+            and self.status is TransactionStatus.PENDING
+            and not self.is_deleted
+            and self.expires_at <= now
+        )
+
+    def expire(self) -> None:
+        """Cancels a due transaction by itself: the one change an expiry makes, the same
+        whenever it is recorded (so every read before the record shows what it will be)."""
+        if self.expires_at is None or self.status is not TransactionStatus.PENDING:
+            raise ValueError(f"Transaction {self.transaction_id} has no expiry to reach.")
+        self.status = TransactionStatus.CANCELLED
+        self._touch(self.expires_at)
+
+    def seen_at(self, now: datetime) -> Transaction:
+        """This transaction as every read shows it at ``now``: cancelled once it is due."""
+        if not self.is_due(now):
+            return self
+        seen = copy.copy(self)
+        seen.expire()
+        return seen
 
     def expect_version(self, expected: int | None) -> None:
         """Refuses a change made against a version that is no longer this one (If-Match)."""
@@ -139,10 +209,12 @@ class Transaction:
         transaction_type: TransactionType,
         description: str | None,
         status: TransactionStatus,
+        expires_at: datetime | None = None,
     ) -> bool:
         """Whether a repeated posting with this id asks for exactly what is stored (a retry)."""
         return (
-            not self.is_deleted
+            self.expires_at == expires_at
+            and not self.is_deleted
             and self.account_number == account_number
             and self.amount == amount
             and self.transaction_type is transaction_type
@@ -158,9 +230,12 @@ class Transaction:
         transaction_type: TransactionType | None = None,
         description: str | Unset | None = UNSET,
         status: TransactionStatus | None = None,
+        expires_at: datetime | Unset | None = UNSET,
     ) -> bool:
         """Applies the changes asked for; returns whether anything changed. A change moves the
-        version on by one; a request that changes nothing leaves it alone."""
+        version on by one; a request that changes nothing leaves it alone. ``expires_at``
+        (checked by ``expiry``) is only for a transaction that stays pending; one that leaves
+        pending loses its expires_at."""
         if (
             status is not None
             and status is not self.status
@@ -170,7 +245,15 @@ class Transaction:
                 f"A {self.status} transaction cannot become {status}"
                 + (": failed and cancelled are final." if self.status.is_final else ".")
             )
-        before = (self.amount, self.transaction_type, self.description, self.status)
+        if not isinstance(expires_at, Unset):
+            _only_while_pending(status or self.status, expires_at)
+        before = (
+            self.amount,
+            self.transaction_type,
+            self.description,
+            self.status,
+            self.expires_at,
+        )
         if amount is not None:
             self.amount = amount
         if transaction_type is not None:
@@ -179,7 +262,17 @@ class Transaction:
             self.description = description
         if status is not None:
             self.status = status
-        changed = before != (self.amount, self.transaction_type, self.description, self.status)
+        if not isinstance(expires_at, Unset) and self.status is TransactionStatus.PENDING:
+            self.expires_at = expires_at  # (a null one for a transaction not pending: no change)
+        if before[3] is TransactionStatus.PENDING and self.status is not TransactionStatus.PENDING:
+            self.expires_at = None  # resolved by a request: it no longer expires
+        changed = before != (
+            self.amount,
+            self.transaction_type,
+            self.description,
+            self.status,
+            self.expires_at,
+        )
         if changed:
             self._touch(now)
         return changed

@@ -12,6 +12,7 @@ from bank_web.access_log import log_request
 from bank_web.body_limit import BodySizeLimit
 from bank_web.containers import Container
 from bank_web.edge import RequestEdge
+from bank_web.expiry_sweeper import expiry_sweeper
 from bank_web.openapi import install_openapi
 from bank_web.problems import UnexpectedErrors, install_problem_handlers
 from bank_web.request_outcomes import RequestObserver, RequestOutcomes
@@ -33,6 +34,12 @@ Amounts are exact decimals with at most 2 places, sent and returned as JSON numb
 changed first (412). Every answer carries `X-Request-Id` (yours, when you send a valid one):
 problems, events and a transaction's history name the request by it.
 
+An account's `available_balance` is `balance + overdraft_limit - held` (its `pending`
+withdrawals, holds, that have not expired) and no change takes it below 0 (409
+`insufficient_funds`); lowering `overdraft_limit` below what the account uses is a 409
+`overdraft_limit_in_use`. A pending transaction whose `expires_at` has come is `cancelled`
+from that instant (a later status change: 409 `invalid_status_change`).
+
 Every route under `/v1` needs `Authorization: Bearer <key>`: the master key (`BANK_MASTER_KEY`)
 or a key made with `POST /v1/api-keys`. Each operation names the scope it needs (`x-scope`, and
 its `security`): no valid key is a 401 `unauthenticated`, a key without the scope a 403
@@ -51,7 +58,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         # full passes, which otherwise walk it all and stall every request for tens of ms.
         gc.freeze()
         try:
-            yield
+            async with expiry_sweeper(container.ledger(), settings.expiry_sweep_seconds):
+                yield
         finally:
             await container.store().dispose()
 

@@ -22,6 +22,8 @@ _ACCOUNT: Final[dict[str, Any]] = {
     "customer_name": "Ada Lovelace",
     "account_type": "checking",
     "balance": Decimal("300.00"),
+    "overdraft_limit": Decimal("100.00"),
+    "available_balance": Decimal("350.00"),
     "status": "active",
     "created_at": "2026-11-25T18:42:32.123456Z",
     "updated_at": "2026-11-25T18:45:01.000001Z",
@@ -38,6 +40,7 @@ _TRANSACTION: Final[dict[str, Any]] = {
     "updated_at": "2026-11-25T18:43:00.000000Z",
     "balance_after": Decimal("500.00"),
     "version": 1,
+    "expires_at": None,
 }
 _API_KEY: Final[dict[str, Any]] = {
     "key_id": _KEY_ID,

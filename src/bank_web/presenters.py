@@ -24,6 +24,8 @@ def account(account: Account) -> dict[str, Any]:
         "customer_name": account.customer_name,
         "account_type": account.account_type.value,
         "balance": account.balance.amount,
+        "overdraft_limit": account.overdraft_limit.amount,
+        "available_balance": account.available_balance.amount,
         "status": account.status.value,
         "created_at": account.created_at,
         "updated_at": account.updated_at,
@@ -43,6 +45,7 @@ def transaction(transaction: Transaction) -> dict[str, Any]:
         "updated_at": transaction.updated_at,
         "balance_after": _amount(transaction.balance_after),
         "version": transaction.version,
+        "expires_at": transaction.expires_at,
     }
 
 
@@ -105,8 +108,7 @@ def transaction_version(version: TransactionChange) -> dict[str, Any]:
         "transaction_type": transaction.transaction_type.value,
         "description": transaction.description,
         "status": transaction.status.value,
-        # A transaction has no expiry until holds (API.md section 12) are built.
-        "expires_at": None,
+        "expires_at": transaction.expires_at,
         "balance_after": _amount(transaction.balance_after),
     }
 

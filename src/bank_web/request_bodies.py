@@ -29,7 +29,7 @@ from bank_domain.actors import MASTER, Actor
 from bank_domain.api_keys import MAX_KEY_ACCOUNTS, MAX_KEY_NAME_LENGTH, Scope
 from bank_domain.errors import InvalidValue
 from bank_domain.identifiers import ACCOUNT_NUMBER_PATTERN, TRANSACTION_ID_PATTERN
-from bank_domain.money import Money, deposit_amount, transaction_amount
+from bank_domain.money import Money, deposit_amount, overdraft_limit, transaction_amount
 from bank_domain.transaction import MAX_DESCRIPTION_LENGTH, TransactionStatus, TransactionType
 
 TEXT_PATTERN_MARK: Final = "x-bank-text"
@@ -42,10 +42,10 @@ MONEY_SCHEMA_MARK: Final = "x-bank-money"
 after FastAPI's own schema models (which hold bounds as floats) are done with the document."""
 
 
-def _read_by(rule: Callable[[object, str], Money]) -> PlainValidator:
+def _read_by(rule: Callable[[object, str], Money], field: str = "amount") -> PlainValidator:
     def read(value: Any) -> Decimal:
         try:
-            return rule(value, "amount").amount
+            return rule(value, field).amount
         except InvalidValue as error:
             raise PydanticCustomError("amount", error.detail) from None
 
@@ -60,6 +60,14 @@ DepositIn = Annotated[
     Decimal, _read_by(deposit_amount), WithJsonSchema({MONEY_SCHEMA_MARK: "deposit"})
 ]
 """An amount that may be zero (an initial deposit)."""
+OverdraftLimitIn = Annotated[
+    Decimal,
+    _read_by(lambda value, _: overdraft_limit(value), "overdraft_limit"),
+    WithJsonSchema(
+        {MONEY_SCHEMA_MARK: "deposit", "description": "How far below zero the balance may go."}
+    ),
+]
+"""An overdraft limit: from 0 to the largest amount."""
 
 AccountNumberIn = Annotated[
     str,
@@ -119,6 +127,7 @@ class AccountCreate(RequestBody):
         default=Decimal(0),
         description="Posted as a real deposit transaction described 'Initial deposit'.",
     )
+    overdraft_limit: OverdraftLimitIn = Decimal(0)
 
 
 class PartialRequestBody(RequestBody):
@@ -139,6 +148,7 @@ class AccountPatch(PartialRequestBody):
     customer_name: CustomerNameIn | SkipJsonSchema[None] = None
     account_type: AccountType | SkipJsonSchema[None] = None
     status: AccountStatus | SkipJsonSchema[None] = None
+    overdraft_limit: OverdraftLimitIn | SkipJsonSchema[None] = None
 
 
 class AccountPut(RequestBody):
@@ -147,46 +157,8 @@ class AccountPut(RequestBody):
     status: AccountStatus | None = Field(
         default=None, description="Left out (or null), the status stays as it is."
     )
-
-
-class TransactionCreate(RequestBody):
-    transaction_id: TransactionIdIn | None = Field(
-        default=None,
-        description="Generated when left out (or null); a retry with the same id is safe.",
-    )
-    account_number: AccountNumberIn
-    amount: AmountIn
-    transaction_type: TransactionType
-    description: DescriptionIn = None
-    status: TransactionStatus = TransactionStatus.SUCCESS
-
-    def command(self, actor: Actor = MASTER) -> PostTransactionCommand:
-        return PostTransactionCommand(
-            actor=actor,
-            account_number=self.account_number,
-            amount=self.amount,
-            transaction_type=self.transaction_type,
-            transaction_id=self.transaction_id,
-            description=self.description,
-            status=self.status,
-        )
-
-
-class TransactionPatch(PartialRequestBody):
-    nullable = frozenset({"description"})
-
-    amount: AmountIn | SkipJsonSchema[None] = None
-    transaction_type: TransactionType | SkipJsonSchema[None] = None
-    description: DescriptionIn = None
-    status: TransactionStatus | SkipJsonSchema[None] = None
-
-
-class TransactionPut(RequestBody):
-    amount: AmountIn
-    transaction_type: TransactionType
-    description: DescriptionIn = None
-    status: TransactionStatus | None = Field(
-        default=None, description="Left out (or null), the status stays as it is."
+    overdraft_limit: OverdraftLimitIn | None = Field(
+        default=None, description="Left out (or null), the overdraft limit stays as it is."
     )
 
 
@@ -200,6 +172,64 @@ def _rfc_3339_moment(value: object) -> object:
 _RFC_3339: Final = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
+
+ExpiresAtIn = Annotated[
+    datetime | None,
+    BeforeValidator(_rfc_3339_moment),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
+            # No example: any fixed moment is soon in the past, or more than 30 days ahead.
+            "description": "Only on a pending transaction: when it cancels itself (in the "
+            "future, at most 30 days ahead); null: never.",
+        }
+    ),
+]
+
+
+class TransactionCreate(RequestBody):
+    transaction_id: TransactionIdIn | None = Field(
+        default=None,
+        description="Generated when left out (or null); a retry with the same id is safe.",
+    )
+    account_number: AccountNumberIn
+    amount: AmountIn
+    transaction_type: TransactionType
+    description: DescriptionIn = None
+    status: TransactionStatus = TransactionStatus.SUCCESS
+    expires_at: ExpiresAtIn = None
+
+    def command(self, actor: Actor = MASTER) -> PostTransactionCommand:
+        return PostTransactionCommand(
+            actor=actor,
+            account_number=self.account_number,
+            amount=self.amount,
+            transaction_type=self.transaction_type,
+            transaction_id=self.transaction_id,
+            description=self.description,
+            status=self.status,
+            expires_at=self.expires_at,
+        )
+
+
+class TransactionPatch(PartialRequestBody):
+    nullable = frozenset({"description", "expires_at"})
+
+    amount: AmountIn | SkipJsonSchema[None] = None
+    transaction_type: TransactionType | SkipJsonSchema[None] = None
+    description: DescriptionIn = None
+    status: TransactionStatus | SkipJsonSchema[None] = None
+    expires_at: ExpiresAtIn = None
+
+
+class TransactionPut(RequestBody):
+    amount: AmountIn
+    transaction_type: TransactionType
+    description: DescriptionIn = None
+    status: TransactionStatus | None = Field(
+        default=None, description="Left out (or null), the status stays as it is."
+    )
+    expires_at: ExpiresAtIn = None
 
 
 class ApiKeyCreate(RequestBody):

@@ -30,6 +30,11 @@ class AccountOut(BaseModel):
     customer_name: str
     account_type: AccountType
     balance: MoneyOut
+    overdraft_limit: MoneyOut = Field(description="How far below zero the balance may go.")
+    available_balance: MoneyOut = Field(
+        description="balance + overdraft_limit - held (the pending withdrawals that have not "
+        "expired); never below 0."
+    )
     status: AccountStatus
     created_at: Timestamp
     updated_at: Timestamp
@@ -64,6 +69,10 @@ class TransactionOut(BaseModel):
     balance_after: BalanceAfter
     version: int = Field(
         description='1 when posted, +1 with every change; the ETag is "<version>".'
+    )
+    expires_at: Timestamp | None = Field(
+        description="Only on a pending transaction: when it cancels itself (kept, once it "
+        "has, to tell when)."
     )
 
 
@@ -110,7 +119,7 @@ class TransactionVersionOut(BaseModel):
     transaction_type: TransactionType
     description: str | None
     status: TransactionStatus
-    expires_at: Timestamp | None = Field(description="null: no transaction expires yet.")
+    expires_at: Timestamp | None = Field(description="When a pending transaction expires.")
     balance_after: BalanceAfter
 
 

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         gt=0,
         description="PostgreSQL cancels a read's statement after this long (answered 503).",
     )
+    expiry_sweep_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often each server process records the expiries of pending "
+        "transactions that have come (reads show them from the instant regardless).",
+    )
     body_limit_bytes: int = Field(
         default=1024 * 1024,
         gt=0,

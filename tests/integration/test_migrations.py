@@ -39,6 +39,7 @@ from bank_domain import (
     AccountNumber,
     AccountType,
     EventType,
+    InsufficientFunds,
     JournalEntry,
     Ledger,
     ListEntriesQuery,
@@ -50,6 +51,7 @@ from bank_domain import (
     TransactionId,
     TransactionStatus,
     TransactionType,
+    UpdateAccountCommand,
 )
 from bank_domain.actors import MASTER
 from bank_domain.journal import EMPTY_CHAIN
@@ -68,13 +70,29 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 JOURNAL_HEAD_COLUMNS = ("journal_entry_id", "journal_hash", "journal_posted_at")
+HOLDS_ACCOUNT_COLUMNS = ("overdraft_limit_cents", "held_cents", "next_hold_expiry")
+
+
+def account_row_before_holds(account: Account) -> dict[str, Any]:
+    """An account's row as a revision before 0007_holds stores it."""
+    row = account_to_row(account)
+    for column in HOLDS_ACCOUNT_COLUMNS:
+        del row[column]
+    return row
 
 
 def account_row_before_the_journal(account: Account) -> dict[str, Any]:
     """An account's row as a revision before 0006_journal stores it: without its journal's head."""
-    row = account_to_row(account)
+    row = account_row_before_holds(account)
     for column in JOURNAL_HEAD_COLUMNS:
         del row[column]
+    return row
+
+
+def transaction_row_before_holds(transaction: Transaction) -> dict[str, Any]:
+    """A transaction's row as a revision before 0007_holds stores it: without expires_at."""
+    row = transaction_to_row(transaction)
+    del row["expires_at"]
     return row
 
 
@@ -221,7 +239,7 @@ async def test_transactions_stored_before_versions_read_version_1(
     def store_rows_without_versions(connection: Connection) -> None:
         connection.execute(insert(accounts).values(account_row_before_the_journal(account)))
         for transaction in stored:
-            row = transaction_to_row(transaction)
+            row = transaction_row_before_holds(transaction)
             del row["version"]
             connection.execute(insert(transactions).values(row))
         connection.commit()
@@ -270,7 +288,7 @@ async def test_a_database_from_before_events_upgrades_and_records_events(
 
     def store_rows(connection: Connection) -> None:
         connection.execute(insert(accounts).values(account_row_before_the_journal(account)))
-        connection.execute(insert(transactions).values(transaction_to_row(earlier)))
+        connection.execute(insert(transactions).values(transaction_row_before_holds(earlier)))
         connection.commit()
 
     await run_on(empty_database_url, store_rows)
@@ -449,7 +467,7 @@ async def test_a_database_from_before_the_journal_gets_each_account_s_journal_fr
             insert(accounts), [account_row_before_the_journal(a) for a in accounts_before]
         )
         history = [*BUSY_HISTORY, *CLOSED_HISTORY, *BULK_HISTORY]
-        connection.execute(insert(transactions), [transaction_to_row(t) for t in history])
+        connection.execute(insert(transactions), [transaction_row_before_holds(t) for t in history])
         connection.commit()
 
     await run_on(empty_database_url, store_rows)
@@ -534,3 +552,70 @@ async def test_downgrading_from_the_journal_removes_it_and_upgrading_again_rebui
         assert (await ledger.verify_account(number)).sound
     finally:
         await store.dispose()
+
+
+async def test_a_database_from_before_holds_keeps_its_balances_and_its_pending_withdrawals_hold(
+    empty_database_url: str,
+) -> None:
+    """Migration 0007_holds on a database with data: every balance and journal stays as it was
+    and verifies; each account's pending withdrawals become its holds; the new CHECKs then let
+    a balance go below zero within an overdraft limit, and no further."""
+    await upgrade(empty_database_url, "0005_events")
+    accounts_before = [account_before_journal(BUSY, "115.00"), account_before_journal(BULK, "1.00")]
+    history = [
+        *BUSY_HISTORY,
+        stored_before_journal(BUSY, "40.00", WITHDRAWAL, TransactionStatus.PENDING, seconds=7),
+        stored_before_journal(BUSY, "5.00", WITHDRAWAL, TransactionStatus.PENDING, seconds=8),
+        stored_before_journal(
+            BUSY, "6.00", WITHDRAWAL, TransactionStatus.PENDING, seconds=9, deleted=True
+        ),
+        stored_before_journal(BULK, "1.00", DEPOSIT, seconds=1),
+    ]
+
+    def store_rows(connection: Connection) -> None:
+        connection.execute(
+            insert(accounts), [account_row_before_the_journal(a) for a in accounts_before]
+        )
+        connection.execute(insert(transactions), [transaction_row_before_holds(t) for t in history])
+        connection.commit()
+
+    await run_on(empty_database_url, store_rows)
+    await upgrade(empty_database_url, "0006_journal")
+    await upgrade(empty_database_url, "0007_holds")
+
+    store = open_store(empty_database_url)
+    try:
+        ledger = Ledger(store.unit_of_work, postings=store.posting_unit_of_work)
+        checks = {c.account_number.value: c async for c in ledger.verify_every_journal()}
+        busy = await ledger.get_account(BUSY)
+        bulk = await ledger.get_account(BULK)
+        await ledger.update_account(UpdateAccountCommand(BULK, overdraft_limit="10"))
+        overdrawn = await ledger.post_transaction(PostTransactionCommand(BULK, "11", "withdrawal"))
+        with pytest.raises(InsufficientFunds):
+            await ledger.post_transaction(PostTransactionCommand(BULK, "0.01", "withdrawal"))
+        after = await ledger.verify_account(BULK)
+    finally:
+        await store.dispose()
+
+    assert all(check.sound for check in checks.values())
+    assert (busy.balance, busy.held, busy.available_balance) == (
+        Money.parse("115.00"),
+        Money.parse("45.00"),
+        Money.parse("70.00"),
+    )
+    assert (bulk.balance, bulk.overdraft_limit, bulk.held) == (
+        Money.parse("1.00"),
+        Money.zero(),
+        Money.zero(),
+    )
+    assert overdrawn.transaction.balance_after == Money.parse("-10.00")
+    assert after.sound
+    assert after.balance == Money.parse("-10.00")
+
+    def below_the_limit(connection: Connection) -> None:
+        connection.execute(
+            update(accounts).where(accounts.c.account_number == BULK).values(balance_cents=-1001)
+        )
+
+    with pytest.raises(IntegrityError):
+        await run_on(empty_database_url, below_the_limit)

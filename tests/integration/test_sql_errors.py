@@ -192,7 +192,7 @@ async def test_a_change_the_schema_refuses_is_a_defect_not_an_outage_and_stores_
     with pytest.raises(IntegrityError) as raised:
         await save_overdrawn()
     assert not isinstance(raised.value, StorageUnavailable)
-    assert "ck_accounts_balance_not_negative" in str(raised.value)
+    assert "ck_accounts_available_not_negative" in str(raised.value)
     async with sql_store.unit_of_work() as uow:
         kept = await uow.accounts.get(account.number)
     assert kept is not None
@@ -216,7 +216,7 @@ async def test_a_grouped_posting_the_schema_refuses_is_a_defect_not_an_outage(
             await uow.accounts.save(locked)
             await uow.commit()
 
-    with pytest.raises(Exception, match="ck_accounts_balance_not_negative") as raised:
+    with pytest.raises(Exception, match="ck_accounts_available_not_negative") as raised:
         await asyncio.wait_for(post_overdrawn(), timeout=10)
     assert not isinstance(raised.value, StorageUnavailable)
     async with postgres_store.unit_of_work() as uow:

@@ -59,6 +59,9 @@ class AccountChanges(TypedDict, total=False):
     version: int
     closed_at: datetime | None
     journal: ChainHead
+    overdraft_limit: Money
+    held: Money
+    next_hold_expiry: datetime | None
 
 
 class TransactionChanges(TypedDict, total=False):
@@ -72,6 +75,7 @@ class TransactionChanges(TypedDict, total=False):
     balance_after: Money | None
     deleted_at: datetime | None
     version: int
+    expires_at: datetime | None
 
 
 class TransactionFilters(TypedDict, total=False):
@@ -532,6 +536,139 @@ async def test_sum_of_amounts_is_exact_at_the_largest_amounts(store: Store) -> N
         total = await uow.journal.sum_of_amounts(account.number)
 
     assert total == Money(Decimal("99000000000000.01"))
+
+
+# --- Overdraft limits and holds --------------------------------------------------------------
+
+
+async def test_an_account_keeps_its_overdraft_limit_holds_and_a_balance_below_zero(
+    store: Store,
+) -> None:
+    account = an_account(
+        balance=Money(Decimal("-999999999999.99")),
+        overdraft_limit=Money(MAX_AMOUNT),
+        held=Money(Decimal("0.01")),
+        next_hold_expiry=datetime(2031, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    )
+    await add(store, account)
+
+    async with store.unit_of_work() as uow:
+        loaded = await uow.accounts.get(account.number)
+        locked = await uow.accounts.get_for_update(account.number)
+        assert locked is not None
+        locked.overdraft_limit, locked.held = Money(Decimal("5.00")), Money(Decimal("0.00"))
+        locked.balance, locked.next_hold_expiry = Money(Decimal("-5.00")), None
+        await uow.accounts.save(locked)
+        await uow.commit()
+
+    assert same_fields(loaded, account)
+    assert loaded is not None
+    assert loaded.available_balance == Money(Decimal("0.00"))
+    assert_utc(loaded.next_hold_expiry)
+    async with store.unit_of_work() as uow:
+        assert same_fields(await uow.accounts.get(account.number), locked)
+
+
+async def test_a_transaction_keeps_its_expiry_and_a_balance_after_below_zero(
+    store: Store,
+) -> None:
+    account = an_account()
+    pending = a_transaction(
+        account,
+        status=TransactionStatus.PENDING,
+        transaction_type=TransactionType.WITHDRAWAL,
+        expires_at=datetime(2030, 5, 6, 7, 8, 9, 10, tzinfo=INDIA),
+    )
+    overdrawn = a_transaction(account, balance_after=Money(Decimal("-1000000000000.00")))
+    await add(store, account, pending, overdrawn)
+
+    async with store.unit_of_work() as uow:
+        assert same_fields(await uow.transactions.get(pending.transaction_id), pending)
+        assert same_fields(await uow.transactions.get(overdrawn.transaction_id), overdrawn)
+
+
+async def test_pending_finds_an_account_s_pending_transactions_that_are_not_deleted(
+    store: Store,
+) -> None:
+    account, other = an_account(), an_account()
+    later = a_transaction(
+        account, status=TransactionStatus.PENDING, timestamp=T0 + timedelta(seconds=1)
+    )
+    earlier = a_transaction(account, status=TransactionStatus.PENDING)
+    await add(
+        store,
+        account,
+        other,
+        later,
+        earlier,
+        a_transaction(account),
+        a_transaction(account, status=TransactionStatus.PENDING, deleted_at=T0),
+        a_transaction(other, status=TransactionStatus.PENDING),
+    )
+
+    async with store.unit_of_work(read_only=True) as uow:
+        found = await uow.transactions.pending(account.number)
+
+    assert [t.transaction_id for t in found] == [earlier.transaction_id, later.transaction_id]
+
+
+async def test_expiries_due_finds_passed_bounds_and_due_transactions_in_number_order(
+    store: Store,
+) -> None:
+    numbers = [AccountNumber(f"{n:010d}") for n in range(1, 6)]
+    bound_passed = an_account(numbers[3], next_hold_expiry=T0)
+    bound_ahead = an_account(numbers[0], next_hold_expiry=T0 + timedelta(microseconds=1))
+    with_due, with_none, deleted = (an_account(n) for n in (numbers[1], numbers[2], numbers[4]))
+    await add(
+        store,
+        bound_passed,
+        bound_ahead,
+        with_due,
+        with_none,
+        deleted,
+        a_transaction(with_due, status=TransactionStatus.PENDING, expires_at=T0),
+        a_transaction(with_due, status=TransactionStatus.PENDING, expires_at=T0),
+        a_transaction(
+            with_none, status=TransactionStatus.PENDING, expires_at=T0 + timedelta(seconds=1)
+        ),
+        a_transaction(with_none, status=TransactionStatus.CANCELLED, expires_at=T0),
+        a_transaction(deleted, status=TransactionStatus.PENDING, expires_at=T0, deleted_at=T0),
+    )
+
+    async with store.unit_of_work(read_only=True) as uow:
+        due = await uow.accounts.expiries_due(T0, limit=10)
+        first = await uow.accounts.expiries_due(T0, limit=1)
+        later = await uow.accounts.expiries_due(T0 + timedelta(seconds=1), limit=10)
+
+    assert due == [numbers[1], numbers[3]]
+    assert first == [numbers[1]]
+    assert later == numbers[:4]
+
+
+async def test_the_status_filter_judges_expiries_at_the_moment_asked(store: Store) -> None:
+    account = an_account()
+    due = a_transaction(account, status=TransactionStatus.PENDING, expires_at=T0)
+    ahead = a_transaction(
+        account, status=TransactionStatus.PENDING, expires_at=T0 + timedelta(microseconds=1)
+    )
+    never = a_transaction(account, status=TransactionStatus.PENDING)
+    cancelled = a_transaction(account, status=TransactionStatus.CANCELLED)
+    await add(store, account, due, ahead, never, cancelled)
+
+    async def listed(status: TransactionStatus, as_of: datetime | None) -> set[TransactionId]:
+        async with store.unit_of_work(read_only=True) as uow:
+            query = TransactionQuery(account.number, limit=10, status=status, as_of=as_of)
+            return {t.transaction_id for t in await uow.transactions.list(query)}
+
+    pending, gone = TransactionStatus.PENDING, TransactionStatus.CANCELLED
+    assert await listed(pending, T0) == {ahead.transaction_id, never.transaction_id}
+    assert await listed(gone, T0) == {due.transaction_id, cancelled.transaction_id}
+    assert await listed(pending, None) == {
+        due.transaction_id,
+        ahead.transaction_id,
+        never.transaction_id,
+    }
+    assert await listed(gone, None) == {cancelled.transaction_id}
 
 
 # --- API keys -------------------------------------------------------------------------------

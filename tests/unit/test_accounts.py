@@ -440,6 +440,10 @@ class TestCloseAccount:
         spent = (await post(ledger, number, "40", "withdrawal")).transaction
         pending = (await post(ledger, number, "3", status="pending")).transaction
         opening = (await every_transaction(ledger, number))[0]
+        # v2: an account with a pending transaction does not close; this one is settled.
+        await ledger.amend_transaction(
+            AmendTransactionCommand(str(pending.transaction_id), status="failed")
+        )
 
         await ledger.close_account(CloseAccountCommand(number))
 
@@ -480,18 +484,28 @@ class TestCloseAccount:
         with pytest.raises(AccountNotFound):
             await ledger.get_account(number)
 
-    async def test_a_pending_transaction_of_a_closed_account_cannot_move_money(
+    async def test_a_pending_transaction_keeps_its_account_open_and_a_closed_one_s_stay_put(
         self, ledger: Ledger
     ) -> None:
+        """v2 (API.md section 2): an account with a pending transaction does not close (409
+        ``account_not_empty``); once closed, its transactions change no more."""
         number = number_of(await open_account(ledger))
         pending = (await post(ledger, number, "9", status="pending")).transaction
+        with pytest.raises(AccountNotEmpty):
+            await ledger.close_account(CloseAccountCommand(number))
+        assert (await ledger.get_transaction(str(pending.transaction_id))).status is (
+            TransactionStatus.PENDING
+        )
+        await ledger.amend_transaction(
+            AmendTransactionCommand(str(pending.transaction_id), status="failed")
+        )
         await ledger.close_account(CloseAccountCommand(number))
         with pytest.raises(AccountNotFound):
             await ledger.amend_transaction(
-                AmendTransactionCommand(str(pending.transaction_id), status="success")
+                AmendTransactionCommand(str(pending.transaction_id), description="late")
             )
         assert (await ledger.get_transaction(str(pending.transaction_id))).status is (
-            TransactionStatus.PENDING
+            TransactionStatus.FAILED
         )
 
     async def test_closing_an_unknown_account_is_not_found(self, ledger: Ledger) -> None:

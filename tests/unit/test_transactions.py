@@ -179,18 +179,22 @@ class TestPost:
         assert t.balance_after is None
         account = await ledger.get_account(number)
         assert account.balance.amount == 5
-        assert account.version == 1
+        # v2: a pending withdrawal is a hold, a change of the account's available balance.
+        is_hold = (kind, status) == ("withdrawal", "pending")
+        assert account.version == (2 if is_hold else 1)
+        assert account.available_balance.amount == (2 if is_hold else 5)
         assert (await ledger.get_transaction(str(t.transaction_id))).balance_after is None
 
-    async def test_a_pending_withdrawal_larger_than_the_balance_waits(self, ledger: Ledger) -> None:
+    async def test_a_pending_withdrawal_larger_than_the_balance_is_refused(
+        self, ledger: Ledger, store: InMemoryStore
+    ) -> None:
+        """v2 (API.md section 12): a hold must fit the available balance when posted."""
         number = number_of(await open_account(ledger, "5"))
-        pending = await post(ledger, number, "50", "withdrawal", status="pending")
-        assert await balance_of(ledger, number) == 5
+        stored_before = dict(store.transactions)
         with pytest.raises(InsufficientFunds):
-            await amend(ledger, pending.transaction.transaction_id, status="success")
-        assert (await ledger.get_transaction(str(pending.transaction.transaction_id))).status is (
-            TransactionStatus.PENDING
-        )
+            await post(ledger, number, "50", "withdrawal", status="pending")
+        assert await balance_of(ledger, number) == 5
+        assert store.transactions == stored_before
 
     async def test_a_retry_with_the_same_fields_returns_the_stored_one_and_moves_nothing(
         self, ledger: Ledger, clock: SteppingClock
@@ -405,7 +409,8 @@ class TestAmend:
         assert done.status is TransactionStatus.SUCCESS
         assert done.balance_after == Money.parse("6")
         assert await balance_of(ledger, number) == 6
-        assert await version_of(ledger, number) == 2
+        # v2: the hold was a change of the account too (version 2), the capture another.
+        assert await version_of(ledger, number) == 3
 
     @pytest.mark.parametrize("status", ["failed", "cancelled"])
     @pytest.mark.parametrize(("kind", "moved_to"), [("deposit", 30), ("withdrawal", 10)])
@@ -534,11 +539,18 @@ class TestAmend:
     async def test_changing_a_pending_amount_moves_nothing(self, ledger: Ledger) -> None:
         number = number_of(await open_account(ledger, "1"))
         t = (await post(ledger, number, "5", status="pending")).transaction
-        changed = await amend(ledger, t.transaction_id, amount="500", transaction_type="withdrawal")
+        changed = await amend(ledger, t.transaction_id, amount="500")
         assert changed.amount.amount == 500
         assert changed.balance_after is None
         assert await balance_of(ledger, number) == 1
         assert await version_of(ledger, number) == 1
+        # v2: a pending withdrawal holds its amount, so it must fit the available balance.
+        with pytest.raises(InsufficientFunds):
+            await amend(ledger, t.transaction_id, transaction_type="withdrawal")
+        held = await amend(ledger, t.transaction_id, amount="1", transaction_type="withdrawal")
+        assert held.balance_after is None
+        assert await balance_of(ledger, number) == 1
+        assert (await ledger.get_account(number)).available_balance.amount == 0
 
     @pytest.mark.parametrize(
         ("changes", "field"),

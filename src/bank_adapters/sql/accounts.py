@@ -3,13 +3,15 @@ appended with it (one more statement when the balance moved)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, exists, insert, select, update
+from datetime import datetime
+
+from sqlalchemy import Select, exists, insert, select, union, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.journal import append_entries
 from bank_adapters.sql.rows import account_from_row, account_to_row
-from bank_adapters.sql.schema import ACCOUNTS_KEY, accounts
+from bank_adapters.sql.schema import ACCOUNTS_KEY, accounts, transactions
 from bank_domain.account import Account
 from bank_domain.errors import DuplicateAccountNumber
 from bank_domain.identifiers import AccountNumber
@@ -56,6 +58,11 @@ class SqlAccountRepository(AccountRepository):
             await self._connection.execute(statement)
             await append_entries(self._connection, account.take_new_entries())
 
+    async def expiries_due(self, now: datetime, limit: int) -> list[AccountNumber]:
+        with storage_errors():
+            result = await self._connection.execute(expiries_due(now, limit))
+        return [AccountNumber(str(number)) for number in result.scalars()]
+
     async def list(self, query: AccountQuery) -> list[Account]:
         with storage_errors():
             result = await self._connection.execute(account_listing(query))
@@ -90,6 +97,22 @@ def account_listing(query: AccountQuery) -> Select[tuple[object, ...]]:
         visible = sorted(number.value for number in query.account_numbers)
         statement = statement.where(accounts.c.account_number.in_(visible))
     return statement.order_by(accounts.c.account_number).limit(query.limit)
+
+
+def expiries_due(now: datetime, limit: int) -> Select[tuple[str]]:
+    """Accounts with an expiry to record by ``now``, each of the two halves read through its
+    partial index (``ix_accounts_hold_expiry``, ``ix_transactions_pending_expiry``)."""
+    bound_passed = select(accounts.c.account_number).where(
+        accounts.c.next_hold_expiry.is_not(None), accounts.c.next_hold_expiry <= now
+    )
+    transaction_due = select(transactions.c.account_number).where(
+        transactions.c.status == "pending",
+        transactions.c.expires_at.is_not(None),
+        transactions.c.deleted_at.is_(None),
+        transactions.c.expires_at <= now,
+    )
+    due = union(bound_passed, transaction_due).subquery("due")
+    return select(due.c.account_number).order_by(due.c.account_number).limit(limit)
 
 
 def _by_number(number: AccountNumber) -> Select[tuple[object, ...]]:

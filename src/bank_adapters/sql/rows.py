@@ -42,6 +42,9 @@ def account_to_row(account: Account) -> dict[str, Any]:
         "journal_entry_id": account.journal.entry_id,
         "journal_hash": account.journal.hash,
         "journal_posted_at": account.journal.posted_at,
+        "overdraft_limit_cents": account.overdraft_limit.cents,
+        "held_cents": account.held.cents,
+        "next_hold_expiry": account.next_hold_expiry,
     }
 
 
@@ -57,6 +60,9 @@ def account_from_row(row: Row) -> Account:
         version=row["version"],
         closed_at=row["closed_at"],
         journal=ChainHead(row["journal_entry_id"], row["journal_hash"], row["journal_posted_at"]),
+        overdraft_limit=Money.from_cents(row["overdraft_limit_cents"]),
+        held=Money.from_cents(row["held_cents"]),
+        next_hold_expiry=row["next_hold_expiry"],
     )
 
 
@@ -98,6 +104,7 @@ def transaction_to_row(transaction: Transaction) -> dict[str, Any]:
         "balance_after_cents": None if balance_after is None else balance_after.cents,
         "deleted_at": transaction.deleted_at,
         "version": transaction.version,
+        "expires_at": transaction.expires_at,
     }
 
 
@@ -115,6 +122,7 @@ def transaction_from_row(row: Row) -> Transaction:
         balance_after=None if cents_after is None else Money.from_cents(cents_after),
         deleted_at=row["deleted_at"],
         version=row["version"],
+        expires_at=row["expires_at"],
     )
 
 
@@ -205,6 +213,12 @@ def _subject_from_data(subject_type: SubjectType, data: str) -> Subject:
         row.setdefault("journal_entry_id", EMPTY_CHAIN.entry_id)
         row.setdefault("journal_hash", EMPTY_CHAIN.hash)
         row.setdefault("journal_posted_at", EMPTY_CHAIN.posted_at)
+        # ... and none before holds (migration 0007).
+        row.setdefault("overdraft_limit_cents", 0)
+        row.setdefault("held_cents", 0)
+        row.setdefault("next_hold_expiry", None)
+    elif subject_type is SubjectType.TRANSACTION:
+        row.setdefault("expires_at", None)
     return from_row(row)
 
 

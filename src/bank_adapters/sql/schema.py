@@ -30,6 +30,7 @@ from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, AccountStatus, Account
 from bank_domain.api_keys import MAX_KEY_NAME_LENGTH
 from bank_domain.events import EventType
 from bank_domain.journal import GENESIS_HASH
+from bank_domain.money import MAX_AMOUNT
 from bank_domain.transaction import MAX_DESCRIPTION_LENGTH, TransactionStatus, TransactionType
 
 ACCOUNT_NUMBER_LENGTH: Final = 10
@@ -45,6 +46,9 @@ EVENT_TYPE_LENGTH: Final = 32
 
 CHAIN_HASH_LENGTH: Final = 64
 """A journal entry's SHA-256, in hex."""
+
+MAX_OVERDRAFT_CENTS: Final = int(MAX_AMOUNT.scaleb(2))
+"""The largest overdraft limit, in cents: the most any balance may be below zero."""
 
 ACCOUNTS_KEY: Final = "pk_accounts"
 TRANSACTIONS_KEY: Final = "pk_transactions"
@@ -94,8 +98,22 @@ accounts = Table(
         server_default=text(f"'{GENESIS_HASH}'"),
     ),
     Column("journal_posted_at", UtcDateTime, nullable=True),
+    # Holds (API.md section 12), migration 0007: the overdraft limit, the sum of the account's
+    # pending withdrawals as stored, and a lower bound of their earliest expires_at.
+    Column("overdraft_limit_cents", BigInteger, nullable=False, server_default=text("0")),
+    Column("held_cents", BigInteger, nullable=False, server_default=text("0")),
+    Column("next_hold_expiry", UtcDateTime, nullable=True),
     PrimaryKeyConstraint("account_number", name=ACCOUNTS_KEY),
-    CheckConstraint("balance_cents >= 0", name="ck_accounts_balance_not_negative"),
+    # available_balance is never below zero.
+    CheckConstraint(
+        "balance_cents + overdraft_limit_cents - held_cents >= 0",
+        name="ck_accounts_available_not_negative",
+    ),
+    CheckConstraint(
+        f"overdraft_limit_cents >= 0 AND overdraft_limit_cents <= {MAX_OVERDRAFT_CENTS}",
+        name="ck_accounts_overdraft_limit_range",
+    ),
+    CheckConstraint("held_cents >= 0", name="ck_accounts_held_not_negative"),
     CheckConstraint(_one_of("account_type", AccountType), name="ck_accounts_account_type"),
     CheckConstraint(_one_of("status", AccountStatus), name="ck_accounts_status"),
     CheckConstraint("version >= 1", name="ck_accounts_version_positive"),
@@ -117,6 +135,14 @@ Index(
     sqlite_where=_OPEN,
     postgresql_where=_OPEN,
 )
+# The sweeper's accounts with holds that may be due; most accounts have none, and no entry.
+_HOLDS_EXPIRE = text("next_hold_expiry IS NOT NULL")
+Index(
+    "ix_accounts_hold_expiry",
+    accounts.c.next_hold_expiry,
+    sqlite_where=_HOLDS_EXPIRE,
+    postgresql_where=_HOLDS_EXPIRE,
+)
 
 transactions = Table(
     "transactions",
@@ -133,6 +159,8 @@ transactions = Table(
     Column("deleted_at", UtcDateTime, nullable=True),
     # Rows from before versions (migration 0003) read version 1.
     Column("version", Integer, nullable=False, server_default=text("1")),
+    # Only while pending (kept once it has expired: then status is cancelled), migration 0007.
+    Column("expires_at", UtcDateTime, nullable=True),
     PrimaryKeyConstraint("transaction_id", name=TRANSACTIONS_KEY),
     ForeignKeyConstraint(
         ["account_number"],
@@ -140,7 +168,15 @@ transactions = Table(
         name="fk_transactions_account_number_accounts",
     ),
     CheckConstraint("amount_cents > 0", name="ck_transactions_amount_positive"),
-    CheckConstraint("balance_after_cents >= 0", name="ck_transactions_balance_after_not_negative"),
+    # With an overdraft a balance may be below zero, by at most the largest limit.
+    CheckConstraint(
+        f"balance_after_cents >= -{MAX_OVERDRAFT_CENTS}",
+        name="ck_transactions_balance_after_in_range",
+    ),
+    CheckConstraint(
+        "expires_at IS NULL OR status IN ('pending', 'cancelled')",
+        name="ck_transactions_expires_only_pending",
+    ),
     CheckConstraint(
         _one_of("transaction_type", TransactionType), name="ck_transactions_transaction_type"
     ),
@@ -157,6 +193,14 @@ Index(
     transactions.c.transaction_id,
     sqlite_where=_NOT_DELETED,
     postgresql_where=_NOT_DELETED,
+)
+# The sweeper's pending transactions whose expires_at has come; only those that expire.
+_EXPIRES = text("status = 'pending' AND expires_at IS NOT NULL AND deleted_at IS NULL")
+Index(
+    "ix_transactions_pending_expiry",
+    transactions.c.expires_at,
+    sqlite_where=_EXPIRES,
+    postgresql_where=_EXPIRES,
 )
 Index(
     "ix_transactions_listed_by_type",

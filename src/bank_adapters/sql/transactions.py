@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, insert, select, tuple_, update
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.rows import transaction_from_row, transaction_to_row
 from bank_adapters.sql.schema import TRANSACTIONS_KEY, transactions
 from bank_domain.errors import DuplicateTransactionId
-from bank_domain.identifiers import TransactionId
+from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.ports import TransactionQuery, TransactionRepository
-from bank_domain.transaction import Transaction
+from bank_domain.transaction import Transaction, TransactionStatus
 
 
 class SqlTransactionRepository(TransactionRepository):
@@ -48,6 +50,20 @@ class SqlTransactionRepository(TransactionRepository):
         with storage_errors():
             await self._connection.execute(statement)
 
+    async def pending(self, account_number: AccountNumber) -> list[Transaction]:
+        statement = (
+            select(transactions)
+            .where(
+                transactions.c.account_number == account_number.value,
+                transactions.c.status == TransactionStatus.PENDING.value,
+                transactions.c.deleted_at.is_(None),
+            )
+            .order_by(transactions.c.timestamp, transactions.c.transaction_id)
+        )
+        with storage_errors():
+            result = await self._connection.execute(statement)
+        return [transaction_from_row(row) for row in result.mappings()]
+
     async def list(self, query: TransactionQuery) -> list[Transaction]:
         with storage_errors():
             result = await self._connection.execute(transaction_listing(query))
@@ -72,9 +88,28 @@ def transaction_listing(query: TransactionQuery) -> Select[tuple[object, ...]]:
     if query.transaction_type is not None:
         statement = statement.where(transactions.c.transaction_type == query.transaction_type.value)
     if query.status is not None:
-        statement = statement.where(transactions.c.status == query.status.value)
+        statement = statement.where(_status_seen(query.status, query.as_of))
     if query.since is not None:
         statement = statement.where(transactions.c.timestamp >= query.since)
     if query.until is not None:
         statement = statement.where(transactions.c.timestamp <= query.until)
     return statement.order_by(*timeline).limit(query.limit)
+
+
+def _status_seen(status: TransactionStatus, now: datetime | None) -> ColumnElement[bool]:
+    """Transactions whose status, as seen at ``now``, is ``status``: a pending one whose
+    expires_at has come is cancelled (``Transaction.is_due``), recorded or not."""
+    stored = transactions.c.status == status.value
+    if now is None:
+        return stored
+    expires_at = transactions.c.expires_at
+    if status is TransactionStatus.PENDING:
+        return and_(stored, or_(expires_at.is_(None), expires_at > now))
+    if status is TransactionStatus.CANCELLED:
+        due = and_(
+            transactions.c.status == TransactionStatus.PENDING.value,
+            expires_at.is_not(None),
+            expires_at <= now,
+        )
+        return or_(stored, due)
+    return stored

@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 
 from bank_domain.access import require_visible_account_number, sees_account
 from bank_domain.account import Account
-from bank_domain.actors import Actor
+from bank_domain.actors import SYSTEM, Actor
 from bank_domain.api_keys import is_key_id
 from bank_domain.errors import AccountNotFound, ApiKeyNotFound, InvalidValue, TransactionNotFound
+from bank_domain.events import Event, EventType
 from bank_domain.identifiers import AccountNumber, TransactionId
-from bank_domain.ports import UnitOfWork
+from bank_domain.pagination import CursorCodec
+from bank_domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from bank_domain.transaction import Transaction
 
 
@@ -81,9 +83,11 @@ def require_live_transaction(
 
 
 async def lock_transaction_and_account(
-    uow: UnitOfWork, transaction_id: TransactionId, *, actor: Actor
-) -> tuple[Transaction, Account]:
-    """Locks the account a transaction belongs to, then reads the transaction afresh.
+    uow: UnitOfWork, transaction_id: TransactionId, clock: Clock, *, actor: Actor
+) -> tuple[Transaction, Account, datetime]:
+    """Locks the account a transaction belongs to, then reads the transaction afresh, and
+    records the expiries due by now (the clock read under the lock, and returned): the
+    account's, and the transaction's own.
 
     Every change to a transaction happens under its account's lock, so the second read sees the
     transaction as no other unit of work can change it until this one ends.
@@ -92,10 +96,56 @@ async def lock_transaction_and_account(
         await uow.transactions.get(transaction_id), transaction_id, actor=actor
     )
     account = await uow.accounts.get_for_update(seen.account_number)
+    now = clock()
     transaction = require_live_transaction(
         await uow.transactions.get(transaction_id), transaction_id, actor=actor
     )
-    return transaction, require_open_account(account, transaction.account_number, actor=actor)
+    account = require_open_account(account, transaction.account_number, actor=actor)
+    if account.holds_due(now) or transaction.is_due(now):
+        await record_expiries(uow, account, now)
+        transaction = require_live_transaction(
+            await uow.transactions.get(transaction_id), transaction_id, actor=actor
+        )
+    return transaction, account, now
+
+
+async def lock_open_account(
+    uow: UnitOfWork, number: AccountNumber, clock: Clock, *, actor: Actor
+) -> tuple[Account, datetime]:
+    """Locks an open account and records the expiries of its holds due by now (the clock read
+    under the lock, and returned), so that what follows judges the account as it stands."""
+    account = require_open_account(await uow.accounts.get_for_update(number), number, actor=actor)
+    now = clock()
+    if account.holds_due(now):
+        await record_expiries(uow, account, now)
+    return account, now
+
+
+async def record_expiries(
+    uow: UnitOfWork, account: Account, now: datetime, pending: list[Transaction] | None = None
+) -> list[Transaction]:
+    """Under the account's lock: expires its pending transactions due by ``now`` (``pending``:
+    every pending one of it, read when not given), each with its version in the history and
+    its ``transaction.expired`` event by ``system``, at the moment it expired; stores the
+    account with what it then holds. Returns the expired transactions."""
+    if pending is None:
+        pending = await uow.transactions.pending(account.number)
+    expired = account.expire_due(now, pending)
+    await uow.accounts.save(account)
+    for transaction in expired:
+        await uow.transactions.save(transaction)
+        await uow.events.add(
+            Event.of(EventType.TRANSACTION_EXPIRED, transaction, SYSTEM, transaction.updated_at)
+        )
+    return expired
+
+
+async def as_shown(uow: UnitOfWork, account: Account, now: datetime) -> Account:
+    """An account as a read shows it at ``now``: with the holds due by then expired (read
+    from its pending transactions only when one may be due)."""
+    if not account.holds_due(now):
+        return account
+    return account.seen_at(now, await uow.transactions.pending(account.number))
 
 
 def utc_timestamp(value: datetime | None, field: str) -> datetime | None:
@@ -107,3 +157,18 @@ def utc_timestamp(value: datetime | None, field: str) -> datetime | None:
         return value.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first UTC instant
         raise InvalidValue(field, f"{field} is out of the range of timestamps.") from None
+
+
+class PagedRead:
+    """A use case that reads a list a page at a time, as it stands now: its store, the codec
+    of its cursors, and its clock."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        cursors: CursorCodec | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._uow = uow
+        self._cursors = cursors or CursorCodec()
+        self._clock = clock

@@ -11,13 +11,17 @@ from bank_domain.actors import MASTER, Actor
 from bank_domain.errors import DuplicateAccountNumber, InvalidValue
 from bank_domain.events import Event, EventType
 from bank_domain.identifiers import AccountNumber, TransactionId
-from bank_domain.money import Money, deposit_amount
-from bank_domain.pagination import CursorCodec, Page, not_a_cursor, page_size
+from bank_domain.money import Money, deposit_amount, overdraft_limit
+from bank_domain.pagination import Page, not_a_cursor, page_size
 from bank_domain.ports import AccountQuery, Clock, UnitOfWorkFactory
 from bank_domain.text import name_for_lookup
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
 from bank_domain.use_cases._common import (
+    PagedRead,
     account_number_for_lookup,
+    as_shown,
+    lock_open_account,
+    record_expiries,
     require_open_account,
     utc_now,
 )
@@ -33,6 +37,7 @@ class OpenAccountCommand:
     account_number: str | None = None
     initial_deposit: Decimal | int | str = 0
     actor: Actor = MASTER
+    overdraft_limit: Decimal | int | str = 0
 
 
 class OpenAccount:
@@ -47,16 +52,19 @@ class OpenAccount:
         require_unrestricted(command.actor, "open accounts")
         account_type = AccountType.parse(command.account_type)
         deposit = deposit_amount(command.initial_deposit, "initial_deposit")
+        limit = overdraft_limit(command.overdraft_limit)
         if command.account_number is not None:
             return await self._open(
-                AccountNumber(command.account_number), command, account_type, deposit
+                AccountNumber(command.account_number), command, account_type, deposit, limit
             )
         for _ in range(_NUMBER_ATTEMPTS - 1):
             try:
-                return await self._open(AccountNumber.generate(), command, account_type, deposit)
+                return await self._open(
+                    AccountNumber.generate(), command, account_type, deposit, limit
+                )
             except DuplicateAccountNumber:
                 continue
-        return await self._open(AccountNumber.generate(), command, account_type, deposit)
+        return await self._open(AccountNumber.generate(), command, account_type, deposit, limit)
 
     async def _open(
         self,
@@ -64,6 +72,7 @@ class OpenAccount:
         command: OpenAccountCommand,
         account_type: AccountType,
         deposit: Money,
+        limit: Money,
     ) -> Account:
         now = self._clock()
         opening_deposit = (
@@ -80,7 +89,12 @@ class OpenAccount:
             )
         )
         account = Account.open(
-            number, command.customer_name, account_type, now, opening_deposit=opening_deposit
+            number,
+            command.customer_name,
+            account_type,
+            now,
+            opening_deposit=opening_deposit,
+            overdraft_limit=limit,
         )
         async with self._uow() as uow:
             if await uow.accounts.number_taken(number):
@@ -106,10 +120,12 @@ class UpdateAccountCommand:
     status: str | None = None
     expected_version: int | None = None
     actor: Actor = MASTER
+    overdraft_limit: Decimal | int | str | None = None
 
 
 class UpdateAccount:
-    """Changes an account's holder name, type or status (freezing stops new transactions)."""
+    """Changes an account's holder name, type, status (freezing stops new transactions) or
+    overdraft limit (not below what the account uses: 409 ``overdraft_limit_in_use``)."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
         self._uow = uow
@@ -121,25 +137,26 @@ class UpdateAccount:
             None if command.account_type is None else AccountType.parse(command.account_type)
         )
         status = None if command.status is None else AccountStatus.parse(command.status)
+        limit = (
+            None if command.overdraft_limit is None else overdraft_limit(command.overdraft_limit)
+        )
         async with self._uow() as uow:
-            account = require_open_account(
-                await uow.accounts.get_for_update(number), number, actor=command.actor
-            )
+            account, now = await lock_open_account(uow, number, self._clock, actor=command.actor)
             account.expect_version(command.expected_version)
             version = account.version
-            now = self._clock()
             account.update(
                 now,
                 name=command.customer_name,
                 account_type=account_type,
                 status=status,
+                overdraft_limit=limit,
             )
             if account.version != version:
                 await uow.accounts.save(account)
                 await uow.events.add(
                     Event.of(EventType.ACCOUNT_UPDATED, account, command.actor, now)
                 )
-                await uow.commit()
+            await uow.commit()  # the change, and the expiries recorded under the lock, if any
         return account
 
 
@@ -151,8 +168,9 @@ class CloseAccountCommand:
 
 
 class CloseAccount:
-    """Closes an empty account. Its number is never handed out again and its transactions
-    stay readable by id."""
+    """Closes an empty account: a balance of zero and no pending transaction (those whose
+    expiry has come are expired first). Its number is never handed out again and its
+    transactions stay readable by id."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
         self._uow = uow
@@ -164,22 +182,30 @@ class CloseAccount:
             account = require_open_account(
                 await uow.accounts.get_for_update(number), number, actor=command.actor
             )
-            account.expect_version(command.expected_version)
             now = self._clock()
-            account.close(now)
+            pending = await uow.transactions.pending(number)
+            if any(transaction.is_due(now) for transaction in pending):
+                await record_expiries(uow, account, now, pending)
+            account.expect_version(command.expected_version)
+            account.close(now, pending)
             await uow.accounts.save(account)
             await uow.events.add(Event.of(EventType.ACCOUNT_CLOSED, account, command.actor, now))
             await uow.commit()
 
 
 class GetAccount:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    """One open account as it stands now: its holds whose expiry has come no longer count,
+    whether or not their expiry is recorded yet."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
         self._uow = uow
+        self._clock = clock
 
     async def __call__(self, account_number: str, *, actor: Actor = MASTER) -> Account:
         number = account_number_for_lookup(account_number, actor=actor)
         async with self._uow(read_only=True) as uow:
-            return require_open_account(await uow.accounts.get(number), number, actor=actor)
+            found = require_open_account(await uow.accounts.get(number), number, actor=actor)
+            return await as_shown(uow, found, self._clock())
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +218,9 @@ class ListAccountsQuery:
     actor: Actor = MASTER
 
 
-class ListAccounts:
-    """Open accounts in account-number order, a page at a time: those the actor may see."""
-
-    def __init__(self, uow: UnitOfWorkFactory, cursors: CursorCodec | None = None) -> None:
-        self._uow = uow
-        self._cursors = cursors or CursorCodec()
+class ListAccounts(PagedRead):
+    """Open accounts in account-number order, a page at a time: those the actor may see, each
+    as it stands now (as GetAccount shows it)."""
 
     async def __call__(self, request: ListAccountsQuery) -> Page[Account]:
         limit = page_size(request.limit)
@@ -222,6 +245,7 @@ class ListAccounts:
         )
         async with self._uow(read_only=True) as uow:
             found = await uow.accounts.list(query)
-        items = found[:limit]
+            now = self._clock()
+            items = [await as_shown(uow, account, now) for account in found[:limit]]
         more = len(found) > limit
         return Page(items, self._cursors.encode([str(items[-1].number)]) if more else None)

@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bank_domain.access import require_visible_account_number, visible_accounts
-from bank_domain.actors import MASTER, Actor
+from bank_domain.actors import MASTER, SYSTEM, Actor
 from bank_domain.events import FEED_START, Event, EventType, FeedPosition, TransactionChange
 from bank_domain.identifiers import AccountNumber
 from bank_domain.pagination import CursorCodec, Page, cursor_number, page_size
 from bank_domain.ports import EventQuery, TransactionHistoryQuery, UnitOfWorkFactory
-from bank_domain.use_cases._common import require_visible_transaction, transaction_id_for_lookup
+from bank_domain.use_cases._common import (
+    PagedRead,
+    require_visible_transaction,
+    transaction_id_for_lookup,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,25 +72,32 @@ class TransactionHistoryRequest:
     actor: Actor = MASTER
 
 
-class TransactionHistory:
+class TransactionHistory(PagedRead):
     """Every version of a transaction, oldest first, deleted transactions included: only an id
-    never used (or one of an account the actor may not see) is not found."""
-
-    def __init__(self, uow: UnitOfWorkFactory, cursors: CursorCodec | None = None) -> None:
-        self._uow = uow
-        self._cursors = cursors or CursorCodec()
+    never used (or one of an account the actor may not see) is not found. A transaction whose
+    expiry has come shows its ``expired`` version from that instant, as it will be recorded."""
 
     async def __call__(self, request: TransactionHistoryRequest) -> Page[TransactionChange]:
         transaction_id = transaction_id_for_lookup(request.transaction_id)
         limit = page_size(request.limit)
         after_version = 0 if request.cursor is None else self._version(request.cursor)
         async with self._uow(read_only=True) as uow:
-            require_visible_transaction(
+            stored = require_visible_transaction(
                 await uow.transactions.get(transaction_id), transaction_id, actor=request.actor
             )
             found = await uow.events.transaction_history(
                 TransactionHistoryQuery(transaction_id, limit + 1, after_version)
             )
+        now = self._clock()
+        if len(found) <= limit and stored.is_due(now):
+            # Its expiry is not recorded yet: the version its record will be (the last).
+            expired = stored.seen_at(now)
+            recorded = [TransactionChange.of(event).transaction.version for event in found[-1:]]
+            if expired.version > after_version and all(v < expired.version for v in recorded):
+                found = [
+                    *found,
+                    Event.of(EventType.TRANSACTION_EXPIRED, expired, SYSTEM, expired.updated_at),
+                ]
         items = [TransactionChange.of(event) for event in found[:limit]]
         if len(found) <= limit:
             return Page(items, None)

@@ -11,6 +11,7 @@ from bank_domain.money import Money
 from bank_domain.ports import Clock, UnitOfWorkFactory
 from bank_domain.use_cases._common import (
     account_number_for_lookup,
+    lock_open_account,
     require_open_account,
     utc_now,
 )
@@ -33,6 +34,10 @@ class RecalculateBalance:
     new entry moves the balance and so bumps the version; if, under the lock, the account is
     still at the version read before the sum, the sum is the one for the balance being checked.
     Otherwise (the account changed meanwhile) it is summed again, under the lock.
+
+    The held amount is recounted too, under the lock, from the account's pending withdrawals
+    (those due to expire expired first): drift there is repaired as well, and ``corrected``
+    tells of either repair.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
@@ -46,17 +51,15 @@ class RecalculateBalance:
             summed_at_version = seen.version
             recomputed = await uow.journal.sum_of_amounts(number)
         async with self._uow() as uow:
-            account = require_open_account(
-                await uow.accounts.get_for_update(number), number, actor=actor
-            )
+            account, now = await lock_open_account(uow, number, self._clock, actor=actor)
             if account.version != summed_at_version:
                 recomputed = await uow.journal.sum_of_amounts(number)
             previous = account.balance
-            now = self._clock()
-            corrected = account.correct_balance(recomputed, now)
+            held_corrected = account.correct_holds(await uow.transactions.pending(number), now)
+            corrected = account.correct_balance(recomputed, now) or held_corrected
             if corrected:
                 # No transaction moved this balance, so the account's own event tells of it.
                 await uow.accounts.save(account)
                 await uow.events.add(Event.of(EventType.ACCOUNT_UPDATED, account, actor, now))
-                await uow.commit()
+            await uow.commit()  # the repair, and the expiries recorded under the lock, if any
         return Recalculation(number, account.balance, previous, corrected)

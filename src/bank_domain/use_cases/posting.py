@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Final
 
 from bank_domain.access import require_visible_account_number, sees_account
 from bank_domain.actors import MASTER, Actor
@@ -13,8 +15,21 @@ from bank_domain.events import Event, EventType
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, transaction_amount
 from bank_domain.ports import Clock, PostingUnitOfWorkFactory
-from bank_domain.transaction import Transaction, TransactionStatus, TransactionType, description
+from bank_domain.transaction import (
+    Transaction,
+    TransactionStatus,
+    TransactionType,
+    description,
+    expiry,
+)
 from bank_domain.use_cases._common import require_open_account, utc_now
+
+_SWEEPS: Final = 3
+"""How many times a posting lets the account's due holds expire before it is judged; more
+than once only when another hold falls due meanwhile."""
+
+ExpireAccount = Callable[[AccountNumber], Awaitable[object]]
+"""Records the expiries due on one account, in a unit of work of its own (ExpireHolds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +41,7 @@ class PostTransactionCommand:
     description: str | None = None
     status: str = TransactionStatus.SUCCESS.value
     actor: Actor = MASTER
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +63,10 @@ class _Request:
     description: str | None
     status: TransactionStatus
     actor: Actor
+    expires_at: datetime | None
 
     @classmethod
-    def parse(cls, command: PostTransactionCommand) -> _Request:
+    def parse(cls, command: PostTransactionCommand, clock: Clock) -> _Request:
         return cls(
             account_number=require_visible_account_number(
                 command.actor, AccountNumber(command.account_number)
@@ -59,6 +76,7 @@ class _Request:
             description=description(command.description),
             status=TransactionStatus.parse(command.status),
             actor=command.actor,
+            expires_at=None if command.expires_at is None else expiry(command.expires_at, clock()),
         )
 
     def new_transaction(self, transaction_id: TransactionId, now: datetime) -> Transaction:
@@ -70,14 +88,18 @@ class _Request:
             self.description,
             self.status,
             now,
+            self.expires_at,
         )
 
     def replay(
-        self, stored: Transaction | None, transaction_id: TransactionId
+        self, stored: Transaction | None, transaction_id: TransactionId, now: datetime
     ) -> PostedTransaction:
         """A repeat of a stored posting is answered with it; any other use of the id is refused,
         and so is any use of the id of a transaction the actor may not see (whose account then
-        differs from the request's: the refusal names no field of it)."""
+        differs from the request's: the refusal names no field of it). The stored one is
+        compared and answered as it stands at ``now`` (an expired hold is cancelled)."""
+        if stored is not None:
+            stored = stored.seen_at(now)
         if (
             stored is None
             or not sees_account(self.actor, stored.account_number)
@@ -87,6 +109,7 @@ class _Request:
                 self.transaction_type,
                 self.description,
                 self.status,
+                self.expires_at,
             )
         ):
             raise DuplicateTransactionId(
@@ -96,41 +119,76 @@ class _Request:
         return PostedTransaction(stored, created=False)
 
 
-class PostTransaction:
-    """Posts a deposit or withdrawal. Only a ``success`` transaction moves the balance, and a
-    withdrawal never takes it below zero. Posting the same transaction_id again with the same
-    fields returns the stored transaction and moves no money."""
+class _HoldsDue(Exception):
+    """The account has holds due to expire: they are recorded first, then the posting runs."""
 
-    def __init__(self, uow: PostingUnitOfWorkFactory, clock: Clock = utc_now) -> None:
+
+class PostTransaction:
+    """Posts a deposit or withdrawal. Only a ``success`` transaction moves the balance; a
+    ``pending`` withdrawal holds its amount of the available balance; neither may take the
+    available balance below zero. Posting the same transaction_id again with the same fields
+    returns the stored transaction and moves no money.
+
+    An account whose holds are due to expire is judged once they have: the posting leaves its
+    unit of work, ``expire_account`` records the expiries in one of its own, and the posting
+    runs again (a posting unit of work reads no transactions after its lock)."""
+
+    def __init__(
+        self,
+        uow: PostingUnitOfWorkFactory,
+        clock: Clock = utc_now,
+        expire_account: ExpireAccount | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        self._expire_account = expire_account
 
     async def __call__(self, command: PostTransactionCommand) -> PostedTransaction:
-        request = _Request.parse(command)
+        request = _Request.parse(command, self._clock)
+        for _ in range(_SWEEPS - 1):
+            try:
+                return await self._post_once(command, request)
+            except _HoldsDue:
+                await self._expire(request.account_number)
+        return await self._post_once(command, request, sweep=False)
+
+    async def _expire(self, number: AccountNumber) -> None:
+        if self._expire_account is None:
+            raise RuntimeError("A ledger that posts to accounts with expiring holds expires them.")
+        await self._expire_account(number)
+
+    async def _post_once(
+        self, command: PostTransactionCommand, request: _Request, *, sweep: bool = True
+    ) -> PostedTransaction:
         if command.transaction_id is None:
-            return await self._post(TransactionId.generate(), request, look_up_first=False)
+            return await self._post(
+                TransactionId.generate(), request, look_up_first=False, sweep=sweep
+            )
         transaction_id = TransactionId(command.transaction_id)
         try:
-            return await self._post(transaction_id, request, look_up_first=True)
+            return await self._post(transaction_id, request, look_up_first=True, sweep=sweep)
         except DuplicateTransactionId:
             # Another posting with this id committed between our look-up and our insert.
             async with self._uow() as uow:
                 stored = await uow.transactions.get(transaction_id)
-            return request.replay(stored, transaction_id)
+            return request.replay(stored, transaction_id, self._clock())
 
     async def _post(
-        self, transaction_id: TransactionId, request: _Request, *, look_up_first: bool
+        self, transaction_id: TransactionId, request: _Request, *, look_up_first: bool, sweep: bool
     ) -> PostedTransaction:
         async with self._uow() as uow:
             if look_up_first:
                 stored = await uow.transactions.get(transaction_id)
                 if stored is not None:
-                    return request.replay(stored, transaction_id)
+                    return request.replay(stored, transaction_id, self._clock())
             number = request.account_number
             account = require_open_account(
                 await uow.accounts.get_for_update(number), number, actor=request.actor
             )
-            transaction = request.new_transaction(transaction_id, self._clock())
+            now = self._clock()
+            if sweep and account.holds_due(now):
+                raise _HoldsDue()
+            transaction = request.new_transaction(transaction_id, now)
             version = account.version
             account.accept(transaction, transaction.timestamp)
             await uow.transactions.add(transaction)

@@ -11,7 +11,7 @@ from bank_domain.errors import InvalidValue
 from bank_domain.events import Event, EventType
 from bank_domain.identifiers import TransactionId
 from bank_domain.money import transaction_amount
-from bank_domain.pagination import CursorCodec, Page, not_a_cursor, page_size
+from bank_domain.pagination import Page, not_a_cursor, page_size
 from bank_domain.ports import Clock, TransactionQuery, UnitOfWorkFactory
 from bank_domain.transaction import (
     UNSET,
@@ -20,8 +20,10 @@ from bank_domain.transaction import (
     TransactionType,
     Unset,
     description,
+    expiry,
 )
 from bank_domain.use_cases._common import (
+    PagedRead,
     account_number_for_lookup,
     lock_transaction_and_account,
     require_live_transaction,
@@ -44,13 +46,16 @@ class AmendTransactionCommand:
     status: str | None = None
     expected_version: int | None = None
     actor: Actor = MASTER
+    expires_at: datetime | Unset | None = UNSET
 
 
 class AmendTransaction:
     """Changes a transaction; the balance follows. Changing the amount or type of a ``success``
     transaction moves the balance by the difference; ``pending`` -> ``success`` applies it;
     ``success`` -> ``failed``/``cancelled`` takes it back; ``failed`` and ``cancelled`` are
-    final. A change that would overdraw the account is refused and changes nothing."""
+    final. A pending withdrawal's hold follows its amount and type, and goes when it leaves
+    pending. A change that would take the available balance below zero is refused and changes
+    nothing; so is one that moves a frozen account's balance or holds more of it."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
         self._uow = uow
@@ -70,26 +75,29 @@ class AmendTransaction:
             else description(command.description)
         )
         status = None if command.status is None else TransactionStatus.parse(command.status)
+        new_expiry = (
+            command.expires_at
+            if isinstance(command.expires_at, Unset)
+            else expiry(command.expires_at, self._clock())
+        )
         async with self._uow() as uow:
-            transaction, account = await lock_transaction_and_account(
-                uow, transaction_id, actor=command.actor
+            transaction, account, now = await lock_transaction_and_account(
+                uow, transaction_id, self._clock, actor=command.actor
             )
             transaction.expect_version(command.expected_version)
-            now = self._clock()
-            effect_before = transaction.effect
+            effect_before, hold_before = transaction.effect, transaction.hold
             changed = transaction.amend(
                 now,
                 amount=amount,
                 transaction_type=transaction_type,
                 description=new_description,
                 status=status,
+                expires_at=new_expiry,
             )
             if not changed:
+                await uow.commit()  # the expiries recorded under the lock, if any
                 return transaction
-            delta = transaction.effect - effect_before
-            if not delta.is_zero():
-                account.move_balance(delta, now, transaction.transaction_id)
-                transaction.record_balance(account.balance)
+            if account.follow(transaction, effect_before, hold_before, now):
                 await uow.accounts.save(account)
             await uow.transactions.save(transaction)
             await uow.events.add(
@@ -117,13 +125,14 @@ class DeleteTransaction:
     async def __call__(self, command: DeleteTransactionCommand) -> None:
         tid = transaction_id_for_lookup(command.transaction_id)
         async with self._uow() as uow:
-            transaction, account = await lock_transaction_and_account(uow, tid, actor=command.actor)
+            transaction, account, now = await lock_transaction_and_account(
+                uow, tid, self._clock, actor=command.actor
+            )
             transaction.expect_version(command.expected_version)
-            now = self._clock()
-            if not transaction.effect.is_zero():
-                account.move_balance(-transaction.effect, now, transaction.transaction_id)
-                await uow.accounts.save(account)
+            effect_before, hold_before = transaction.effect, transaction.hold
             transaction.delete(now)
+            if account.follow(transaction, effect_before, hold_before, now):
+                await uow.accounts.save(account)
             await uow.transactions.save(transaction)
             await uow.events.add(
                 Event.of(EventType.TRANSACTION_DELETED, transaction, command.actor, now)
@@ -132,13 +141,18 @@ class DeleteTransaction:
 
 
 class GetTransaction:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    """One transaction as it stands now: a pending one whose expires_at has come is
+    cancelled, whether or not its expiry is recorded yet."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
         self._uow = uow
+        self._clock = clock
 
     async def __call__(self, transaction_id: str, *, actor: Actor = MASTER) -> Transaction:
         tid = transaction_id_for_lookup(transaction_id)
         async with self._uow(read_only=True) as uow:
-            return require_live_transaction(await uow.transactions.get(tid), tid, actor=actor)
+            found = require_live_transaction(await uow.transactions.get(tid), tid, actor=actor)
+        return found.seen_at(self._clock())
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,17 +167,15 @@ class ListTransactionsQuery:
     actor: Actor = MASTER
 
 
-class ListTransactions:
+class ListTransactions(PagedRead):
     """An open account's transactions, oldest first, a page at a time; ``since`` and ``until``
-    both include their bounds."""
-
-    def __init__(self, uow: UnitOfWorkFactory, cursors: CursorCodec | None = None) -> None:
-        self._uow = uow
-        self._cursors = cursors or CursorCodec()
+    both include their bounds. Each as it stands now (an expired hold is cancelled, and the
+    status filter judges it so)."""
 
     async def __call__(self, request: ListTransactionsQuery) -> Page[Transaction]:
         number = account_number_for_lookup(request.account_number, actor=request.actor)
         limit = page_size(request.limit)
+        now = self._clock()
         query = TransactionQuery(
             account_number=number,
             limit=limit + 1,
@@ -174,11 +186,12 @@ class ListTransactions:
             status=None if request.status is None else TransactionStatus.parse(request.status),
             since=utc_timestamp(request.since, "since"),
             until=utc_timestamp(request.until, "until"),
+            as_of=now,
         )
         async with self._uow(read_only=True) as uow:
             require_open_account(await uow.accounts.get(number), number, actor=request.actor)
             found = await uow.transactions.list(query)
-        items = found[:limit]
+        items = [transaction.seen_at(now) for transaction in found[:limit]]
         if len(found) <= limit:
             return Page(items, None)
         last = items[-1]

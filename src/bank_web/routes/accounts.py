@@ -44,13 +44,15 @@ accounts = router(prefix="/v1/accounts", tags=["accounts"])
 )
 async def open_account(body: AccountCreate, ledger: LedgerDep, actor: ActorDep) -> Response:
     """Opens an account. A non-zero `initial_deposit` is posted as a real deposit transaction
-    described "Initial deposit". A taken account number (closed accounts' included) is a 409."""
+    described "Initial deposit". `overdraft_limit` (default 0) is how far below zero the
+    balance may go. A taken account number (closed accounts' included) is a 409."""
     account = await ledger.open_account(
         OpenAccountCommand(
             customer_name=body.customer_name,
             account_type=body.account_type,
             account_number=body.account_number,
             initial_deposit=body.initial_deposit,
+            overdraft_limit=body.overdraft_limit,
             actor=actor,
         )
     )
@@ -115,6 +117,7 @@ async def _update(
             customer_name=body.customer_name,
             account_type=body.account_type,
             status=body.status,
+            overdraft_limit=body.overdraft_limit,
             expected_version=version,
             actor=actor,
         )
@@ -124,7 +127,7 @@ async def _update(
 @accounts.patch(
     "/{account_number}",
     response_model=AccountOut,
-    responses=problems(404, 412, 422, 503),
+    responses=problems(404, 409, 412, 422, 503),
     openapi_extra=requires(Scope.ACCOUNTS_WRITE),
 )
 async def patch_account(
@@ -135,14 +138,16 @@ async def patch_account(
     if_match: IfMatch = None,
 ) -> Response:
     """Changes some of `customer_name`, `account_type`, `status` (`frozen` stops new
-    transactions). `balance`, `account_number` and the timestamps are read-only (422)."""
+    transactions), `overdraft_limit` (lowering it below what the account uses, `balance -
+    held < -limit`, is a 409 `overdraft_limit_in_use`). `balance`, `available_balance`,
+    `account_number` and the timestamps are read-only (422)."""
     return await _update(ledger, actor, account_number, body, if_match)
 
 
 @accounts.put(
     "/{account_number}",
     response_model=AccountOut,
-    responses=problems(404, 412, 422, 503),
+    responses=problems(404, 409, 412, 422, 503),
     openapi_extra=requires(Scope.ACCOUNTS_WRITE),
 )
 async def put_account(
@@ -152,7 +157,8 @@ async def put_account(
     actor: ActorDep,
     if_match: IfMatch = None,
 ) -> Response:
-    """Replaces `customer_name` and `account_type` (and `status`, when given)."""
+    """Replaces `customer_name` and `account_type` (and `status` and `overdraft_limit`, when
+    given: 409 `overdraft_limit_in_use` as for PATCH)."""
     return await _update(ledger, actor, account_number, body, if_match)
 
 
@@ -169,8 +175,9 @@ async def close_account(
     actor: ActorDep,
     if_match: IfMatch = None,
 ) -> Response:
-    """Closes an account whose balance is 0 (409 `account_not_empty` otherwise). It then answers
-    404 everywhere, its number is never handed out again, and its transactions stay readable."""
+    """Closes an account whose balance is 0 and that has no `pending` transaction (409
+    `account_not_empty` otherwise). It then answers 404 everywhere, its number is never handed
+    out again, and its transactions stay readable."""
     with precondition(if_match) as version:
         await ledger.close_account(
             CloseAccountCommand(account_number, expected_version=version, actor=actor)

@@ -50,9 +50,11 @@ transactions = router(tags=["transactions"])
 )
 async def post_transaction(body: TransactionCreate, ledger: LedgerDep, actor: ActorDep) -> Response:
     """Posts a deposit or a withdrawal. Unknown or closed account: 404 `account_not_found`;
-    frozen: 409 `account_frozen`; a withdrawal that would overdraw: 409 `insufficient_funds`,
-    and nothing is stored. The same `transaction_id` again with the same fields returns the
-    stored transaction with 200; with other fields, 409 `duplicate_transaction_id`.
+    frozen: 409 `account_frozen`; a withdrawal (or a `pending` one, a hold) that would take
+    `available_balance` below 0: 409 `insufficient_funds`, and nothing is stored. A `pending`
+    transaction may carry `expires_at` (at most 30 days ahead): it is `cancelled` from then
+    on. The same `transaction_id` again with the same fields returns the stored transaction
+    with 200; with other fields, 409 `duplicate_transaction_id`.
 
     Served by bank_web.transaction_posting_fast_path, with the same reader and answers; this
     route is what OpenAPI describes (and what answers when the fast path is left out)."""
@@ -124,8 +126,12 @@ async def patch_transaction(
     actor: ActorDep,
     if_match: IfMatch = None,
 ) -> Response:
-    """Changes some of `amount`, `transaction_type`, `description`, `status`; the balance
-    follows. `failed` and `cancelled` are final; a change that would overdraw is a 409. A
+    """Changes some of `amount`, `transaction_type`, `description`, `status`, `expires_at`
+    (only while `pending`); the balance and the available balance follow: `pending` ->
+    `success` captures a hold (with a smaller `amount`, part of it), -> `failed`/`cancelled`
+    releases it. `failed` and `cancelled` (an expired transaction included) are final: 409
+    `invalid_status_change`; a change that would take `available_balance` below 0 is a 409
+    `insufficient_funds`; one that moves a frozen account's balance, 409 `account_frozen`. A
     stale `If-Match` is a 412 `version_mismatch`, and nothing changes."""
     return await _amend(
         ledger,
@@ -135,6 +141,7 @@ async def patch_transaction(
             transaction_type=body.transaction_type,
             description=body.description if "description" in body.model_fields_set else UNSET,
             status=body.status,
+            expires_at=body.expires_at if "expires_at" in body.model_fields_set else UNSET,
             actor=actor,
         ),
         if_match,
@@ -154,8 +161,9 @@ async def put_transaction(
     actor: ActorDep,
     if_match: IfMatch = None,
 ) -> Response:
-    """Replaces `amount`, `transaction_type` and `description` (null when left out), and
-    `status` when given. A stale `If-Match` is a 412, and nothing changes."""
+    """Replaces `amount`, `transaction_type`, `description` and `expires_at` (null when left
+    out), and `status` when given; the rules of PATCH. A stale `If-Match` is a 412, and
+    nothing changes."""
     return await _amend(
         ledger,
         AmendTransactionCommand(
@@ -164,6 +172,7 @@ async def put_transaction(
             transaction_type=body.transaction_type,
             description=body.description,
             status=body.status,
+            expires_at=body.expires_at,
             actor=actor,
         ),
         if_match,
@@ -183,9 +192,9 @@ async def delete_transaction(
     actor: ActorDep,
     if_match: IfMatch = None,
 ) -> Response:
-    """Takes a `success` transaction's effect back (409 if that would overdraw) and keeps the
-    record for audit; the id then answers 404 and is never used again. A stale `If-Match` is
-    a 412, and nothing changes."""
+    """Takes a `success` transaction's effect back (409 if that would overdraw), or releases a
+    `pending` withdrawal's hold, and keeps the record for audit; the id then answers 404 and
+    is never used again. A stale `If-Match` is a 412, and nothing changes."""
     with precondition(if_match) as version:
         command = DeleteTransactionCommand(transaction_id, expected_version=version, actor=actor)
         await ledger.delete_transaction(command)

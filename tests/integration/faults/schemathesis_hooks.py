@@ -1,5 +1,5 @@
-"""The fuzzer's hook (test_hostile_input.py loads it through SCHEMATHESIS_HOOKS): two rules of
-valid input that no schema can say, each refused with a 422, kept out of the valid cases.
+"""The fuzzer's hook (test_hostile_input.py loads it through SCHEMATHESIS_HOOKS): three rules
+of valid input that no schema can say, each refused with a 422, kept out of the valid cases.
 
 - A new key's expires_at must be a future moment (API.md section 9). In the positive cases of
   POST /v1/api-keys alone, a moment that is not in the future (or past the last UTC instant
@@ -8,6 +8,10 @@ valid input that no schema can say, each refused with a 422, kept out of the val
 - A statement's `from` is at or before its `to` (API.md section 11). In the positive cases of
   GET /v1/accounts/{account_number}/statement alone, two moments in the wrong order are
   swapped.
+- A transaction's expires_at is only on a pending one, in the next 30 days (API.md section
+  12). In the positive cases of POST /v1/transactions and PATCH and PUT of a transaction, an
+  expires_at given with `"status": "pending"` becomes a moment a day ahead; with any other
+  status, or none (the stored one, which the hook cannot know), null (no expiry).
 
 Everything else is sent as generated, so a 422 for valid input stays a failure on every
 operation, these two included.
@@ -24,6 +28,13 @@ from schemathesis import Case, HookContext
 
 KEY_CREATION: Final = "POST /v1/api-keys"
 STATEMENT: Final = "GET /v1/accounts/{account_number}/statement"
+TRANSACTION_WRITES: Final = frozenset(
+    {
+        "POST /v1/transactions",
+        "PATCH /v1/transactions/{transaction_id}",
+        "PUT /v1/transactions/{transaction_id}",
+    }
+)
 CALENDAR_CYCLE_YEARS: Final = 400
 MARGIN: Final = timedelta(days=1)
 """Future by at least this much when generated, so still future when the server reads it."""
@@ -41,6 +52,11 @@ def valid_input_by_rules_of_the_moment(context: HookContext, case: Case[Any]) ->
         expires_at = case.body.get("expires_at")
         if isinstance(expires_at, str):
             case.body = {**case.body, "expires_at": a_future_moment(expires_at)}
+    elif case.operation.label in TRANSACTION_WRITES and isinstance(case.body, dict):
+        if isinstance(case.body.get("expires_at"), str):
+            pending = case.body.get("status") == "pending"
+            ahead = (datetime.now(UTC) + MARGIN).isoformat() if pending else None
+            case.body = {**case.body, "expires_at": ahead}
     elif case.operation.label == STATEMENT and isinstance(case.query, dict):
         start, end = case.query.get("from"), case.query.get("to")
         if isinstance(start, str) and isinstance(end, str) and is_before(end, start):
