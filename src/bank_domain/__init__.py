@@ -15,24 +15,29 @@ from bank_domain.errors import (
     Conflict,
     DuplicateAccountNumber,
     DuplicateTransactionId,
+    DuplicateTransferId,
     Forbidden,
     InsufficientFunds,
     InvalidStatusChange,
     InvalidValue,
+    ItemRefused,
     LedgerError,
     LedgerInconsistent,
     NotFound,
     StorageUnavailable,
     TransactionNotFound,
+    TransferLeg,
+    TransferNotFound,
     VersionMismatch,
 )
 from bank_domain.events import Change, Event, EventType, TransactionChange
-from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.identifiers import AccountNumber, TransactionId, TransferId
 from bank_domain.journal import BadEntry, ChainBreak, JournalCheck, JournalEntry
 from bank_domain.ledger import Ledger
 from bank_domain.money import Money
 from bank_domain.pagination import Page
 from bank_domain.transaction import UNSET, Transaction, TransactionStatus, TransactionType
+from bank_domain.transfer import Transfer, TransferStatus
 from bank_domain.use_cases.accounts import (
     CloseAccountCommand,
     ListAccountsQuery,
@@ -42,6 +47,7 @@ from bank_domain.use_cases.accounts import (
 from bank_domain.use_cases.api_keys import CreateApiKeyCommand, CreatedApiKey, ListApiKeysQuery
 from bank_domain.use_cases.audit import ListEventsQuery, TransactionHistoryRequest
 from bank_domain.use_cases.balance import Recalculation
+from bank_domain.use_cases.batches import PostBatchCommand, PostedBatch
 from bank_domain.use_cases.journal import (
     BalanceAtTime,
     ListEntriesQuery,
@@ -54,6 +60,7 @@ from bank_domain.use_cases.transactions import (
     DeleteTransactionCommand,
     ListTransactionsQuery,
 )
+from bank_domain.use_cases.transfers import MadeTransfer, MakeTransferCommand
 
 __all__ = [
     "MASTER",
@@ -82,12 +89,14 @@ __all__ = [
     "DeleteTransactionCommand",
     "DuplicateAccountNumber",
     "DuplicateTransactionId",
+    "DuplicateTransferId",
     "Event",
     "EventType",
     "Forbidden",
     "InsufficientFunds",
     "InvalidStatusChange",
     "InvalidValue",
+    "ItemRefused",
     "JournalCheck",
     "JournalEntry",
     "Ledger",
@@ -98,11 +107,15 @@ __all__ = [
     "ListEntriesQuery",
     "ListEventsQuery",
     "ListTransactionsQuery",
+    "MadeTransfer",
+    "MakeTransferCommand",
     "Money",
     "NotFound",
     "OpenAccountCommand",
     "Page",
+    "PostBatchCommand",
     "PostTransactionCommand",
+    "PostedBatch",
     "PostedTransaction",
     "Recalculation",
     "Scope",
@@ -116,6 +129,11 @@ __all__ = [
     "TransactionNotFound",
     "TransactionStatus",
     "TransactionType",
+    "Transfer",
+    "TransferId",
+    "TransferLeg",
+    "TransferNotFound",
+    "TransferStatus",
     "UpdateAccountCommand",
     "VersionMismatch",
 ]

@@ -47,6 +47,13 @@ class TransactionNotFound(NotFound):
         super().__init__(f"No transaction has the id {transaction_id}.")
 
 
+class TransferNotFound(NotFound):
+    code = "transfer_not_found"
+
+    def __init__(self, transfer_id: str) -> None:
+        super().__init__(f"No transfer has the id {transfer_id}.")
+
+
 class ApiKeyNotFound(NotFound):
     code = "api_key_not_found"
 
@@ -107,6 +114,26 @@ class DuplicateTransactionId(Conflict):
         self.transaction_id = transaction_id
 
 
+class DuplicateTransferId(Conflict):
+    code = "duplicate_transfer_id"
+
+    def __init__(self, transfer_id: str, detail: str | None = None) -> None:
+        super().__init__(detail or f"The transfer id {transfer_id} is taken.")
+        self.transfer_id = transfer_id
+
+
+class TransferLeg(Conflict):
+    """A leg of a transfer changes only with its transfer (a reversal), never on its own."""
+
+    code = "transfer_leg"
+
+    def __init__(self, transaction_id: str, transfer_id: str) -> None:
+        super().__init__(
+            f"Transaction {transaction_id} is a leg of transfer {transfer_id}: it is not changed "
+            "or deleted on its own (reverse the transfer instead)."
+        )
+
+
 class InvalidStatusChange(Conflict):
     code = "invalid_status_change"
 
@@ -121,3 +148,13 @@ class StorageUnavailable(LedgerError):
     """The store does not answer; nothing was changed."""
 
     code = "service_unavailable"
+
+
+class ItemRefused(LedgerError):
+    """An item of a batch was refused, so nothing of the batch was stored: ``error`` says why,
+    ``index`` is the item's 0-based place in the batch."""
+
+    def __init__(self, index: int, error: LedgerError) -> None:
+        super().__init__(f"Item {index} of the batch: {error.detail}")
+        self.index = index
+        self.error = error

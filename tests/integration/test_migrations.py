@@ -78,6 +78,13 @@ def account_row_before_the_journal(account: Account) -> dict[str, Any]:
     return row
 
 
+def transaction_row_before_transfers(transaction: Transaction) -> dict[str, Any]:
+    """A transaction's row as a revision before 0008_transfers stores it: no transfer_id."""
+    row = transaction_to_row(transaction)
+    del row["transfer_id"]
+    return row
+
+
 def revisions_oldest_first() -> list[Any]:
     script = ScriptDirectory.from_config(alembic_config())
     return list(reversed(list(script.walk_revisions())))
@@ -221,7 +228,7 @@ async def test_transactions_stored_before_versions_read_version_1(
     def store_rows_without_versions(connection: Connection) -> None:
         connection.execute(insert(accounts).values(account_row_before_the_journal(account)))
         for transaction in stored:
-            row = transaction_to_row(transaction)
+            row = transaction_row_before_transfers(transaction)
             del row["version"]
             connection.execute(insert(transactions).values(row))
         connection.commit()
@@ -270,7 +277,7 @@ async def test_a_database_from_before_events_upgrades_and_records_events(
 
     def store_rows(connection: Connection) -> None:
         connection.execute(insert(accounts).values(account_row_before_the_journal(account)))
-        connection.execute(insert(transactions).values(transaction_to_row(earlier)))
+        connection.execute(insert(transactions).values(transaction_row_before_transfers(earlier)))
         connection.commit()
 
     await run_on(empty_database_url, store_rows)
@@ -449,7 +456,9 @@ async def test_a_database_from_before_the_journal_gets_each_account_s_journal_fr
             insert(accounts), [account_row_before_the_journal(a) for a in accounts_before]
         )
         history = [*BUSY_HISTORY, *CLOSED_HISTORY, *BULK_HISTORY]
-        connection.execute(insert(transactions), [transaction_to_row(t) for t in history])
+        connection.execute(
+            insert(transactions), [transaction_row_before_transfers(t) for t in history]
+        )
         connection.commit()
 
     await run_on(empty_database_url, store_rows)

@@ -3,6 +3,8 @@ appended with it (one more statement when the balance moved)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import Select, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,6 +31,24 @@ class SqlAccountRepository(AccountRepository):
         # the whole database): its transactions are never joined in, so never locked with it.
         self._refuse_if_read_only("accounts.get_for_update")
         return await self._one(_by_number(number).with_for_update())
+
+    async def get_many_for_update(
+        self, numbers: Iterable[AccountNumber]
+    ) -> dict[AccountNumber, Account]:
+        # One statement: PostgreSQL locks the rows as the ORDER BY hands them over, so in
+        # account-number order, as every unit of work (and every group of postings) does.
+        self._refuse_if_read_only("accounts.get_many_for_update")
+        wanted = sorted({number.value for number in numbers})
+        statement = (
+            select(accounts)
+            .where(accounts.c.account_number.in_(wanted))
+            .order_by(accounts.c.account_number)
+            .with_for_update()
+        )
+        with storage_errors():
+            result = await self._connection.execute(statement)
+        found = (account_from_row(row) for row in result.mappings())
+        return {account.number: account for account in found}
 
     async def number_taken(self, number: AccountNumber) -> bool:
         taken = select(exists().where(accounts.c.account_number == number.value))

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bank_domain.access import require_visible_account_number, sees_account
+from bank_domain.access import require_visible_account_number, sees_account, sees_every_account
 from bank_domain.account import Account
 from bank_domain.actors import Actor
 from bank_domain.api_keys import is_key_id
-from bank_domain.errors import AccountNotFound, ApiKeyNotFound, InvalidValue, TransactionNotFound
-from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.errors import (
+    AccountNotFound,
+    ApiKeyNotFound,
+    InvalidValue,
+    TransactionNotFound,
+    TransferNotFound,
+)
+from bank_domain.identifiers import AccountNumber, TransactionId, TransferId
 from bank_domain.ports import UnitOfWork
 from bank_domain.transaction import Transaction
+from bank_domain.transfer import Transfer
 
 
 def utc_now() -> datetime:
@@ -34,6 +41,14 @@ def transaction_id_for_lookup(value: str) -> TransactionId:
         return TransactionId(value)
     except InvalidValue:
         raise TransactionNotFound(_shortened(value)) from None
+
+
+def transfer_id_for_lookup(value: str) -> TransferId:
+    """The id of a transfer to look up; one that cannot exist is simply not found."""
+    try:
+        return TransferId(value)
+    except InvalidValue:
+        raise TransferNotFound(_shortened(value)) from None
 
 
 def key_id_for_lookup(value: str) -> str:
@@ -78,6 +93,16 @@ def require_live_transaction(
     if found.is_deleted:
         raise TransactionNotFound(str(transaction_id))
     return found
+
+
+def require_visible_transfer(
+    transfer: Transfer | None, transfer_id: TransferId, *, actor: Actor
+) -> Transfer:
+    """The transfer, unless no transaction is a leg of it or the actor does not see both of
+    its accounts: both are 'not found'."""
+    if transfer is None or not sees_every_account(actor, transfer.account_numbers):
+        raise TransferNotFound(str(transfer_id))
+    return transfer
 
 
 async def lock_transaction_and_account(

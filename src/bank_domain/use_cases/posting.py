@@ -38,7 +38,7 @@ class PostedTransaction:
 
 
 @dataclass(frozen=True, slots=True)
-class _Request:
+class PostingRequest:
     """A posting's fields once every one of them has passed the ledger's rules."""
 
     account_number: AccountNumber
@@ -49,7 +49,7 @@ class _Request:
     actor: Actor
 
     @classmethod
-    def parse(cls, command: PostTransactionCommand) -> _Request:
+    def parse(cls, command: PostTransactionCommand) -> PostingRequest:
         return cls(
             account_number=require_visible_account_number(
                 command.actor, AccountNumber(command.account_number)
@@ -106,7 +106,7 @@ class PostTransaction:
         self._clock = clock
 
     async def __call__(self, command: PostTransactionCommand) -> PostedTransaction:
-        request = _Request.parse(command)
+        request = PostingRequest.parse(command)
         if command.transaction_id is None:
             return await self._post(TransactionId.generate(), request, look_up_first=False)
         transaction_id = TransactionId(command.transaction_id)
@@ -119,7 +119,7 @@ class PostTransaction:
             return request.replay(stored, transaction_id)
 
     async def _post(
-        self, transaction_id: TransactionId, request: _Request, *, look_up_first: bool
+        self, transaction_id: TransactionId, request: PostingRequest, *, look_up_first: bool
     ) -> PostedTransaction:
         async with self._uow() as uow:
             if look_up_first:

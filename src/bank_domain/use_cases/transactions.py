@@ -120,10 +120,11 @@ class DeleteTransaction:
             transaction, account = await lock_transaction_and_account(uow, tid, actor=command.actor)
             transaction.expect_version(command.expected_version)
             now = self._clock()
-            if not transaction.effect.is_zero():
-                account.move_balance(-transaction.effect, now, transaction.transaction_id)
+            effect = transaction.effect
+            transaction.delete(now)  # first: a leg of a transfer is refused before anything moves
+            if not effect.is_zero():
+                account.move_balance(-effect, now, transaction.transaction_id)
                 await uow.accounts.save(account)
-            transaction.delete(now)
             await uow.transactions.save(transaction)
             await uow.events.add(
                 Event.of(EventType.TRANSACTION_DELETED, transaction, command.actor, now)

@@ -1,4 +1,4 @@
-"""The fuzzer's hook (test_hostile_input.py loads it through SCHEMATHESIS_HOOKS): two rules of
+"""The fuzzer's hook (test_hostile_input.py loads it through SCHEMATHESIS_HOOKS): four rules of
 valid input that no schema can say, each refused with a 422, kept out of the valid cases.
 
 - A new key's expires_at must be a future moment (API.md section 9). In the positive cases of
@@ -8,6 +8,12 @@ valid input that no schema can say, each refused with a 422, kept out of the val
 - A statement's `from` is at or before its `to` (API.md section 11). In the positive cases of
   GET /v1/accounts/{account_number}/statement alone, two moments in the wrong order are
   swapped.
+- A transfer moves money between two different accounts (API.md section 13). In the positive
+  cases of POST /v1/transfers alone, a to_account equal to from_account gets its last digit
+  changed.
+- The items of a batch have different transaction ids (API.md section 14). In the positive
+  cases of POST /v1/transactions/batch alone, an id given by an earlier item gets the item's
+  index at its end.
 
 Everything else is sent as generated, so a 422 for valid input stays a failure on every
 operation, these two included.
@@ -24,6 +30,8 @@ from schemathesis import Case, HookContext
 
 KEY_CREATION: Final = "POST /v1/api-keys"
 STATEMENT: Final = "GET /v1/accounts/{account_number}/statement"
+TRANSFER: Final = "POST /v1/transfers"
+BATCH: Final = "POST /v1/transactions/batch"
 CALENDAR_CYCLE_YEARS: Final = 400
 MARGIN: Final = timedelta(days=1)
 """Future by at least this much when generated, so still future when the server reads it."""
@@ -45,7 +53,31 @@ def valid_input_by_rules_of_the_moment(context: HookContext, case: Case[Any]) ->
         start, end = case.query.get("from"), case.query.get("to")
         if isinstance(start, str) and isinstance(end, str) and is_before(end, start):
             case.query = {**case.query, "from": end, "to": start}
+    elif case.operation.label == TRANSFER and isinstance(case.body, dict):
+        source, target = case.body.get("from_account"), case.body.get("to_account")
+        if isinstance(target, str) and target[-1:].isdigit() and source == target:
+            case.body = {**case.body, "to_account": target[:-1] + str((int(target[-1]) + 1) % 10)}
+    elif case.operation.label == BATCH and isinstance(case.body, dict):
+        items = case.body.get("transactions")
+        if isinstance(items, list):
+            case.body = {**case.body, "transactions": with_distinct_ids(items)}
     return case
+
+
+def with_distinct_ids(items: list[Any]) -> list[Any]:
+    """The items, each transaction id that an earlier item gave ending in the item's index
+    instead (still 8 to 64 characters of the id's alphabet)."""
+    seen: set[str] = set()
+    distinct = []
+    for index, item in enumerate(items):
+        given = item.get("transaction_id") if isinstance(item, dict) else None
+        if isinstance(given, str) and given in seen:
+            suffix = f"-{index}"
+            item = {**item, "transaction_id": given[: 64 - len(suffix)] + suffix}
+        if isinstance(item, dict) and isinstance(item.get("transaction_id"), str):
+            seen.add(item["transaction_id"])
+        distinct.append(item)
+    return distinct
 
 
 def is_before(first: str, second: str) -> bool:
