@@ -196,13 +196,20 @@ async def _http_error(request: Request, error: Exception) -> ExactJSONResponse:
 
 
 def _allowed_methods(request: Request) -> set[str]:
-    """Every method some route serves on the request's path."""
+    """Every method some route serves on the request's path; where a route names the path
+    itself (``/v1/transactions/batch``), only that route's, as the API documents the path
+    (a route with a parameter that also matches it, ``/v1/transactions/{transaction_id}``,
+    is another path)."""
     methods: set[str] = set()
+    named: set[str] = set()
     for route in _every_route(request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return methods
+            served = getattr(route, "methods", None) or set()
+            methods |= served
+            if getattr(route, "path", None) == request.scope["path"]:
+                named |= served
+    return named or methods
 
 
 def _every_route(routes: list[BaseRoute]) -> list[BaseRoute]:

@@ -68,6 +68,13 @@ AccountNumberIn = Annotated[
         {"type": "string", "pattern": ACCOUNT_NUMBER_PATTERN, "examples": ["1234567890"]}
     ),
 ]
+ToAccountNumberIn = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "pattern": ACCOUNT_NUMBER_PATTERN, "examples": ["9876543210"]}
+    ),
+]
+"""A transfer's to_account: its example another account than from_account's."""
 TransactionIdIn = Annotated[
     str,
     WithJsonSchema(
@@ -193,7 +200,7 @@ class TransferCreate(RequestBody):
         description="Generated when left out (or null); a retry with the same id is safe.",
     )
     from_account: AccountNumberIn
-    to_account: AccountNumberIn
+    to_account: ToAccountNumberIn
     amount: AmountIn
     description: DescriptionIn = None
 

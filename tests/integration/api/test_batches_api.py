@@ -170,3 +170,12 @@ def test_a_batch_of_1000_postings_is_stored_whole(client: httpx.Client) -> None:
 def test_a_malformed_batch_is_a_422(client: httpx.Client, body: bytes) -> None:
     answer = client.post("/v1/transactions/batch", content=body, headers=JSON)
     assert_problem(answer, 422, "validation_error")
+
+
+def test_the_batch_path_allows_post_alone(client: httpx.Client) -> None:
+    answer = client.request("OPTIONS", "/v1/transactions/batch")
+    assert_problem(answer, 405, "method_not_allowed")
+    assert answer.headers["allow"] == "POST"
+    # A transaction's own path still names every method it serves.
+    other = client.request("OPTIONS", "/v1/transactions/abcdefghijk")
+    assert other.headers["allow"] == "DELETE, GET, PATCH, PUT"
