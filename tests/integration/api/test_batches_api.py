@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.api.helpers import JSON, assert_problem, balance, exact, open_account, post
 from tests.integration.api.test_journal_api import entries_of
-from tests.integration.api.test_transfers_api import events_of, state_of
+from tests.integration.api.test_transfers_api import events_of, last_event_is, state_of
 from tests.support import refs
 from tests.support.journal import assert_chain_recomputes
 
@@ -63,8 +63,9 @@ def test_a_batch_applies_its_items_in_order(client: httpx.Client) -> None:
     assert [t["transaction_id"] for t in listed] == [
         items[i]["transaction_id"] for i in (0, 1, 3, 4)
     ]
-    posted = [e for e in events_of(client, first) if e["type"] == "transaction.posted"]
-    assert [e["data"] for e in posted] == [items[i] for i in (0, 1, 3, 4)]
+    told = events_of(client, first, last_event_is(items[4]))
+    posted = [e["data"] for e in told if e["type"] == "transaction.posted"]
+    assert posted == [items[i] for i in (0, 1, 3, 4)]
     history = exact(client.get(f"/v1/transactions/{items[1]['transaction_id']}/history"))
     assert [v["change"] for v in history["items"]] == ["created"]
     for number in (first, second):
