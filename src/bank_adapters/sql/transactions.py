@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
-from sqlalchemy import Select, insert, select, tuple_, update
+from sqlalchemy import Select, String, any_, bindparam, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bank_adapters.sql.errors import storage_errors
@@ -34,9 +36,9 @@ class SqlTransactionRepository(TransactionRepository):
         self, transaction_ids: Iterable[TransactionId]
     ) -> dict[TransactionId, Transaction]:
         wanted = sorted({transaction_id.value for transaction_id in transaction_ids})
-        statement = select(transactions).where(transactions.c.transaction_id.in_(wanted))
+        statement = _GET_MANY[self._connection.dialect.name]
         with storage_errors():
-            result = await self._connection.execute(statement)
+            result = await self._connection.execute(statement, {"ids": wanted})
         found = (transaction_from_row(row) for row in result.mappings())
         return {transaction.transaction_id: transaction for transaction in found}
 
@@ -116,3 +118,14 @@ def transaction_listing(query: TransactionQuery) -> Select[tuple[object, ...]]:
     if query.until is not None:
         statement = statement.where(transactions.c.timestamp <= query.until)
     return statement.order_by(*timeline).limit(query.limit)
+
+
+_GET_MANY: Final = {
+    # One array parameter: one statement text however many ids (accounts.py says why).
+    "postgresql": select(transactions).where(
+        transactions.c.transaction_id == any_(bindparam("ids", type_=ARRAY(String)))
+    ),
+    "sqlite": select(transactions).where(
+        transactions.c.transaction_id.in_(bindparam("ids", expanding=True))
+    ),
+}
