@@ -180,3 +180,21 @@ def test_the_batch_path_allows_post_alone(client: httpx.Client) -> None:
     # A transaction's own path still names every method it serves.
     other = client.request("OPTIONS", "/v1/transactions/abcdefghijk")
     assert other.headers["allow"] == "DELETE, GET, PATCH, PUT"
+
+
+def test_a_422_names_the_first_refused_item_and_only_its_errors(client: httpx.Client) -> None:
+    number = open_account(client)["account_number"]
+    answer = send(
+        client,
+        item(number, "1.00"),
+        item(number, "1.001", note="x"),
+        item(number, "1.00"),
+        item(number, "-1"),
+    )
+    problem = assert_problem(answer, 422, "validation_error")
+    assert problem["index"] == 1
+    assert sorted(tuple(e["loc"]) for e in problem["errors"]) == [
+        ("body", "transactions", 1, "amount"),
+        ("body", "transactions", 1, "note"),
+    ]
+    assert balance(client, number) == Decimal("0.00")
