@@ -79,19 +79,27 @@ class Load:
     errors_timeout: int
     server_cpu_s: float = 0.0
     """CPU time the server's processes used during this load."""
+    postings_per_request: int = 1
+    """1, or a batch's size (--batch): every count above is of requests."""
+
+    @property
+    def postings(self) -> int:
+        """Postings stored by the 2xx answers."""
+        return self.status_2xx * self.postings_per_request
 
     @property
     def postings_per_s(self) -> float:
-        return self.status_2xx / (self.duration_us / 1e6)
+        return self.postings / (self.duration_us / 1e6)
 
     @property
     def server_cpu_ms_per_posting(self) -> float:
-        return 1000 * self.server_cpu_s / self.status_2xx if self.status_2xx else 0.0
+        return 1000 * self.server_cpu_s / self.postings if self.postings else 0.0
 
     @property
     def unanswered(self) -> int:
-        """Requests still in flight when wrk stopped: the server may have stored them."""
-        return self.sent - self.responses
+        """Postings of the requests still in flight when wrk stopped: the server may have
+        stored them (a batch all or none)."""
+        return (self.sent - self.responses) * self.postings_per_request
 
     @property
     def socket_errors(self) -> int:
@@ -202,6 +210,12 @@ def _arguments() -> argparse.Namespace:
         " with client ids and without, each from a fresh database (see bench/README.md)",
     )
     parser.add_argument("--rounds", type=int, default=8, help="--soak: loads per server (8)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        help="every request is POST /v1/transactions/batch of this many postings (1-1000)"
+        " instead of one POST /v1/transactions; rates are of postings",
+    )
     arguments = parser.parse_args()
     if arguments.soak:
         if arguments.rounds < 4:
@@ -214,6 +228,8 @@ def _arguments() -> argparse.Namespace:
     if arguments.soak and len(arguments.workers) != 1:
         parser.error("--soak runs one server: give --workers one number")
     arguments.mixes = arguments.mixes.split(",")
+    if arguments.batch is not None and not 1 <= arguments.batch <= 1000:
+        parser.error("--batch takes 1 to 1000 postings a request")
     if not set(arguments.mixes) <= {"spread", "hot"}:
         parser.error("--mixes takes spread and/or hot")
     return arguments
@@ -398,23 +414,33 @@ def _setup(db: Postgres, accounts: int, log: Path, level: str | None) -> None:
 
 
 def _wrk(
-    base: str, seconds: int, accounts: tuple[int, int], description: str, id_prefix: str | None
+    base: str,
+    seconds: int,
+    accounts: tuple[int, int],
+    description: str,
+    id_prefix: str | None,
+    batch: int | None = None,
 ) -> Load:
+    """One load; with ``batch``, every request a batch of that many postings."""
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
     script = ["--timeout", "10s", "-s", str(BENCH / "posting.lua"), base, "--"]
     arguments = [str(accounts[0]), str(accounts[1]), description]
     if id_prefix is not None:
         arguments.append(id_prefix)
+    environment = dict(os.environ, BANK_MASTER_KEY=MASTER_KEY)
+    if batch is not None:
+        environment["BENCH_BATCH_SIZE"] = str(batch)
     out = subprocess.run(
         [*command, *script, *arguments],
         capture_output=True,
         text=True,
         check=True,
-        env=dict(os.environ, BANK_MASTER_KEY=MASTER_KEY),
+        env=environment,
     )
     line = next(line for line in out.stdout.splitlines() if line.startswith("BENCH_RESULT "))
     values = dict(item.split("=", 1) for item in line.split()[1:])
-    return Load(description, **{key: int(value) for key, value in values.items()})
+    counts = {key: int(value) for key, value in values.items()}
+    return Load(description, **counts, postings_per_request=batch or 1)
 
 
 def _pgbench(
@@ -468,6 +494,7 @@ def _block(
                     _accounts(mix, options),
                     f"api {tag} warm-up",
                     f"{tag}-warm-up" if options.client_ids else None,
+                    options.batch,
                 )
             cpu = _cpu_seconds(session)
             api = _wrk(
@@ -476,6 +503,7 @@ def _block(
                 _accounts(mix, options),
                 f"api {tag}",
                 tag if options.client_ids else None,
+                options.batch,
             )
             api.server_cpu_s = _cpu_seconds(session) - cpu
             runs[mix] = (busy_before, warmup, api)
@@ -528,14 +556,12 @@ def _checks(
         )
     )
     stored = _count_stored(db, pgbenches)
-    answered = sum(load.status_2xx for load in loads)
+    answered = sum(load.postings for load in loads)
     unanswered = sum(load.unanswered for load in loads)
     per_load = [
-        f"{load.description}: {stored.get(load.description, 0)} stored, {load.status_2xx} 2xx"
+        f"{load.description}: {stored.get(load.description, 0)} stored, {load.postings} 2xx"
         for load in loads
-        if not load.status_2xx
-        <= stored.get(load.description, 0)
-        <= load.status_2xx + load.unanswered
+        if not load.postings <= stored.get(load.description, 0) <= load.postings + load.unanswered
     ]
     without_event = int(
         db.value(
@@ -649,8 +675,10 @@ def _table(phases: list[Phase], options: argparse.Namespace) -> list[dict[str, A
 
 
 def _print_table(rows: list[dict[str, Any]], options: argparse.Namespace) -> None:
+    batches = f", batches of {options.batch} postings" if options.batch else ""
     print(
-        f"\nMedians of {options.repeat} run(s) of {options.duration} s, {CONNECTIONS} connections:"
+        f"\nMedians of {options.repeat} run(s) of {options.duration} s, {CONNECTIONS}"
+        f" connections{batches}:"
     )
     print("| " + " | ".join(title for title, _, _ in COLUMNS) + " |")
     print("| --- | --- |" + " ---: |" * (len(COLUMNS) - 2))
@@ -694,7 +722,7 @@ class Round:
 
     @property
     def database_cpu_ms_per_posting(self) -> float:
-        return 1000 * self.database_cpu_s / self.api.status_2xx if self.api.status_2xx else 0.0
+        return 1000 * self.database_cpu_s / self.api.postings if self.api.postings else 0.0
 
 
 @dataclass
@@ -720,7 +748,7 @@ class SoakPass:
     def cpu_ms_per_posting(self, rounds: list[Round]) -> float:
         """Server and PostgreSQL CPU per posting over some rounds: the work a posting costs,
         which other work on the machine slows less than it slows the rate."""
-        postings = sum(r.api.status_2xx for r in rounds)
+        postings = sum(r.api.postings for r in rounds)
         cpu = sum(r.api.server_cpu_s + r.database_cpu_s for r in rounds)
         return 1000 * cpu / postings if postings else 0.0
 
@@ -782,6 +810,7 @@ def _soak_pass(options: argparse.Namespace, log: Path, client_ids: bool) -> Soak
                     accounts,
                     f"api soak-{kind} warm-up",
                     f"soak-{kind}-warm-up" if client_ids else None,
+                    options.batch,
                 )
             for number in range(1, options.rounds + 1):
                 busy_before = db.settle(options.pause)
@@ -789,7 +818,12 @@ def _soak_pass(options: argparse.Namespace, log: Path, client_ids: bool) -> Soak
                 cpu, database_cpu = _cpu_seconds(session), _database_cpu_seconds(db.url)
                 tag = f"soak-{kind}-r{number}"
                 api = _wrk(
-                    base, options.duration, accounts, f"api {tag}", tag if client_ids else None
+                    base,
+                    options.duration,
+                    accounts,
+                    f"api {tag}",
+                    tag if client_ids else None,
+                    options.batch,
                 )
                 api.server_cpu_s = _cpu_seconds(session) - cpu
                 database_cpu = _database_cpu_seconds(db.url) - database_cpu

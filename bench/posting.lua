@@ -2,6 +2,9 @@
 -- of 0.01 to 100.00 on an account drawn uniformly from lo..hi. Without an id prefix there is
 -- no transaction_id and the server makes one; with one, every posting brings its own id,
 -- <prefix>-<thread>-<n>, as a client using idempotency keys would.
+-- With BENCH_BATCH_SIZE=<size> set, every request is one batch instead, POST
+-- /v1/transactions/batch, of <size> such postings (ids <prefix>-<thread>-<n>-<item>); the
+-- counts done() prints are of requests, each 2xx <size> postings.
 -- Every request sends the key in $BANK_MASTER_KEY (Authorization: Bearer), as every /v1 route
 -- needs one.
 -- Usage: BANK_MASTER_KEY=... wrk ... -s bench/posting.lua <url> -- <lo> <hi> <description> [<id prefix>]
@@ -23,23 +26,35 @@ function init(args)
     error("posting.lua: set BANK_MASTER_KEY to the server's master key")
   end
   wrk.headers["Authorization"] = "Bearer " .. key
+  batch_size = tonumber(os.getenv("BENCH_BATCH_SIZE") or "")
   -- wrk calls request() once on the first thread to inspect the script before the run.
   sent = thread_number == 1 and -1 or 0
   status_2xx, status_409, status_other = 0, 0, 0
 end
 
-function request()
-  sent = sent + 1
+local function posting(id_suffix)
   local cents = math.random(1, 10000)
   local kind = math.random(2) == 1 and "deposit" or "withdrawal"
   local own_id = ""
   if id_prefix then
-    own_id = string.format(', "transaction_id": "%s-%d-%d"', id_prefix, thread_number, sent)
+    own_id = string.format(', "transaction_id": "%s-%d-%s"', id_prefix, thread_number, id_suffix)
   end
-  local body = string.format(
+  return string.format(
     '{"account_number": "%.0f", "amount": %d.%02d, "transaction_type": "%s", "description": "%s"%s}',
     math.random(lo, hi), math.floor(cents / 100), cents % 100, kind, description, own_id)
-  return wrk.format("POST", "/v1/transactions", nil, body)
+end
+
+function request()
+  sent = sent + 1
+  if not batch_size then
+    return wrk.format("POST", "/v1/transactions", nil, posting(tostring(sent)))
+  end
+  local items = {}
+  for i = 1, batch_size do
+    items[i] = posting(string.format("%d-%d", sent, i))
+  end
+  local body = '{"transactions": [' .. table.concat(items, ", ") .. ']}'
+  return wrk.format("POST", "/v1/transactions/batch", nil, body)
 end
 
 function response(status)

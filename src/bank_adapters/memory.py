@@ -18,9 +18,14 @@ from datetime import datetime
 
 from bank_domain.account import Account
 from bank_domain.api_keys import ApiKey
-from bank_domain.errors import DuplicateAccountNumber, DuplicateTransactionId, StorageUnavailable
+from bank_domain.errors import (
+    DuplicateAccountNumber,
+    DuplicateTransactionId,
+    DuplicateTransferId,
+    StorageUnavailable,
+)
 from bank_domain.events import Event, FeedPosition
-from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.identifiers import AccountNumber, TransactionId, TransferId
 from bank_domain.journal import JournalEntry
 from bank_domain.money import Money
 from bank_domain.ports import (
@@ -38,7 +43,7 @@ from bank_domain.ports import (
     TransactionRepository,
     UnitOfWork,
 )
-from bank_domain.transaction import Transaction, TransactionStatus
+from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
 
 
 class InMemoryStore:
@@ -47,6 +52,10 @@ class InMemoryStore:
     def __init__(self) -> None:
         self.accounts: dict[AccountNumber, Account] = {}
         self.transactions: dict[TransactionId, Transaction] = {}
+        self.transfer_legs: defaultdict[TransferId, dict[TransactionType, TransactionId]] = (
+            defaultdict(dict)
+        )
+        """Each transfer's legs by kind (a database's unique index on the two)."""
         self.api_keys: dict[str, ApiKey] = {}
         self.events: list[Event] = []
         """In commit order; an event's id is its place in this list, from 1."""
@@ -129,13 +138,46 @@ class _InMemoryTransactions(TransactionRepository):
         found = self.staged.get(transaction_id) or self._store.transactions.get(transaction_id)
         return copy.copy(found) if found else None
 
+    async def transfer_legs(self, transfer_id: TransferId) -> list[Transaction]:
+        ids = set(self._store.transfer_legs.get(transfer_id, {}).values())
+        ids |= {t.transaction_id for t in self.staged.values() if t.transfer_id == transfer_id}
+        return [found for tid in sorted(ids) if (found := await self.get(tid)) is not None]
+
     async def add(self, transaction: Transaction) -> None:
         self._uow.refuse_if_read_only("transactions.add")
         tid = transaction.transaction_id
         if tid in self.staged or tid in self._store.transactions:
             raise DuplicateTransactionId(str(tid))
+        if self.leg_taken(transaction):
+            raise DuplicateTransferId(str(transaction.transfer_id))
         self.staged[tid] = copy.copy(transaction)
         self.added.add(tid)
+
+    def leg_taken(self, transaction: Transaction) -> bool:
+        """Whether the transfer it is a leg of has a leg of its kind already, stored or staged."""
+        transfer_id, kind = transaction.transfer_id, transaction.transaction_type
+        return self.leg_stored(transaction) or (
+            transfer_id is not None
+            and any(
+                t.transfer_id == transfer_id and t.transaction_type is kind
+                for t in self.staged.values()
+            )
+        )
+
+    def leg_stored(self, transaction: Transaction) -> bool:
+        """Whether a committed transaction is the leg of its kind of its transfer."""
+        transfer_id = transaction.transfer_id
+        return transfer_id is not None and transaction.transaction_type in (
+            self._store.transfer_legs.get(transfer_id, {})
+        )
+
+    def commit(self) -> None:
+        for tid in self.added:
+            transaction = self.staged[tid]
+            if transaction.transfer_id is not None:
+                legs = self._store.transfer_legs[transaction.transfer_id]
+                legs[transaction.transaction_type] = tid
+        self._store.transactions.update(self.staged)
 
     async def save(self, transaction: Transaction) -> None:
         self._uow.refuse_if_read_only("transactions.save")
@@ -382,12 +424,15 @@ class InMemoryUnitOfWork(UnitOfWork):
         for tid in self.transactions.added:
             if tid in self._store.transactions:
                 raise DuplicateTransactionId(str(tid))
+            added = self.transactions.staged[tid]
+            if self.transactions.leg_stored(added):
+                raise DuplicateTransferId(str(added.transfer_id))
         for key_id in self.api_keys.added:
             if key_id in self._store.api_keys:
                 raise _same_key_taken()
         self.journal.check_follows()
         self._store.accounts.update(self.accounts.staged)
-        self._store.transactions.update(self.transactions.staged)
+        self.transactions.commit()
         self._store.api_keys.update(self.api_keys.staged)
         self.events.commit()
         self.journal.commit()

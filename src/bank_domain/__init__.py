@@ -15,25 +15,30 @@ from bank_domain.errors import (
     Conflict,
     DuplicateAccountNumber,
     DuplicateTransactionId,
+    DuplicateTransferId,
     Forbidden,
     InsufficientFunds,
     InvalidStatusChange,
     InvalidValue,
+    ItemRefused,
     LedgerError,
     LedgerInconsistent,
     NotFound,
     OverdraftLimitInUse,
     StorageUnavailable,
     TransactionNotFound,
+    TransferLeg,
+    TransferNotFound,
     VersionMismatch,
 )
 from bank_domain.events import Change, Event, EventType, TransactionChange
-from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.identifiers import AccountNumber, TransactionId, TransferId
 from bank_domain.journal import BadEntry, ChainBreak, JournalCheck, JournalEntry
 from bank_domain.ledger import Ledger
 from bank_domain.money import Money
 from bank_domain.pagination import Page
 from bank_domain.transaction import UNSET, Transaction, TransactionStatus, TransactionType
+from bank_domain.transfer import Transfer, TransferStatus
 from bank_domain.use_cases.accounts import (
     CloseAccountCommand,
     ListAccountsQuery,
@@ -43,6 +48,7 @@ from bank_domain.use_cases.accounts import (
 from bank_domain.use_cases.api_keys import CreateApiKeyCommand, CreatedApiKey, ListApiKeysQuery
 from bank_domain.use_cases.audit import ListEventsQuery, TransactionHistoryRequest
 from bank_domain.use_cases.balance import Recalculation
+from bank_domain.use_cases.batches import PostBatchCommand, PostedBatch
 from bank_domain.use_cases.journal import (
     BalanceAtTime,
     ListEntriesQuery,
@@ -55,6 +61,7 @@ from bank_domain.use_cases.transactions import (
     DeleteTransactionCommand,
     ListTransactionsQuery,
 )
+from bank_domain.use_cases.transfers import MadeTransfer, MakeTransferCommand
 
 __all__ = [
     "MASTER",
@@ -83,12 +90,14 @@ __all__ = [
     "DeleteTransactionCommand",
     "DuplicateAccountNumber",
     "DuplicateTransactionId",
+    "DuplicateTransferId",
     "Event",
     "EventType",
     "Forbidden",
     "InsufficientFunds",
     "InvalidStatusChange",
     "InvalidValue",
+    "ItemRefused",
     "JournalCheck",
     "JournalEntry",
     "Ledger",
@@ -99,12 +108,16 @@ __all__ = [
     "ListEntriesQuery",
     "ListEventsQuery",
     "ListTransactionsQuery",
+    "MadeTransfer",
+    "MakeTransferCommand",
     "Money",
     "NotFound",
     "OpenAccountCommand",
     "OverdraftLimitInUse",
     "Page",
+    "PostBatchCommand",
     "PostTransactionCommand",
+    "PostedBatch",
     "PostedTransaction",
     "Recalculation",
     "Scope",
@@ -118,6 +131,11 @@ __all__ = [
     "TransactionNotFound",
     "TransactionStatus",
     "TransactionType",
+    "Transfer",
+    "TransferId",
+    "TransferLeg",
+    "TransferNotFound",
+    "TransferStatus",
     "UpdateAccountCommand",
     "VersionMismatch",
 ]

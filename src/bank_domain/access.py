@@ -2,7 +2,9 @@
 
 The rule: an actor restricted to some accounts sees nothing else, as if it did not exist. An
 account outside its list is "not found" (AccountNotFound), and so is every transaction of one
-(TransactionNotFound); lists hold only its accounts' items (the restriction goes into the
+(TransactionNotFound), and so is every transfer that touches one (TransferNotFound: a
+transfer is seen only by an actor that sees both of its accounts); lists hold only its
+accounts' items (the restriction goes into the
 store's query, so pages stay full and cursors right); it cannot open accounts nor manage keys
 (Forbidden); a posting that reuses the id of a transaction on an account it cannot see is
 refused as any other reuse with other fields is, in words that tell nothing of that
@@ -14,6 +16,8 @@ call at all) are the web layer's check, before a use case runs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from bank_domain.actors import Actor
 from bank_domain.errors import AccountNotFound, Forbidden
@@ -29,6 +33,11 @@ def require_visible_account_number(actor: Actor, number: AccountNumber) -> Accou
 
 def sees_account(actor: Actor, number: AccountNumber) -> bool:
     return actor.sees(number)
+
+
+def sees_every_account(actor: Actor, numbers: Iterable[AccountNumber]) -> bool:
+    """Whether the actor sees each of these accounts (a transfer's two)."""
+    return all(actor.sees(number) for number in numbers)
 
 
 def visible_accounts(actor: Actor) -> frozenset[AccountNumber] | None:

@@ -47,6 +47,13 @@ class TransactionNotFound(NotFound):
         super().__init__(f"No transaction has the id {transaction_id}.")
 
 
+class TransferNotFound(NotFound):
+    code = "transfer_not_found"
+
+    def __init__(self, transfer_id: str) -> None:
+        super().__init__(f"No transfer has the id {transfer_id}.")
+
+
 class ApiKeyNotFound(NotFound):
     code = "api_key_not_found"
 
@@ -113,6 +120,26 @@ class DuplicateTransactionId(Conflict):
         self.transaction_id = transaction_id
 
 
+class DuplicateTransferId(Conflict):
+    code = "duplicate_transfer_id"
+
+    def __init__(self, transfer_id: str, detail: str | None = None) -> None:
+        super().__init__(detail or f"The transfer id {transfer_id} is taken.")
+        self.transfer_id = transfer_id
+
+
+class TransferLeg(Conflict):
+    """A leg of a transfer changes only with its transfer (a reversal), never on its own."""
+
+    code = "transfer_leg"
+
+    def __init__(self, transaction_id: str, transfer_id: str) -> None:
+        super().__init__(
+            f"Transaction {transaction_id} is a leg of transfer {transfer_id}: it is not changed "
+            "or deleted on its own (reverse the transfer instead)."
+        )
+
+
 class InvalidStatusChange(Conflict):
     code = "invalid_status_change"
 
@@ -132,3 +159,13 @@ class StorageUnavailable(LedgerError):
 class StorageNotAnswering(StorageUnavailable):
     """The store could not be reached at all (refused, timed out, still starting): unlike a
     refusal (no such database, a wrong password), waiting may help."""
+
+
+class ItemRefused(LedgerError):
+    """An item of a batch was refused, so nothing of the batch was stored: ``error`` says why,
+    ``index`` is the item's 0-based place in the batch."""
+
+    def __init__(self, index: int, error: LedgerError) -> None:
+        super().__init__(f"Item {index} of the batch: {error.detail}")
+        self.index = index
+        self.error = error

@@ -56,6 +56,10 @@ _CHANGE_OF_EVENT: Final = {
     EventType.TRANSACTION_AMENDED: Change.AMENDED,
     EventType.TRANSACTION_DELETED: Change.DELETED,
     EventType.TRANSACTION_EXPIRED: Change.EXPIRED,
+    # A transfer's events are its legs' (one per leg, about the leg's account): the legs'
+    # versions as a transfer made and reversed them.
+    EventType.TRANSFER_POSTED: Change.CREATED,
+    EventType.TRANSFER_REVERSED: Change.REVERSED,
 }
 
 Subject = Account | Transaction | ApiKey

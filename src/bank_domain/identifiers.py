@@ -1,4 +1,4 @@
-"""Identifiers clients see: account numbers and transaction ids."""
+"""Identifiers clients see: account numbers, transaction ids and transfer ids."""
 
 from __future__ import annotations
 
@@ -42,11 +42,7 @@ class TransactionId:
     value: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.value, str) or not _TRANSACTION_ID.fullmatch(self.value):
-            raise InvalidValue(
-                "transaction_id",
-                "A transaction id is 8 to 64 characters of A-Z, a-z, 0-9, '_' and '-'.",
-            )
+        _require_id_text(self.value, "transaction_id", "A transaction id")
 
     @classmethod
     def generate(cls) -> TransactionId:
@@ -54,3 +50,26 @@ class TransactionId:
 
     def __str__(self) -> str:
         return self.value
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class TransferId:
+    """A transfer's id: the rules of a transaction id, in a namespace of its own (a transfer
+    and a transaction may share an id); never reused."""
+
+    value: str
+
+    def __post_init__(self) -> None:
+        _require_id_text(self.value, "transfer_id", "A transfer id")
+
+    @classmethod
+    def generate(cls) -> TransferId:
+        return cls(os.urandom(16).hex())
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _require_id_text(value: object, field: str, what: str) -> None:
+    if not isinstance(value, str) or not _TRANSACTION_ID.fullmatch(value):
+        raise InvalidValue(field, f"{what} is 8 to 64 characters of A-Z, a-z, 0-9, '_' and '-'.")

@@ -13,6 +13,7 @@ from bank_domain.journal import JournalCheck, JournalEntry
 from bank_domain.pagination import CursorCodec, Page
 from bank_domain.ports import Clock, PostingUnitOfWorkFactory, UnitOfWorkFactory
 from bank_domain.transaction import Transaction
+from bank_domain.transfer import Transfer
 from bank_domain.use_cases._common import utc_now
 from bank_domain.use_cases.accounts import (
     CloseAccount,
@@ -42,6 +43,7 @@ from bank_domain.use_cases.audit import (
     TransactionHistoryRequest,
 )
 from bank_domain.use_cases.balance import RecalculateBalance, Recalculation
+from bank_domain.use_cases.batches import PostBatch, PostBatchCommand, PostedBatch
 from bank_domain.use_cases.expiry import ACCOUNTS_PER_SWEEP, ExpireHolds
 from bank_domain.use_cases.journal import (
     BalanceAt,
@@ -68,6 +70,13 @@ from bank_domain.use_cases.transactions import (
     GetTransaction,
     ListTransactions,
     ListTransactionsQuery,
+)
+from bank_domain.use_cases.transfers import (
+    GetTransfer,
+    MadeTransfer,
+    MakeTransfer,
+    MakeTransferCommand,
+    ReverseTransfer,
 )
 
 
@@ -105,6 +114,10 @@ class Ledger:
         self._post_transaction = PostTransaction(
             postings or uow, clock, expire_account=self._expire_holds.account
         )
+        self._post_batch = PostBatch(uow, clock)
+        self._make_transfer = MakeTransfer(uow, clock)
+        self._get_transfer = GetTransfer(uow)
+        self._reverse_transfer = ReverseTransfer(uow, clock)
         self._amend_transaction = AmendTransaction(uow, clock)
         self._delete_transaction = DeleteTransaction(uow, clock)
         self._get_transaction = GetTransaction(uow, clock)
@@ -141,6 +154,18 @@ class Ledger:
 
     async def post_transaction(self, command: PostTransactionCommand) -> PostedTransaction:
         return await self._post_transaction(command)
+
+    async def post_batch(self, command: PostBatchCommand) -> PostedBatch:
+        return await self._post_batch(command)
+
+    async def make_transfer(self, command: MakeTransferCommand) -> MadeTransfer:
+        return await self._make_transfer(command)
+
+    async def get_transfer(self, transfer_id: str, *, actor: Actor = MASTER) -> Transfer:
+        return await self._get_transfer(transfer_id, actor=actor)
+
+    async def reverse_transfer(self, transfer_id: str, *, actor: Actor = MASTER) -> Transfer:
+        return await self._reverse_transfer(transfer_id, actor=actor)
 
     async def amend_transaction(self, command: AmendTransactionCommand) -> Transaction:
         return await self._amend_transaction(command)

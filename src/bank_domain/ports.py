@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -12,7 +12,7 @@ from typing import Protocol, Self
 from bank_domain.account import Account, AccountStatus, AccountType
 from bank_domain.api_keys import ApiKey
 from bank_domain.events import Event, EventType, FeedPosition
-from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.identifiers import AccountNumber, TransactionId, TransferId
 from bank_domain.journal import JournalEntry
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
@@ -120,8 +120,27 @@ class AccountRepository(abc.ABC):
         """The account, locked against every other unit of work until this one ends.
 
         This must be the first read of the account in the unit of work, so that the balance it
-        returns is the one the lock protects.
+        returns is the one the lock protects. A unit of work that locks several accounts locks
+        them with ``get_many_for_update``, never one by one in another order.
         """
+
+    async def get_many_for_update(
+        self, numbers: Iterable[AccountNumber]
+    ) -> dict[AccountNumber, Account]:
+        """The accounts with these numbers (closed ones included; a number no account has is
+        left out), each locked once, in account-number order: every unit of work that touches
+        several accounts (a transfer, a batch) takes their locks in that one order, so no two
+        of them ever wait for each other in a circle (a deadlock). Each must be the first read
+        of its account in the unit of work, as for ``get_for_update``.
+
+        This way of doing it, ``get_for_update`` in ascending order, is enough for any store
+        whose ``get_for_update`` waits for the lock; a store may take them in one go."""
+        found: dict[AccountNumber, Account] = {}
+        for number in sorted(set(numbers)):
+            account = await self.get_for_update(number)
+            if account is not None:
+                found[number] = account
+        return found
 
     @abc.abstractmethod
     async def number_taken(self, number: AccountNumber) -> bool:
@@ -152,9 +171,26 @@ class TransactionRepository(abc.ABC):
     async def get(self, transaction_id: TransactionId) -> Transaction | None:
         """The transaction with this id, deleted ones included."""
 
+    async def get_many(
+        self, transaction_ids: Iterable[TransactionId]
+    ) -> dict[TransactionId, Transaction]:
+        """The transactions with these ids that exist, deleted ones included, by id; one
+        ``get`` after another unless the store reads them in one go."""
+        found: dict[TransactionId, Transaction] = {}
+        for transaction_id in transaction_ids:
+            transaction = await self.get(transaction_id)
+            if transaction is not None:
+                found[transaction_id] = transaction
+        return found
+
+    @abc.abstractmethod
+    async def transfer_legs(self, transfer_id: TransferId) -> list[Transaction]:
+        """The transactions that are legs of this transfer (none, or its two)."""
+
     @abc.abstractmethod
     async def add(self, transaction: Transaction) -> None:
-        """Stores a new transaction; a taken id raises DuplicateTransactionId here or at commit."""
+        """Stores a new transaction; a taken id raises DuplicateTransactionId, and a second leg
+        of one kind for one transfer DuplicateTransferId, here or at commit."""
 
     @abc.abstractmethod
     async def save(self, transaction: Transaction) -> None: ...
@@ -274,6 +310,24 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     async def rollback(self) -> None:
         """Discards what was not committed; harmless after a commit."""
+
+    async def add_postings(
+        self,
+        transactions: Sequence[Transaction],
+        accounts: Sequence[Account],
+        events: Sequence[Event],
+    ) -> None:
+        """Stores many new transactions, the accounts they moved (locked in this unit of work,
+        with the journal entries they made) and their events, in that order: what
+        ``transactions.add``, ``accounts.save`` and ``events.add`` of each do, with the same
+        refusals (here or at commit), in as few statements as the store can (a batch's write).
+        One by one unless the store does better."""
+        for transaction in transactions:
+            await self.transactions.add(transaction)
+        for account in accounts:
+            await self.accounts.save(account)
+        for event in events:
+            await self.events.add(event)
 
 
 class PostingAccounts(Protocol):

@@ -11,8 +11,8 @@ from enum import StrEnum
 from typing import Final
 
 from bank_domain.choices import parse_choice
-from bank_domain.errors import InvalidStatusChange, InvalidValue, VersionMismatch
-from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.errors import InvalidStatusChange, InvalidValue, TransferLeg, VersionMismatch
+from bank_domain.identifiers import AccountNumber, TransactionId, TransferId
 from bank_domain.money import Money
 from bank_domain.text import free_text
 
@@ -113,6 +113,8 @@ class Transaction:
     expires_at: datetime | None = None
     """Only while pending: when it cancels itself (``expire``). Kept once it has expired, to
     tell when; cleared when a request resolves it."""
+    transfer_id: TransferId | None = None
+    """The transfer this transaction is a leg of (``bank_domain.transfer``); None for others."""
 
     def __copy__(self) -> Transaction:
         # copy.copy's generic way for a slotted dataclass costs three times this, and every
@@ -130,9 +132,11 @@ class Transaction:
         status: TransactionStatus,
         now: datetime,
         expires_at: datetime | None = None,
+        transfer_id: TransferId | None = None,
     ) -> Transaction:
         """A transaction made now, at version 1, not yet accepted by its account (which sets
-        balance_after). ``expires_at`` (already checked by ``expiry``) only on a pending one."""
+        balance_after). ``expires_at`` (already checked by ``expiry``) only on a pending one;
+        ``transfer_id`` makes it a leg of that transfer."""
         _only_while_pending(status, expires_at)
         return cls(
             transaction_id=transaction_id,
@@ -144,6 +148,7 @@ class Transaction:
             timestamp=now,
             updated_at=now,
             expires_at=expires_at,
+            transfer_id=transfer_id,
         )
 
     @property
@@ -215,6 +220,7 @@ class Transaction:
         return (
             self.expires_at == expires_at
             and not self.is_deleted
+            and self.transfer_id is None
             and self.account_number == account_number
             and self.amount == amount
             and self.transaction_type is transaction_type
@@ -235,7 +241,9 @@ class Transaction:
         """Applies the changes asked for; returns whether anything changed. A change moves the
         version on by one; a request that changes nothing leaves it alone. ``expires_at``
         (checked by ``expiry``) is only for a transaction that stays pending; one that leaves
-        pending loses its expires_at."""
+        pending loses its expires_at. A leg of a transfer is refused any change (its
+        transfer's reversal is the one way it changes)."""
+        self._refuse_if_leg()
         if (
             status is not None
             and status is not self.status
@@ -282,10 +290,25 @@ class Transaction:
         and is None whenever the transaction does not count in the balance."""
         self.balance_after = None if self.effect.is_zero() else account_balance
 
+    def reverse_leg(self, now: datetime) -> None:
+        """A leg of a transfer being reversed: it becomes ``cancelled`` (its effect is taken
+        back by its account, ``Account.move_balance``, in the same unit of work)."""
+        if self.transfer_id is None or self.status is not TransactionStatus.SUCCESS:
+            raise ValueError(f"Transaction {self.transaction_id} is no success leg of a transfer.")
+        self.status = TransactionStatus.CANCELLED
+        self.balance_after = None
+        self._touch(now)
+
     def delete(self, now: datetime) -> None:
+        """Marks the transaction deleted; a leg of a transfer is never deleted on its own."""
+        self._refuse_if_leg()
         self.deleted_at = now
         self.balance_after = None
         self._touch(now)
+
+    def _refuse_if_leg(self) -> None:
+        if self.transfer_id is not None:
+            raise TransferLeg(str(self.transaction_id), str(self.transfer_id))
 
     def _touch(self, now: datetime) -> None:
         self.version += 1

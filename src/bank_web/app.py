@@ -22,6 +22,7 @@ from bank_web.routes.audit import audit
 from bank_web.routes.journal import journal
 from bank_web.routes.service import service
 from bank_web.routes.transactions import transactions
+from bank_web.routes.transfers import transfers
 from bank_web.settings import Settings
 from bank_web.transaction_posting_fast_path import TransactionPostingFastPath
 
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.container = container
     app.include_router(accounts)
     app.include_router(transactions)
+    app.include_router(transfers)
     app.include_router(api_keys)
     app.include_router(audit)
     app.include_router(journal)

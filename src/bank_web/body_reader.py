@@ -64,7 +64,24 @@ def validate(model: type[Body], document: Any) -> Body:
     try:
         return model.model_validate(document)
     except ValidationError as error:
-        raise InvalidInput(_listed(error)) from None
+        raise _refusal(model, _listed(error)) from None
+
+
+def _refusal(model: type[BaseModel], errors: list[dict[str, Any]]) -> InvalidInput:
+    """A body of items (a batch: ``items_field`` names them) whose every error is in its
+    items is refused as its first refused item: that item's errors, and its index."""
+    items_field = getattr(model, "items_field", None)
+    places = [
+        error["loc"][2]
+        for error in errors
+        if len(error["loc"]) > 2
+        and error["loc"][1] == items_field
+        and isinstance(error["loc"][2], int)
+    ]
+    if items_field is None or len(places) != len(errors):
+        return InvalidInput(errors)
+    index = min(places)
+    return InvalidInput([e for e in errors if e["loc"][2] == index], index)
 
 
 def _errors_of(model: type[BaseModel], document: dict[str, Any]) -> list[dict[str, Any]]:

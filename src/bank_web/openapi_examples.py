@@ -41,6 +41,18 @@ _TRANSACTION: Final[dict[str, Any]] = {
     "balance_after": Decimal("500.00"),
     "version": 1,
     "expires_at": None,
+    "transfer_id": None,
+}
+_TRANSFER: Final[dict[str, Any]] = {
+    "transfer_id": "rent-2026-11",
+    "from_account": "1234567890",
+    "to_account": "9876543210",
+    "amount": Decimal("120.00"),
+    "description": "Rent, November",
+    "status": "success",
+    "timestamp": "2026-11-25T18:47:10.500000Z",
+    "debit_transaction_id": "5f0c2d1e9b8a47c3a6e1d2f3b4c5d6e7",
+    "credit_transaction_id": "a1b2c3d4e5f60718293a4b5c6d7e8f90",
 }
 _API_KEY: Final[dict[str, Any]] = {
     "key_id": _KEY_ID,
@@ -83,6 +95,22 @@ SCHEMA_EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
     "AccountPatch": [{"status": "frozen"}],
     "AccountPut": [{"customer_name": "Ada King", "account_type": "savings"}],
     "TransactionOut": [_TRANSACTION],
+    "TransferOut": [_TRANSFER, {**_TRANSFER, "status": "reversed"}],
+    "BatchOut": [
+        {
+            "items": [
+                _TRANSACTION,
+                {
+                    **_TRANSACTION,
+                    "transaction_id": "abcdefghijl",
+                    "amount": Decimal("200.00"),
+                    "transaction_type": "withdrawal",
+                    "description": "Rent",
+                    "balance_after": Decimal("300.00"),
+                },
+            ]
+        }
+    ],
     "TransactionPatch": [{"status": "cancelled"}],
     "TransactionPut": [
         {
@@ -237,6 +265,40 @@ REQUEST_EXAMPLES: Final[dict[tuple[str, str], dict[str, dict[str, Any]]]] = {
                 "amount": Decimal("200.00"),
                 "transaction_type": "withdrawal",
                 "description": "Rent",
+            },
+        },
+    },
+    ("post", "/v1/transactions/batch"): {
+        "deposit_and_withdrawal": {
+            "summary": "A deposit, then a withdrawal of part of it",
+            "value": {
+                "transactions": [
+                    {
+                        "transaction_id": "abcdefghijk",
+                        "account_number": "1234567890",
+                        "amount": Decimal("500.00"),
+                        "transaction_type": "deposit",
+                        "description": "Initial deposit",
+                    },
+                    {
+                        "account_number": "1234567890",
+                        "amount": Decimal("200.00"),
+                        "transaction_type": "withdrawal",
+                        "description": "Rent",
+                    },
+                ]
+            },
+        },
+    },
+    ("post", "/v1/transfers"): {
+        "rent": {
+            "summary": "Rent, with the client's id (a retry is safe)",
+            "value": {
+                "transfer_id": "rent-2026-11",
+                "from_account": "1234567890",
+                "to_account": "9876543210",
+                "amount": Decimal("120.00"),
+                "description": "Rent, November",
             },
         },
     },

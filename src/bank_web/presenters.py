@@ -13,6 +13,7 @@ from bank_domain.events import Event, Subject, TransactionChange
 from bank_domain.journal import JournalCheck, JournalEntry, amount_text, posted_at_text
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction
+from bank_domain.transfer import Transfer
 from bank_domain.use_cases.api_keys import CreatedApiKey
 from bank_domain.use_cases.balance import Recalculation
 from bank_domain.use_cases.journal import BalanceAtTime, Statement
@@ -46,6 +47,21 @@ def transaction(transaction: Transaction) -> dict[str, Any]:
         "balance_after": _amount(transaction.balance_after),
         "version": transaction.version,
         "expires_at": transaction.expires_at,
+        "transfer_id": None if transaction.transfer_id is None else transaction.transfer_id.value,
+    }
+
+
+def transfer(transfer: Transfer) -> dict[str, Any]:
+    return {
+        "transfer_id": transfer.transfer_id.value,
+        "from_account": transfer.from_account.value,
+        "to_account": transfer.to_account.value,
+        "amount": transfer.amount.amount,
+        "description": transfer.description,
+        "status": transfer.status.value,
+        "timestamp": transfer.timestamp,
+        "debit_transaction_id": transfer.debit.transaction_id.value,
+        "credit_transaction_id": transfer.credit.transaction_id.value,
     }
 
 

@@ -19,6 +19,7 @@ from bank_domain.errors import (
     Conflict,
     Forbidden,
     InvalidValue,
+    ItemRefused,
     LedgerError,
     NotFound,
     StorageUnavailable,
@@ -31,6 +32,8 @@ logger = logging.getLogger("bank_web")
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 MAX_LISTED_ERRORS: Final = 20
+BATCH_ITEMS: Final = "transactions"
+"""The field of a batch's body that holds its items (bank_web.request_bodies.BatchCreate)."""
 """A 422 lists at most this many errors; whoever finds them stops looking after that many."""
 
 
@@ -38,9 +41,11 @@ class InvalidInput(Exception):
     """A request the API cannot read: a body that is no JSON, has unknown fields or wrong
     types, a query parameter given twice. ``errors`` are ``{"loc", "msg"}`` items."""
 
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
+    def __init__(self, errors: list[dict[str, Any]], index: int | None = None) -> None:
         super().__init__("The request is not valid.")
         self.errors = errors[:MAX_LISTED_ERRORS]
+        self.index = index
+        """The item of a batch the errors are about, when they are about one."""
 
 
 _STATUS_BY_ERROR_KIND: Final[tuple[tuple[type[LedgerError], HTTPStatus], ...]] = (
@@ -83,6 +88,11 @@ class Problem(BaseModel):
         description="The request's id, as in its X-Request-Id answer header and the server's log.",
         examples=["4bf92f3577b34da6a3ce929d0e0e4736"],
     )
+    index: int | None = Field(
+        default=None,
+        description="A batch's refused item, by its 0-based place: nothing of the batch was "
+        "stored. Only on the answers of POST /v1/transactions/batch.",
+    )
 
 
 def problem_response(
@@ -91,6 +101,7 @@ def problem_response(
     detail: str,
     errors: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
+    index: int | None = None,
 ) -> ExactJSONResponse:
     body: dict[str, Any] = {
         "type": f"https://bank-ledger.example/problems/{code}",
@@ -101,6 +112,8 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = errors
+    if index is not None:
+        body["index"] = index
     request_id = current_request_id()
     if request_id is not None:
         body["request_id"] = request_id
@@ -126,14 +139,19 @@ def _where(request: Request, field: str) -> str:
 
 async def _ledger_error(request: Request, error: Exception) -> ExactJSONResponse:
     assert isinstance(error, LedgerError)
-    status = status_of(error)
+    refused, index = error, None
+    if isinstance(error, ItemRefused):
+        # A batch's item: its own problem, pointing at it.
+        refused, index = error.error, error.index
+    status = status_of(refused)
     if status is HTTPStatus.INTERNAL_SERVER_ERROR:
         return await _unexpected_ledger_error(request, error)
     errors = None
-    if isinstance(error, InvalidValue):
-        errors = [{"loc": [_where(request, error.field), error.field], "msg": error.detail}]
+    if isinstance(refused, InvalidValue):
+        where = [_where(request, refused.field)] if index is None else ["body", BATCH_ITEMS, index]
+        errors = [{"loc": [*where, refused.field], "msg": refused.detail}]
     headers = {"Retry-After": "1"} if status is HTTPStatus.SERVICE_UNAVAILABLE else None
-    return problem_response(status, error.code, error.detail, errors, headers)
+    return problem_response(status, refused.code, error.detail, errors, headers, index)
 
 
 def _readable(location: tuple[Any, ...]) -> list[str | int]:
@@ -151,12 +169,13 @@ async def _validation_error(request: Request, error: Exception) -> ExactJSONResp
 
 async def _invalid_input(request: Request, error: Exception) -> ExactJSONResponse:
     assert isinstance(error, InvalidInput)
-    return _invalid(error.errors)
+    return _invalid(error.errors, error.index)
 
 
-def _invalid(errors: list[dict[str, Any]]) -> ExactJSONResponse:
+def _invalid(errors: list[dict[str, Any]], index: int | None = None) -> ExactJSONResponse:
     summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
-    return problem_response(422, "validation_error", summary or "The request is not valid.", errors)
+    detail = summary or "The request is not valid."
+    return problem_response(422, "validation_error", detail, errors, index=index)
 
 
 def _message(item: Mapping[str, Any]) -> str:
@@ -177,13 +196,20 @@ async def _http_error(request: Request, error: Exception) -> ExactJSONResponse:
 
 
 def _allowed_methods(request: Request) -> set[str]:
-    """Every method some route serves on the request's path."""
+    """Every method some route serves on the request's path; where a route names the path
+    itself (``/v1/transactions/batch``), only that route's, as the API documents the path
+    (a route with a parameter that also matches it, ``/v1/transactions/{transaction_id}``,
+    is another path)."""
     methods: set[str] = set()
+    named: set[str] = set()
     for route in _every_route(request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return methods
+            served = getattr(route, "methods", None) or set()
+            methods |= served
+            if getattr(route, "path", None) == request.scope["path"]:
+                named |= served
+    return named or methods
 
 
 def _every_route(routes: list[BaseRoute]) -> list[BaseRoute]:

@@ -23,7 +23,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from bank_domain import PostTransactionCommand
+from bank_domain import MakeTransferCommand, PostBatchCommand, PostTransactionCommand
 from bank_domain.account import AccountStatus, AccountType
 from bank_domain.actors import MASTER, Actor
 from bank_domain.api_keys import MAX_KEY_ACCOUNTS, MAX_KEY_NAME_LENGTH, Scope
@@ -31,6 +31,7 @@ from bank_domain.errors import InvalidValue
 from bank_domain.identifiers import ACCOUNT_NUMBER_PATTERN, TRANSACTION_ID_PATTERN
 from bank_domain.money import Money, deposit_amount, overdraft_limit, transaction_amount
 from bank_domain.transaction import MAX_DESCRIPTION_LENGTH, TransactionStatus, TransactionType
+from bank_domain.use_cases.batches import MAX_BATCH_ITEMS
 
 TEXT_PATTERN_MARK: Final = "x-bank-text"
 """Marks where the pattern of a name's or a description's characters goes: bank_web.openapi
@@ -75,6 +76,13 @@ AccountNumberIn = Annotated[
         {"type": "string", "pattern": ACCOUNT_NUMBER_PATTERN, "examples": ["1234567890"]}
     ),
 ]
+ToAccountNumberIn = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "pattern": ACCOUNT_NUMBER_PATTERN, "examples": ["9876543210"]}
+    ),
+]
+"""A transfer's to_account: its example another account than from_account's."""
 TransactionIdIn = Annotated[
     str,
     WithJsonSchema(
@@ -209,6 +217,41 @@ class TransactionCreate(RequestBody):
             description=self.description,
             status=self.status,
             expires_at=self.expires_at,
+        )
+
+
+class BatchCreate(RequestBody):
+    items_field: ClassVar[str] = "transactions"
+    """Where a refusal of one item points (``loc`` starts with it and the item's index)."""
+
+    transactions: list[TransactionCreate] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_ITEMS,
+        description="Each shaped like the body of POST /v1/transactions; applied in order.",
+    )
+
+    def command(self, actor: Actor = MASTER) -> PostBatchCommand:
+        return PostBatchCommand([item.command(actor) for item in self.transactions], actor)
+
+
+class TransferCreate(RequestBody):
+    transfer_id: TransactionIdIn | None = Field(
+        default=None,
+        description="Generated when left out (or null); a retry with the same id is safe.",
+    )
+    from_account: AccountNumberIn
+    to_account: ToAccountNumberIn
+    amount: AmountIn
+    description: DescriptionIn = None
+
+    def command(self, actor: Actor = MASTER) -> MakeTransferCommand:
+        return MakeTransferCommand(
+            from_account=self.from_account,
+            to_account=self.to_account,
+            amount=self.amount,
+            transfer_id=self.transfer_id,
+            description=self.description,
+            actor=actor,
         )
 
 

@@ -14,6 +14,7 @@ from bank_domain.api_keys import Scope
 from bank_domain.events import Change, EventType
 from bank_domain.journal import ChainBreak
 from bank_domain.transaction import TransactionStatus, TransactionType
+from bank_domain.transfer import TransferStatus
 from bank_web.request_bodies import MONEY_SCHEMA_MARK
 
 MoneyOut = Annotated[Decimal, WithJsonSchema({MONEY_SCHEMA_MARK: "out"})]
@@ -74,11 +75,30 @@ class TransactionOut(BaseModel):
         description="Only on a pending transaction: when it cancels itself (kept, once it "
         "has, to tell when)."
     )
+    transfer_id: str | None = Field(
+        description="The transfer this transaction is a leg of; null for every other one."
+    )
 
 
 class TransactionPage(BaseModel):
     items: list[TransactionOut]
     next_cursor: str | None
+
+
+class BatchOut(BaseModel):
+    items: list[TransactionOut] = Field(description="The batch's transactions, in the order given.")
+
+
+class TransferOut(BaseModel):
+    transfer_id: str
+    from_account: str
+    to_account: str
+    amount: MoneyOut
+    description: str | None
+    status: TransferStatus = Field(description="`success`, or `reversed` once reversed.")
+    timestamp: Timestamp
+    debit_transaction_id: str = Field(description="The withdrawal leg on from_account.")
+    credit_transaction_id: str = Field(description="The deposit leg on to_account.")
 
 
 class RecalculationOut(BaseModel):
@@ -149,8 +169,13 @@ class TransactionEventOut(_EventOut):
         EventType.TRANSACTION_AMENDED,
         EventType.TRANSACTION_DELETED,
         EventType.TRANSACTION_EXPIRED,
+        EventType.TRANSFER_POSTED,
+        EventType.TRANSFER_REVERSED,
     ]
-    data: TransactionOut = Field(description="The transaction right after the change.")
+    data: TransactionOut = Field(
+        description="The transaction right after the change; a transfer's events are one per "
+        "leg, each about the leg's account."
+    )
 
 
 class ApiKeyEventOut(_EventOut):

@@ -3,7 +3,7 @@ one place for every route that gives them, the posting fast path included."""
 
 from __future__ import annotations
 
-from bank_domain import Account, PostedTransaction, Transaction
+from bank_domain import Account, MadeTransfer, PostedBatch, PostedTransaction, Transaction, Transfer
 from bank_web import presenters
 from bank_web.json_codec import ExactJSONResponse
 
@@ -35,3 +35,23 @@ def account_response(account: Account, status_code: int = 200) -> ExactJSONRespo
     if status_code == 201:
         headers["Location"] = f"/v1/accounts/{account.number.value}"
     return ExactJSONResponse(presenters.account(account), status_code=status_code, headers=headers)
+
+
+def batch_response(batch: PostedBatch) -> ExactJSONResponse:
+    """201 when the batch stored anything; 200 when every item repeated a stored one."""
+    return ExactJSONResponse(
+        {"items": [presenters.transaction(item.transaction) for item in batch.items]},
+        status_code=201 if batch.created else 200,
+    )
+
+
+def transfer_response(transfer: Transfer, status_code: int = 200) -> ExactJSONResponse:
+    headers = {"Location": f"/v1/transfers/{transfer.transfer_id.value}"}
+    return ExactJSONResponse(
+        presenters.transfer(transfer), status_code=status_code, headers=headers
+    )
+
+
+def made_transfer_response(made: MadeTransfer) -> ExactJSONResponse:
+    """A new transfer is a 201; a safe retry of a stored one a 200."""
+    return transfer_response(made.transfer, 201 if made.created else 200)

@@ -90,9 +90,11 @@ def account_row_before_the_journal(account: Account) -> dict[str, Any]:
 
 
 def transaction_row_before_holds(transaction: Transaction) -> dict[str, Any]:
-    """A transaction's row as a revision before 0007_holds stores it: without expires_at."""
+    """A transaction's row as a revision before 0007_holds stores it: without expires_at, and
+    without transfer_id (0008_transfers)."""
     row = transaction_to_row(transaction)
     del row["expires_at"]
+    del row["transfer_id"]
     return row
 
 

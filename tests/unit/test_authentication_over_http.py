@@ -39,9 +39,9 @@ class Route:
     def id(self) -> str:
         return f"{self.method} {self.path}"
 
-    def url(self, account: str, transaction: str, key_id: str) -> str:
+    def url(self, account: str, transaction: str, key_id: str, transfer: str) -> str:
         url = f"{self.path}?{self.query}" if self.query else self.path
-        return url.format(n=account, id=transaction, key_id=key_id)
+        return url.format(n=account, id=transaction, key_id=key_id, transfer_id=transfer)
 
 
 _ACCOUNT_BODY: Final = {"customer_name": "Ada", "account_type": "checking"}
@@ -70,9 +70,23 @@ ROUTES: Final = (
         Scope.TRANSACTIONS_WRITE,
         {"account_number": OTHER, **_TRANSACTION_BODY},
     ),
+    Route(
+        "POST",
+        "/v1/transactions/batch",
+        Scope.TRANSACTIONS_WRITE,
+        {"transactions": [{"account_number": OTHER, **_TRANSACTION_BODY}]},
+    ),
     Route("PATCH", "/v1/transactions/{id}", Scope.TRANSACTIONS_WRITE, {"description": "x"}),
     Route("PUT", "/v1/transactions/{id}", Scope.TRANSACTIONS_WRITE, _TRANSACTION_BODY),
     Route("DELETE", "/v1/transactions/{id}", Scope.TRANSACTIONS_WRITE),
+    Route(
+        "POST",
+        "/v1/transfers",
+        Scope.TRANSACTIONS_WRITE,
+        {"from_account": OTHER, "to_account": OWN, "amount": 1},
+    ),
+    Route("GET", "/v1/transfers/{transfer_id}", Scope.TRANSACTIONS_READ),
+    Route("POST", "/v1/transfers/{transfer_id}/reversal", Scope.TRANSACTIONS_WRITE),
     Route("GET", "/v1/api-keys", Scope.KEYS_ADMIN),
     Route("GET", "/v1/api-keys/{key_id}", Scope.KEYS_ADMIN),
     Route("POST", "/v1/api-keys", Scope.KEYS_ADMIN, {"name": "n", "scopes": ["audit:read"]}),
@@ -99,6 +113,8 @@ class World:
     other_transaction: str
     matrix_transaction: str
     key_id: str
+    transfer_id: str
+    """A transfer from OTHER to OWN."""
 
 
 def _create_key(client: TestClient, **fields: Any) -> dict[str, Any]:
@@ -121,6 +137,10 @@ def world() -> Iterator[World]:
             assert opened.status_code == 201, opened.text
             listed = client.get(f"/v1/accounts/{number}/transactions").json()
             transactions[number] = listed["items"][0]["transaction_id"]
+        moved = client.post(
+            "/v1/transfers", json={"from_account": OTHER, "to_account": OWN, "amount": 1}
+        )
+        assert moved.status_code == 201, moved.text
         keys = {scope.value: _create_key(client, scopes=[scope.value])["secret"] for scope in Scope}
         keys["all"] = _create_key(client, scopes=[s.value for s in Scope])["secret"]
         revoked = _create_key(client, scopes=[s.value for s in Scope])
@@ -144,6 +164,7 @@ def world() -> Iterator[World]:
             transactions[OTHER],
             transactions[MATRIX],
             expiring["key_id"],
+            moved.json()["transfer_id"],
         )
 
 
@@ -156,7 +177,7 @@ def _send(world: World, route: Route, headers: Any, account: str = OTHER) -> Any
     # A copy of the route's body each time: the client adds nothing to it.
     return world.client.request(
         route.method,
-        route.url(account, transaction, world.key_id),
+        route.url(account, transaction, world.key_id, world.transfer_id),
         json=None if route.body is None else dict(route.body),
         headers=headers,
     )
@@ -220,13 +241,15 @@ def test_no_valid_key_is_a_401(world: World, route: Route, case: str) -> None:
     if not headers["authorization"]:
         answer = world.client.request(
             route.method,
-            route.url(OTHER, world.other_transaction, world.key_id),
+            route.url(OTHER, world.other_transaction, world.key_id, world.transfer_id),
             json=route.body,
             headers={"authorization": ""},
         )
         # httpx sends an empty header as given: refused all the same; and with none at all:
         bare = TestClient(world.client.app).request(
-            route.method, route.url(OTHER, world.other_transaction, world.key_id), json=route.body
+            route.method,
+            route.url(OTHER, world.other_transaction, world.key_id, world.transfer_id),
+            json=route.body,
         )
         _assert_unauthenticated(bare)
     else:
@@ -281,6 +304,10 @@ _NOT_FOUND: Final = {
     "/v1/transactions/{id}": "transaction_not_found",
     "/v1/transactions/{id}/history": "transaction_not_found",
     "/v1/transactions": "account_not_found",
+    "/v1/transactions/batch": "account_not_found",
+    "/v1/transfers": "account_not_found",
+    "/v1/transfers/{transfer_id}": "transfer_not_found",
+    "/v1/transfers/{transfer_id}/reversal": "transfer_not_found",
     "/v1/events": "account_not_found",
 }
 RESTRICTED_ROUTES: Final = [r for r in ROUTES if r.path in _NOT_FOUND]

@@ -3,9 +3,23 @@ appended with it (one more statement when the balance moved)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Final
 
-from sqlalchemy import Select, exists, insert, select, union, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    any_,
+    bindparam,
+    exists,
+    insert,
+    select,
+    union,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bank_adapters.sql.errors import storage_errors
@@ -31,6 +45,19 @@ class SqlAccountRepository(AccountRepository):
         # the whole database): its transactions are never joined in, so never locked with it.
         self._refuse_if_read_only("accounts.get_for_update")
         return await self._one(_by_number(number).with_for_update())
+
+    async def get_many_for_update(
+        self, numbers: Iterable[AccountNumber]
+    ) -> dict[AccountNumber, Account]:
+        # One statement: PostgreSQL locks the rows as the ORDER BY hands them over, so in
+        # account-number order, as every unit of work (and every group of postings) does.
+        self._refuse_if_read_only("accounts.get_many_for_update")
+        wanted = sorted({number.value for number in numbers})
+        statement = _LOCK_MANY[self._connection.dialect.name]
+        with storage_errors():
+            result = await self._connection.execute(statement, {"numbers": wanted})
+        found = (account_from_row(row) for row in result.mappings())
+        return {account.number: account for account in found}
 
     async def number_taken(self, number: AccountNumber) -> bool:
         taken = select(exists().where(accounts.c.account_number == number.value))
@@ -117,3 +144,19 @@ def expiries_due(now: datetime, limit: int) -> Select[tuple[str]]:
 
 def _by_number(number: AccountNumber) -> Select[tuple[object, ...]]:
     return select(accounts).where(accounts.c.account_number == number.value)
+
+
+def _lock_many(matching: ColumnElement[bool]) -> Select[tuple[object, ...]]:
+    return select(accounts).where(matching).order_by(accounts.c.account_number).with_for_update()
+
+
+_LOCK_MANY: Final = {
+    # One array parameter: one statement text however many accounts (an IN list would be a
+    # new statement, compiled and prepared, for every count), a third of a batch's CPU here.
+    "postgresql": _lock_many(
+        accounts.c.account_number == any_(bindparam("numbers", type_=ARRAY(String)))
+    ),
+    "sqlite": _lock_many(accounts.c.account_number.in_(bindparam("numbers", expanding=True))),
+}
+"""Locks the accounts of the ``numbers`` given, by database (SQLite's write transaction holds
+the whole database already; it renders no FOR UPDATE)."""

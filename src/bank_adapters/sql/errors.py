@@ -128,6 +128,9 @@ def storage_errors(duplicates: Mapping[str, Conflict] | None = None) -> Iterator
             raise refusal from error
         if not isinstance(error, asyncpg.UniqueViolationError):
             raise
+        conflict = (duplicates or {}).get(getattr(error, "constraint_name", None) or "")
+        if conflict is not None:
+            raise conflict from error
         _logger.warning("Another writer took the same key first: %s", error)
         raise StorageUnavailable("Another change took the same key; try again.") from error
     except DRIVER_ERRORS as error:

@@ -19,7 +19,7 @@ from bank_adapters.sql.timestamps import UtcDateTime, from_utc_text
 from bank_domain.account import Account, AccountStatus, AccountType
 from bank_domain.api_keys import ApiKey, Scope
 from bank_domain.events import Event, EventType, FeedPosition, Subject
-from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.identifiers import AccountNumber, TransactionId, TransferId
 from bank_domain.journal import EMPTY_CHAIN, ChainHead, JournalEntry
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction, TransactionStatus, TransactionType
@@ -105,11 +105,14 @@ def transaction_to_row(transaction: Transaction) -> dict[str, Any]:
         "deleted_at": transaction.deleted_at,
         "version": transaction.version,
         "expires_at": transaction.expires_at,
+        "transfer_id": None if transaction.transfer_id is None else transaction.transfer_id.value,
     }
 
 
 def transaction_from_row(row: Row) -> Transaction:
     cents_after = row["balance_after_cents"]
+    # An event's data recorded before transfers (migration 0008) has no transfer_id.
+    transfer_id = row.get("transfer_id")
     return Transaction(
         transaction_id=TransactionId(row["transaction_id"]),
         account_number=AccountNumber(row["account_number"]),
@@ -123,6 +126,7 @@ def transaction_from_row(row: Row) -> Transaction:
         deleted_at=row["deleted_at"],
         version=row["version"],
         expires_at=row["expires_at"],
+        transfer_id=None if transfer_id is None else TransferId(transfer_id),
     )
 
 

@@ -53,6 +53,7 @@ MAX_OVERDRAFT_CENTS: Final = int(MAX_AMOUNT.scaleb(2))
 ACCOUNTS_KEY: Final = "pk_accounts"
 TRANSACTIONS_KEY: Final = "pk_transactions"
 JOURNAL_ENTRIES_KEY: Final = "pk_journal_entries"
+TRANSFER_LEGS_KEY: Final = "uq_transactions_transfer_leg"
 
 metadata = MetaData(
     naming_convention={
@@ -161,6 +162,8 @@ transactions = Table(
     Column("version", Integer, nullable=False, server_default=text("1")),
     # Only while pending (kept once it has expired: then status is cancelled), migration 0007.
     Column("expires_at", UtcDateTime, nullable=True),
+    # The transfer this transaction is a leg of (migration 0008); NULL for every other one.
+    Column("transfer_id", _key(TRANSACTION_ID_LENGTH), nullable=True),
     PrimaryKeyConstraint("transaction_id", name=TRANSACTIONS_KEY),
     ForeignKeyConstraint(
         ["account_number"],
@@ -210,6 +213,17 @@ Index(
     transactions.c.transaction_id,
     sqlite_where=_NOT_DELETED,
     postgresql_where=_NOT_DELETED,
+)
+
+# A transfer has one leg of each kind, and is read by its id: the two legs (bank_domain.transfer).
+_IS_LEG = text("transfer_id IS NOT NULL")
+Index(
+    TRANSFER_LEGS_KEY,
+    transactions.c.transfer_id,
+    transactions.c.transaction_type,
+    unique=True,
+    sqlite_where=_IS_LEG,
+    postgresql_where=_IS_LEG,
 )
 
 api_keys = Table(

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Final
 
-from sqlalchemy import ColumnElement, Select, and_, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.rows import transaction_from_row, transaction_to_row
-from bank_adapters.sql.schema import TRANSACTIONS_KEY, transactions
-from bank_domain.errors import DuplicateTransactionId
-from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_adapters.sql.schema import TRANSACTIONS_KEY, TRANSFER_LEGS_KEY, transactions
+from bank_domain.errors import Conflict, DuplicateTransactionId, DuplicateTransferId
+from bank_domain.identifiers import AccountNumber, TransactionId, TransferId
 from bank_domain.ports import TransactionQuery, TransactionRepository
 from bank_domain.transaction import Transaction, TransactionStatus
 
@@ -30,10 +45,30 @@ class SqlTransactionRepository(TransactionRepository):
         row = result.mappings().one_or_none()
         return None if row is None else transaction_from_row(row)
 
+    async def get_many(
+        self, transaction_ids: Iterable[TransactionId]
+    ) -> dict[TransactionId, Transaction]:
+        wanted = sorted({transaction_id.value for transaction_id in transaction_ids})
+        statement = _GET_MANY[self._connection.dialect.name]
+        with storage_errors():
+            result = await self._connection.execute(statement, {"ids": wanted})
+        found = (transaction_from_row(row) for row in result.mappings())
+        return {transaction.transaction_id: transaction for transaction in found}
+
+    async def transfer_legs(self, transfer_id: TransferId) -> list[Transaction]:
+        # The unique index on (transfer_id, transaction_type) finds them.
+        statement = (
+            select(transactions)
+            .where(transactions.c.transfer_id == transfer_id.value)
+            .order_by(transactions.c.transaction_type)
+        )
+        with storage_errors():
+            result = await self._connection.execute(statement)
+        return [transaction_from_row(row) for row in result.mappings()]
+
     async def add(self, transaction: Transaction) -> None:
         self._refuse_if_read_only("transactions.add")
-        duplicate = DuplicateTransactionId(str(transaction.transaction_id))
-        with storage_errors({TRANSACTIONS_KEY: duplicate}):
+        with storage_errors(duplicate_keys([transaction])):
             await self._connection.execute(
                 insert(transactions).values(transaction_to_row(transaction))
             )
@@ -72,6 +107,22 @@ class SqlTransactionRepository(TransactionRepository):
     def _refuse_if_read_only(self, what: str) -> None:
         if self._read_only:
             raise RuntimeError(f"{what} changes the ledger: not in a read-only unit of work.")
+
+
+def duplicate_keys(new: list[Transaction]) -> dict[str, Conflict]:
+    """What breaking the transactions' unique keys means when inserting ``new``: a taken
+    transaction id, or a transfer's second leg of one kind (another transfer with its id)."""
+    first = new[0]
+    taken = (
+        DuplicateTransactionId(str(first.transaction_id))
+        if len(new) == 1
+        else DuplicateTransactionId("", "A transaction id of these postings is taken.")
+    )
+    keys: dict[str, Conflict] = {TRANSACTIONS_KEY: taken}
+    transfer_ids = {t.transfer_id for t in new if t.transfer_id is not None}
+    if transfer_ids:
+        keys[TRANSFER_LEGS_KEY] = DuplicateTransferId(str(min(transfer_ids)))
+    return keys
 
 
 def transaction_listing(query: TransactionQuery) -> Select[tuple[object, ...]]:
@@ -113,3 +164,14 @@ def _status_seen(status: TransactionStatus, now: datetime | None) -> ColumnEleme
         )
         return or_(stored, due)
     return stored
+
+
+_GET_MANY: Final = {
+    # One array parameter: one statement text however many ids (accounts.py says why).
+    "postgresql": select(transactions).where(
+        transactions.c.transaction_id == any_(bindparam("ids", type_=ARRAY(String)))
+    ),
+    "sqlite": select(transactions).where(
+        transactions.c.transaction_id.in_(bindparam("ids", expanding=True))
+    ),
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Final, Self
 
@@ -13,10 +14,14 @@ from bank_adapters.sql.api_keys import SqlApiKeyRepository
 from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.events import SqlEventRepository
 from bank_adapters.sql.journal import SqlJournalRepository
+from bank_adapters.sql.postings import write_postings
 from bank_adapters.sql.sqlite_transactions import BEGIN_MODE_OPTION
 from bank_adapters.sql.transactions import SqlTransactionRepository
+from bank_domain.account import Account
 from bank_domain.errors import StorageUnavailable
+from bank_domain.events import Event
 from bank_domain.ports import UnitOfWork
+from bank_domain.transaction import Transaction
 
 READ_TIMEOUT_SECONDS: Final = 5.0
 """How long PostgreSQL lets one statement of a read-only unit of work run before cancelling it
@@ -101,6 +106,18 @@ class SqlUnitOfWork(UnitOfWork):
             raise RuntimeError("A read-only unit of work has nothing to commit.")
         with storage_errors():
             await self._open_connection().commit()
+
+    async def add_postings(
+        self,
+        transactions: Sequence[Transaction],
+        accounts: Sequence[Account],
+        events: Sequence[Event],
+    ) -> None:
+        """In as few statements as the database allows (``sql/postings.py``): one on
+        PostgreSQL."""
+        if self._read_only:
+            raise RuntimeError("add_postings changes the ledger: not in a read-only unit of work.")
+        await write_postings(self._open_connection(), transactions, accounts, events)
 
     async def rollback(self) -> None:
         connection = self._open_connection()

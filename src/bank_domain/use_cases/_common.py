@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from bank_domain.access import require_visible_account_number, sees_account
+from bank_domain.access import require_visible_account_number, sees_account, sees_every_account
 from bank_domain.account import Account
 from bank_domain.actors import SYSTEM, Actor
 from bank_domain.api_keys import is_key_id
-from bank_domain.errors import AccountNotFound, ApiKeyNotFound, InvalidValue, TransactionNotFound
+from bank_domain.errors import (
+    AccountNotFound,
+    ApiKeyNotFound,
+    InvalidValue,
+    TransactionNotFound,
+    TransferNotFound,
+)
 from bank_domain.events import Event, EventType
-from bank_domain.identifiers import AccountNumber, TransactionId
+from bank_domain.identifiers import AccountNumber, TransactionId, TransferId
 from bank_domain.pagination import CursorCodec
 from bank_domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from bank_domain.transaction import Transaction
+from bank_domain.transfer import Transfer
 
 
 def utc_now() -> datetime:
@@ -36,6 +44,14 @@ def transaction_id_for_lookup(value: str) -> TransactionId:
         return TransactionId(value)
     except InvalidValue:
         raise TransactionNotFound(_shortened(value)) from None
+
+
+def transfer_id_for_lookup(value: str) -> TransferId:
+    """The id of a transfer to look up; one that cannot exist is simply not found."""
+    try:
+        return TransferId(value)
+    except InvalidValue:
+        raise TransferNotFound(_shortened(value)) from None
 
 
 def key_id_for_lookup(value: str) -> str:
@@ -82,6 +98,16 @@ def require_live_transaction(
     return found
 
 
+def require_visible_transfer(
+    transfer: Transfer | None, transfer_id: TransferId, *, actor: Actor
+) -> Transfer:
+    """The transfer, unless no transaction is a leg of it or the actor does not see both of
+    its accounts: both are 'not found'."""
+    if transfer is None or not sees_every_account(actor, transfer.account_numbers):
+        raise TransferNotFound(str(transfer_id))
+    return transfer
+
+
 async def lock_transaction_and_account(
     uow: UnitOfWork, transaction_id: TransactionId, clock: Clock, *, actor: Actor
 ) -> tuple[Transaction, Account, datetime]:
@@ -119,6 +145,14 @@ async def lock_open_account(
     if account.holds_due(now):
         await record_expiries(uow, account, now)
     return account, now
+
+
+async def record_due_expiries(uow: UnitOfWork, accounts: Iterable[Account], now: datetime) -> None:
+    """Under the accounts' locks: records the expiries due by ``now`` on each of them, so that
+    a change touching several accounts (a transfer, a batch) judges them as they stand."""
+    for account in accounts:
+        if account.holds_due(now):
+            await record_expiries(uow, account, now)
 
 
 async def record_expiries(

@@ -54,7 +54,7 @@ class PostedTransaction:
 
 
 @dataclass(frozen=True, slots=True)
-class _Request:
+class PostingRequest:
     """A posting's fields once every one of them has passed the ledger's rules."""
 
     account_number: AccountNumber
@@ -66,7 +66,7 @@ class _Request:
     expires_at: datetime | None
 
     @classmethod
-    def parse(cls, command: PostTransactionCommand, clock: Clock) -> _Request:
+    def parse(cls, command: PostTransactionCommand, clock: Clock) -> PostingRequest:
         return cls(
             account_number=require_visible_account_number(
                 command.actor, AccountNumber(command.account_number)
@@ -144,7 +144,7 @@ class PostTransaction:
         self._expire_account = expire_account
 
     async def __call__(self, command: PostTransactionCommand) -> PostedTransaction:
-        request = _Request.parse(command, self._clock)
+        request = PostingRequest.parse(command, self._clock)
         for _ in range(_SWEEPS - 1):
             try:
                 return await self._post_once(command, request)
@@ -158,7 +158,7 @@ class PostTransaction:
         await self._expire_account(number)
 
     async def _post_once(
-        self, command: PostTransactionCommand, request: _Request, *, sweep: bool = True
+        self, command: PostTransactionCommand, request: PostingRequest, *, sweep: bool = True
     ) -> PostedTransaction:
         if command.transaction_id is None:
             return await self._post(
@@ -174,7 +174,12 @@ class PostTransaction:
             return request.replay(stored, transaction_id, self._clock())
 
     async def _post(
-        self, transaction_id: TransactionId, request: _Request, *, look_up_first: bool, sweep: bool
+        self,
+        transaction_id: TransactionId,
+        request: PostingRequest,
+        *,
+        look_up_first: bool,
+        sweep: bool,
     ) -> PostedTransaction:
         async with self._uow() as uow:
             if look_up_first:

@@ -130,7 +130,7 @@ class DeleteTransaction:
             )
             transaction.expect_version(command.expected_version)
             effect_before, hold_before = transaction.effect, transaction.hold
-            transaction.delete(now)
+            transaction.delete(now)  # first: a leg of a transfer is refused before anything moves
             if account.follow(transaction, effect_before, hold_before, now):
                 await uow.accounts.save(account)
             await uow.transactions.save(transaction)

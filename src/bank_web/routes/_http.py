@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import APIRouter, Header, Query
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator
 from pydantic.json_schema import SkipJsonSchema
 
 from bank_domain.errors import VersionMismatch
@@ -75,6 +75,14 @@ def router(**kwargs: Any) -> APIRouter:
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problem responses a route may give."""
     return {status: {"model": Problem} for status in statuses}
+
+
+def created_or_repeated(
+    model: type[BaseModel], repeated: str, *statuses: int
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries of a POST that makes something (201) and answers a safe retry, which
+    ``repeated`` describes, with 200; and the problems it may give."""
+    return {200: {"model": model, "description": repeated}, **problems(*statuses)}
 
 
 def expected_version(if_match: str | None) -> int | None:

@@ -15,14 +15,20 @@ from bank_domain.use_cases.transactions import (
 from bank_web import presenters
 from bank_web.authentication import requires
 from bank_web.dependencies import ActorDep, LedgerDep
-from bank_web.request_bodies import TransactionCreate, TransactionPatch, TransactionPut
-from bank_web.response_models import TransactionOut, TransactionPage
-from bank_web.responses import posting_response, transaction_response
+from bank_web.request_bodies import (
+    BatchCreate,
+    TransactionCreate,
+    TransactionPatch,
+    TransactionPut,
+)
+from bank_web.response_models import BatchOut, TransactionOut, TransactionPage
+from bank_web.responses import batch_response, posting_response, transaction_response
 from bank_web.routes._http import (
     IfMatch,
     Moment,
     PageCursor,
     PageLimit,
+    created_or_repeated,
     cursor_given,
     page_response,
     precondition,
@@ -38,14 +44,14 @@ transactions = router(tags=["transactions"])
     "/v1/transactions",
     status_code=201,
     response_model=TransactionOut,
-    responses={
-        200: {
-            "model": TransactionOut,
-            "description": "A safe retry: the stored "
-            "transaction with this id and the same fields; no money moved.",
-        },
-        **problems(404, 409, 422, 503),
-    },
+    responses=created_or_repeated(
+        TransactionOut,
+        "A safe retry: the stored transaction with this id and the same fields; no money moved.",
+        404,
+        409,
+        422,
+        503,
+    ),
     openapi_extra=requires(POSTING_SCOPE),
 )
 async def post_transaction(body: TransactionCreate, ledger: LedgerDep, actor: ActorDep) -> Response:
@@ -59,6 +65,31 @@ async def post_transaction(body: TransactionCreate, ledger: LedgerDep, actor: Ac
     Served by bank_web.transaction_posting_fast_path, with the same reader and answers; this
     route is what OpenAPI describes (and what answers when the fast path is left out)."""
     return posting_response(await ledger.post_transaction(body.command(actor)))
+
+
+@transactions.post(
+    "/v1/transactions/batch",
+    status_code=201,
+    response_model=BatchOut,
+    responses=created_or_repeated(
+        BatchOut,
+        "Every item repeated a stored transaction (same id, same fields): they are answered "
+        "as stored, and no money moved.",
+        404,
+        409,
+        422,
+        503,
+    ),
+    openapi_extra=requires(POSTING_SCOPE),
+)
+async def post_batch(body: BatchCreate, ledger: LedgerDep, actor: ActorDep) -> Response:
+    """Posts 1 to 1,000 transactions, each shaped like the body of `POST /v1/transactions`,
+    all or nothing, in the order given: each item sees what the earlier ones did. When any
+    item is refused, nothing is stored and the answer is that item's problem (its status and
+    code) with `index`, its 0-based place; a 422 on an item points at it (`loc` starts with
+    `["body", "transactions", index]`). Two items with one `transaction_id`: 422. Every
+    account of the batch is locked once, in account-number order."""
+    return batch_response(await ledger.post_batch(body.command(actor)))
 
 
 @transactions.get(
@@ -132,7 +163,8 @@ async def patch_transaction(
     releases it. `failed` and `cancelled` (an expired transaction included) are final: 409
     `invalid_status_change`; a change that would take `available_balance` below 0 is a 409
     `insufficient_funds`; one that moves a frozen account's balance, 409 `account_frozen`. A
-    stale `If-Match` is a 412 `version_mismatch`, and nothing changes."""
+    stale `If-Match` is a 412 `version_mismatch`, and nothing changes. A leg of a transfer is
+    not changed on its own: 409 `transfer_leg`."""
     return await _amend(
         ledger,
         AmendTransactionCommand(
@@ -163,7 +195,7 @@ async def put_transaction(
 ) -> Response:
     """Replaces `amount`, `transaction_type`, `description` and `expires_at` (null when left
     out), and `status` when given; the rules of PATCH. A stale `If-Match` is a 412, and
-    nothing changes."""
+    nothing changes. A leg of a transfer: 409 `transfer_leg`."""
     return await _amend(
         ledger,
         AmendTransactionCommand(
@@ -194,7 +226,8 @@ async def delete_transaction(
 ) -> Response:
     """Takes a `success` transaction's effect back (409 if that would overdraw), or releases a
     `pending` withdrawal's hold, and keeps the record for audit; the id then answers 404 and
-    is never used again. A stale `If-Match` is a 412, and nothing changes."""
+    is never used again. A stale `If-Match` is a 412, and nothing changes. A leg of a
+    transfer: 409 `transfer_leg`."""
     with precondition(if_match) as version:
         command = DeleteTransactionCommand(transaction_id, expected_version=version, actor=actor)
         await ledger.delete_transaction(command)

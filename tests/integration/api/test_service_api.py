@@ -26,6 +26,10 @@ def test_openapi_describes_every_route_with_examples(client: httpx.Client) -> No
         "/v1/accounts/{account_number}/balance/recalculate",
         "/v1/events",
         "/v1/transactions/{transaction_id}/history",
+        "/v1/transactions/batch",
+        "/v1/transfers",
+        "/v1/transfers/{transfer_id}",
+        "/v1/transfers/{transfer_id}/reversal",
         "/health",
         "/ready",
     } <= paths.keys()
@@ -35,6 +39,10 @@ def test_openapi_describes_every_route_with_examples(client: httpx.Client) -> No
         "application/problem+json"
         in paths["/v1/transactions"]["post"]["responses"]["409"]["content"]
     )
+    transfer = paths["/v1/transfers"]["post"]["requestBody"]["content"]["application/json"]
+    assert transfer["examples"]["rent"]["value"]["from_account"] == "1234567890"
+    transfer_out = spec["components"]["schemas"]["TransferOut"]
+    assert transfer_out["examples"][0]["status"] == "success"
     assert client.get("/docs").status_code == 200
 
 

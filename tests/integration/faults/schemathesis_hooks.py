@@ -1,5 +1,5 @@
-"""The fuzzer's hook (test_hostile_input.py loads it through SCHEMATHESIS_HOOKS): three rules
-of valid input that no schema can say, each refused with a 422, kept out of the valid cases.
+"""The fuzzer's hook (test_hostile_input.py loads it through SCHEMATHESIS_HOOKS): five rules of
+valid input that no schema can say, each refused with a 422, kept out of the valid cases.
 
 - A new key's expires_at must be a future moment (API.md section 9). In the positive cases of
   POST /v1/api-keys alone, a moment that is not in the future (or past the last UTC instant
@@ -11,7 +11,14 @@ of valid input that no schema can say, each refused with a 422, kept out of the 
 - A transaction's expires_at is only on a pending one, in the next 30 days (API.md section
   12). In the positive cases of POST /v1/transactions and PATCH and PUT of a transaction, an
   expires_at given with `"status": "pending"` becomes a moment a day ahead; with any other
-  status, or none (the stored one, which the hook cannot know), null (no expiry).
+  status, or none (the stored one, which the hook cannot know), null (no expiry). The items
+  of a batch, each shaped like the body of POST /v1/transactions, alike.
+- A transfer moves money between two different accounts (API.md section 13). In the positive
+  cases of POST /v1/transfers alone, a to_account equal to from_account gets its last digit
+  changed.
+- The items of a batch have different transaction ids (API.md section 14). In the positive
+  cases of POST /v1/transactions/batch alone, an id given by an earlier item gets the item's
+  index at its end.
 
 Everything else is sent as generated, so a 422 for valid input stays a failure on every
 operation, these two included.
@@ -35,6 +42,8 @@ TRANSACTION_WRITES: Final = frozenset(
         "PUT /v1/transactions/{transaction_id}",
     }
 )
+TRANSFER: Final = "POST /v1/transfers"
+BATCH: Final = "POST /v1/transactions/batch"
 CALENDAR_CYCLE_YEARS: Final = 400
 MARGIN: Final = timedelta(days=1)
 """Future by at least this much when generated, so still future when the server reads it."""
@@ -53,15 +62,49 @@ def valid_input_by_rules_of_the_moment(context: HookContext, case: Case[Any]) ->
         if isinstance(expires_at, str):
             case.body = {**case.body, "expires_at": a_future_moment(expires_at)}
     elif case.operation.label in TRANSACTION_WRITES and isinstance(case.body, dict):
-        if isinstance(case.body.get("expires_at"), str):
-            pending = case.body.get("status") == "pending"
-            ahead = (datetime.now(UTC) + MARGIN).isoformat() if pending else None
-            case.body = {**case.body, "expires_at": ahead}
+        case.body = with_a_valid_expiry(case.body)
     elif case.operation.label == STATEMENT and isinstance(case.query, dict):
         start, end = case.query.get("from"), case.query.get("to")
         if isinstance(start, str) and isinstance(end, str) and is_before(end, start):
             case.query = {**case.query, "from": end, "to": start}
+    elif case.operation.label == TRANSFER and isinstance(case.body, dict):
+        source, target = case.body.get("from_account"), case.body.get("to_account")
+        if isinstance(target, str) and target[-1:].isdigit() and source == target:
+            case.body = {**case.body, "to_account": target[:-1] + str((int(target[-1]) + 1) % 10)}
+    elif case.operation.label == BATCH and isinstance(case.body, dict):
+        items = case.body.get("transactions")
+        if isinstance(items, list):
+            valid = [
+                with_a_valid_expiry(item) if isinstance(item, dict) else item for item in items
+            ]
+            case.body = {**case.body, "transactions": with_distinct_ids(valid)}
     return case
+
+
+def with_a_valid_expiry(body: dict[str, Any]) -> dict[str, Any]:
+    """A transaction's body whose expires_at, when given as text, is a day ahead on a pending
+    one, and null on any other."""
+    if not isinstance(body.get("expires_at"), str):
+        return body
+    pending = body.get("status") == "pending"
+    ahead = (datetime.now(UTC) + MARGIN).isoformat() if pending else None
+    return {**body, "expires_at": ahead}
+
+
+def with_distinct_ids(items: list[Any]) -> list[Any]:
+    """The items, each transaction id that an earlier item gave ending in the item's index
+    instead (still 8 to 64 characters of the id's alphabet)."""
+    seen: set[str] = set()
+    distinct = []
+    for index, item in enumerate(items):
+        given = item.get("transaction_id") if isinstance(item, dict) else None
+        if isinstance(given, str) and given in seen:
+            suffix = f"-{index}"
+            item = {**item, "transaction_id": given[: 64 - len(suffix)] + suffix}
+        if isinstance(item, dict) and isinstance(item.get("transaction_id"), str):
+            seen.add(item["transaction_id"])
+        distinct.append(item)
+    return distinct
 
 
 def is_before(first: str, second: str) -> bool:
