@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bank_domain.errors import (
+    IDEMPOTENCY_KEY_FIELD,
     Conflict,
     Forbidden,
     InvalidValue,
@@ -117,6 +118,8 @@ def status_of(error: LedgerError) -> HTTPStatus:
 
 
 def _where(request: Request, field: str) -> str:
+    if field == IDEMPOTENCY_KEY_FIELD:
+        return "header"
     if field in request.path_params:
         return "path"
     if field in request.query_params or request.method in ("GET", "HEAD", "DELETE"):

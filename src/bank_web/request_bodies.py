@@ -23,11 +23,12 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from bank_domain import PostTransactionCommand
+from bank_domain import PostedTransaction, PostTransactionCommand
 from bank_domain.account import AccountStatus, AccountType
 from bank_domain.actors import MASTER, Actor
 from bank_domain.api_keys import MAX_KEY_ACCOUNTS, MAX_KEY_NAME_LENGTH, Scope
 from bank_domain.errors import InvalidValue
+from bank_domain.idempotency import IdempotencyClaim
 from bank_domain.identifiers import ACCOUNT_NUMBER_PATTERN, TRANSACTION_ID_PATTERN
 from bank_domain.money import Money, deposit_amount, transaction_amount
 from bank_domain.transaction import MAX_DESCRIPTION_LENGTH, TransactionStatus, TransactionType
@@ -160,9 +161,14 @@ class TransactionCreate(RequestBody):
     description: DescriptionIn = None
     status: TransactionStatus = TransactionStatus.SUCCESS
 
-    def command(self, actor: Actor = MASTER) -> PostTransactionCommand:
+    def command(
+        self,
+        actor: Actor = MASTER,
+        idempotency: IdempotencyClaim[PostedTransaction] | None = None,
+    ) -> PostTransactionCommand:
         return PostTransactionCommand(
             actor=actor,
+            idempotency=idempotency,
             account_number=self.account_number,
             amount=self.amount,
             transaction_type=self.transaction_type,

@@ -15,6 +15,7 @@ from bank_domain.use_cases.transactions import (
 from bank_web import presenters
 from bank_web.authentication import requires
 from bank_web.dependencies import ActorDep, LedgerDep
+from bank_web.idempotency import IdempotencyDep
 from bank_web.request_bodies import TransactionCreate, TransactionPatch, TransactionPut
 from bank_web.response_models import TransactionOut, TransactionPage
 from bank_web.responses import posting_response, transaction_response
@@ -48,7 +49,9 @@ transactions = router(tags=["transactions"])
     },
     openapi_extra=requires(POSTING_SCOPE),
 )
-async def post_transaction(body: TransactionCreate, ledger: LedgerDep, actor: ActorDep) -> Response:
+async def post_transaction(
+    body: TransactionCreate, ledger: LedgerDep, actor: ActorDep, idempotency: IdempotencyDep
+) -> Response:
     """Posts a deposit or a withdrawal. Unknown or closed account: 404 `account_not_found`;
     frozen: 409 `account_frozen`; a withdrawal that would overdraw: 409 `insufficient_funds`,
     and nothing is stored. The same `transaction_id` again with the same fields returns the
@@ -56,7 +59,8 @@ async def post_transaction(body: TransactionCreate, ledger: LedgerDep, actor: Ac
 
     Served by bank_web.transaction_posting_fast_path, with the same reader and answers; this
     route is what OpenAPI describes (and what answers when the fast path is left out)."""
-    return posting_response(await ledger.post_transaction(body.command(actor)))
+    command = body.command(actor, idempotency.claim(posting_response))
+    return posting_response(await ledger.post_transaction(command))
 
 
 @transactions.get(
