@@ -126,7 +126,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     value (a body that is no JSON, which the routes refuse before, by its bytes)."""
     try:
         document = json_codec.canonical(json_codec.loads(body)) if body else b""
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         document = b"raw:" + body
     digest = hashlib.sha256(f"{method} {path}\n".encode())
     digest.update(document)

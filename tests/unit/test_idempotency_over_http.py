@@ -406,3 +406,19 @@ def test_the_server_removes_expired_answers_periodically() -> None:
 def test_a_retention_below_a_day_is_refused_at_start() -> None:
     with pytest.raises(ValidationError):
         Settings(database_url="memory://", idempotency_retention_hours=23)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{not json", b"[" * 100_000 + b"]" * 100_000, b"[" * 990 + b"]" * 990],
+)
+def test_any_body_of_a_post_without_a_body_model_is_fingerprinted(
+    client: TestClient, body: bytes
+) -> None:
+    number = _open(client)["account_number"]
+    path = f"/v1/accounts/{number}/balance/recalculate"
+    headers = {**JSON, "Idempotency-Key": "any-body"}
+    first = client.post(path, content=body, headers=headers)
+    assert first.status_code == 200, first.text
+    again = client.post(path, content=body, headers=headers)
+    assert (again.status_code, again.headers["idempotent-replayed"]) == (200, "true")

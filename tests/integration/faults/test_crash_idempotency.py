@@ -63,9 +63,18 @@ def test_a_crash_with_keyed_postings_in_flight_applies_each_exactly_once(
         ServerProcess(url, log, workers=2) as server,
         httpx.Client(base_url=server.base_url, timeout=30, headers=AUTH) as client,
     ):
-        applied = [_applied(posting, _retry(client, posting)) for posting in postings]
-        present = [posting for posting in applied if posting is not None]
-        print(f"answers {statuses}; of {len(cut_off)} cut off, the retries applied or replayed")
+        retries = [_retry(client, posting) for posting in postings]
+        present = [
+            applied
+            for posting, answer in zip(postings, retries, strict=True)
+            if (applied := _applied(posting, answer)) is not None
+        ]
+        kept = sum(
+            answer.headers.get("idempotent-replayed") == "true"
+            for posting, answer in zip(postings, retries, strict=True)
+            if posting.status is None
+        )
+        print(f"answers {statuses}; of {len(cut_off)} cut off, {kept} had their answer kept")
         assert_balances_hold(client, accounts, present)
         # Once more: now every posting is a replay of what was just answered.
         for posting in postings:
