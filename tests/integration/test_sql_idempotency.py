@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from bank_adapters.sql import SqlStore
 from bank_adapters.stores import Store
@@ -190,3 +191,28 @@ async def test_sqlite_lets_a_second_writer_wait_and_find_the_answer(sqlite_store
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_a_posting_without_a_key_makes_no_query_of_kept_answers(sql_store: SqlStore) -> None:
+    """The busiest path stays as it was: only a posting with a key reads and writes kept
+    answers (and on PostgreSQL takes the key's advisory lock)."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    ledger = Ledger(sql_store.unit_of_work, postings=sql_store.posting_unit_of_work)
+    number = str((await ledger.open_account(OpenAccountCommand("Ada", "savings"))).number)
+    event.listen(sql_store.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await ledger.post_transaction(PostTransactionCommand(number, "5.00", "deposit"))
+        assert not [s for s in statements if "idempotency" in s or "advisory" in s], statements
+        claim: IdempotencyClaim[PostedTransaction] = IdempotencyClaim(
+            _key(), "f", _answer, _refusal
+        )
+        await ledger.post_transaction(
+            PostTransactionCommand(number, "5.00", "deposit", idempotency=claim)
+        )
+        assert [s for s in statements if "idempotency_keys" in s]
+    finally:
+        event.remove(sql_store.engine.sync_engine, "before_cursor_execute", record)

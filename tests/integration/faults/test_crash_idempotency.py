@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Final
 
 import httpx
-import pytest
 
 from tests.integration.api.helpers import exact
 from tests.integration.faults.crash import crash_mid_load
@@ -30,14 +29,10 @@ OPENING: Final = Decimal("100.00")
 IN_USE_RETRIES: Final = 50
 
 
-@pytest.mark.parametrize("kind", [pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
 def test_a_crash_with_keyed_postings_in_flight_applies_each_exactly_once(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+    sql_database_url: str, tmp_path: Path
 ) -> None:
-    if kind == "postgresql":
-        url = str(request.getfixturevalue("postgres_database"))
-    else:
-        url = f"sqlite:///{tmp_path / 'bank.db'}"
+    url = sql_database_url
     log = tmp_path / "server.log"
     accounts, load = crash_mid_load(
         url,

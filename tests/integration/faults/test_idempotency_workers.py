@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Final
 
 import httpx
-import pytest
 
 from tests.integration.api.helpers import balance, exact, open_account, post
 from tests.support.keys import AUTH
@@ -21,14 +20,10 @@ CLIENTS: Final = 16
 ROUNDS: Final = 5
 
 
-@pytest.mark.parametrize("kind", [pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
 def test_one_key_sent_at_once_to_two_workers_is_applied_once(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+    sql_database_url: str, tmp_path: Path
 ) -> None:
-    if kind == "postgresql":
-        url = str(request.getfixturevalue("postgres_database"))
-    else:
-        url = f"sqlite:///{tmp_path / 'bank.db'}"
+    url = sql_database_url
     log = tmp_path / "server.log"
     with (
         ServerProcess(url, log, workers=2) as server,
@@ -61,5 +56,5 @@ def test_one_key_sent_at_once_to_two_workers_is_applied_once(
         assert balance(client, number) == Decimal(ROUNDS)
         listed = exact(client.get(f"/v1/accounts/{number}/transactions"))["items"]
         assert len(listed) == ROUNDS
-        print(f"{kind}: {dict(statuses)}")
+        print(f"{url.split(':')[0]}: {dict(statuses)}")
     assert_clean_log(log)
