@@ -22,9 +22,11 @@ from bank_domain.errors import (
     DuplicateAccountNumber,
     DuplicateTransactionId,
     DuplicateTransferId,
+    IdempotencyKeyInUse,
     StorageUnavailable,
 )
 from bank_domain.events import Event, FeedPosition
+from bank_domain.idempotency import IdempotencyKey, KeptRequest
 from bank_domain.identifiers import AccountNumber, TransactionId, TransferId
 from bank_domain.journal import JournalEntry
 from bank_domain.money import Money
@@ -37,6 +39,7 @@ from bank_domain.ports import (
     EntryTotals,
     EventQuery,
     EventRepository,
+    IdempotencyRepository,
     JournalRepository,
     TransactionHistoryQuery,
     TransactionQuery,
@@ -62,6 +65,9 @@ class InMemoryStore:
         self.journal: defaultdict[AccountNumber, list[JournalEntry]] = defaultdict(list)
         """Each account's entries in order: entry ``n`` is at index ``n - 1``; only appended."""
         self.account_locks: defaultdict[AccountNumber, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.kept_requests: dict[IdempotencyKey, KeptRequest] = {}
+        self.claimed_keys: set[IdempotencyKey] = set()
+        """The idempotency keys that a unit of work holds (``claim``), until it ends."""
 
     def unit_of_work(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self, read_only=read_only)
@@ -386,6 +392,46 @@ class _InMemoryJournal(JournalRepository):
             self._store.journal[entry.account_number].append(entry)
 
 
+class _InMemoryIdempotency(IdempotencyRepository):
+    """A key is held by one unit of work at a time: another's ``claim`` is refused at once."""
+
+    def __init__(self, store: InMemoryStore, uow: InMemoryUnitOfWork) -> None:
+        self._store = store
+        self._uow = uow
+        self.staged: dict[IdempotencyKey, KeptRequest] = {}
+        self.removed: set[IdempotencyKey] = set()
+
+    async def claim(self, key: IdempotencyKey) -> KeptRequest | None:
+        self._uow.hold_key(key)
+        return self.staged.get(key) or self._store.kept_requests.get(key)
+
+    async def add(self, kept: KeptRequest) -> None:
+        self._uow.refuse_if_read_only("idempotency.add")
+        if kept.key in self.staged or kept.key in self._store.kept_requests:
+            raise IdempotencyKeyInUse()
+        self.staged[kept.key] = kept
+
+    async def remove_expired(self, before: datetime, limit: int) -> int:
+        self._uow.refuse_if_read_only("idempotency.remove_expired")
+        expired = (
+            key
+            for key, kept in self._store.kept_requests.items()
+            if kept.created_at < before and key not in self.removed
+        )
+        found = list(itertools.islice(expired, limit))
+        self.removed.update(found)
+        return len(found)
+
+    def check_free(self) -> None:
+        if any(key in self._store.kept_requests for key in self.staged):
+            raise IdempotencyKeyInUse()
+
+    def commit(self) -> None:
+        for key in self.removed:
+            self._store.kept_requests.pop(key, None)
+        self._store.kept_requests.update(self.staged)
+
+
 def _same_key_taken() -> StorageUnavailable:
     """Two keys with one random id or one secret's hash: as on SQL, a race worth retrying."""
     return StorageUnavailable("Another change took the same key; try again.")
@@ -397,11 +443,21 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.read_only = read_only
         self._held: list[asyncio.Lock] = []
         self._held_numbers: set[AccountNumber] = set()
+        self._held_keys: set[IdempotencyKey] = set()
         self.accounts: _InMemoryAccounts = _InMemoryAccounts(store, self)
         self.transactions: _InMemoryTransactions = _InMemoryTransactions(store, self)
         self.api_keys: _InMemoryApiKeys = _InMemoryApiKeys(store, self)
         self.events: _InMemoryEvents = _InMemoryEvents(store, self)
         self.journal: _InMemoryJournal = _InMemoryJournal(store, self)
+        self.idempotency: _InMemoryIdempotency = _InMemoryIdempotency(store, self)
+
+    def hold_key(self, key: IdempotencyKey) -> None:
+        if key in self._held_keys:
+            return
+        if key in self._store.claimed_keys:
+            raise IdempotencyKeyInUse()
+        self._store.claimed_keys.add(key)
+        self._held_keys.add(key)
 
     async def lock(self, number: AccountNumber) -> None:
         if number in self._held_numbers:
@@ -431,11 +487,13 @@ class InMemoryUnitOfWork(UnitOfWork):
             if key_id in self._store.api_keys:
                 raise _same_key_taken()
         self.journal.check_follows()
+        self.idempotency.check_free()
         self._store.accounts.update(self.accounts.staged)
         self.transactions.commit()
         self._store.api_keys.update(self.api_keys.staged)
         self.events.commit()
         self.journal.commit()
+        self.idempotency.commit()
         self._discard()
 
     async def rollback(self) -> None:
@@ -449,6 +507,8 @@ class InMemoryUnitOfWork(UnitOfWork):
                 lock.release()
             self._held.clear()
             self._held_numbers.clear()
+            self._store.claimed_keys.difference_update(self._held_keys)
+            self._held_keys.clear()
 
     def _discard(self) -> None:
         self.accounts = _InMemoryAccounts(self._store, self)
@@ -456,3 +516,4 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.api_keys = _InMemoryApiKeys(self._store, self)
         self.events = _InMemoryEvents(self._store, self)
         self.journal = _InMemoryJournal(self._store, self)
+        self.idempotency = _InMemoryIdempotency(self._store, self)

@@ -169,3 +169,30 @@ class ItemRefused(LedgerError):
         super().__init__(f"Item {index} of the batch: {error.detail}")
         self.index = index
         self.error = error
+
+
+IDEMPOTENCY_KEY_FIELD = "Idempotency-Key"
+"""What an idempotency key's refusals name as their field (a request header, over HTTP)."""
+
+
+class IdempotencyKeyReused(InvalidValue):
+    """The key was used before for another request (another body, path or method)."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            IDEMPOTENCY_KEY_FIELD,
+            "This Idempotency-Key was used before for another request; use a new key.",
+        )
+
+
+class IdempotencyKeyInUse(Conflict):
+    """A request with the same key is still running; its answer will be kept."""
+
+    code = "idempotency_key_in_use"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A request with this Idempotency-Key is still running; retry once it has answered."
+        )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bank_domain.account import Account
 from bank_domain.actors import MASTER, Actor
 from bank_domain.api_keys import ApiKey
 from bank_domain.events import Event, TransactionChange
+from bank_domain.idempotency import IdempotencyClaim
 from bank_domain.journal import JournalCheck, JournalEntry
 from bank_domain.pagination import CursorCodec, Page
 from bank_domain.ports import Clock, PostingUnitOfWorkFactory, UnitOfWorkFactory
@@ -45,6 +46,7 @@ from bank_domain.use_cases.audit import (
 from bank_domain.use_cases.balance import RecalculateBalance, Recalculation
 from bank_domain.use_cases.batches import PostBatch, PostBatchCommand, PostedBatch
 from bank_domain.use_cases.expiry import ACCOUNTS_PER_SWEEP, ExpireHolds
+from bank_domain.use_cases.idempotency import ForgetExpiredIdempotencyKeys, Idempotency
 from bank_domain.use_cases.journal import (
     BalanceAt,
     BalanceAtTime,
@@ -105,26 +107,32 @@ class Ledger:
         ``cursor_secret`` signs the cursors of listings: every process serving one API needs the
         same one. Without it this Ledger makes a random one, and only it reads its cursors."""
         cursors = CursorCodec(cursor_secret)
-        self._open_account = OpenAccount(uow, clock)
+        # One for every use case that takes idempotency keys: it holds this process's keys.
+        idempotency = Idempotency(uow, clock)
+        self._open_account = OpenAccount(uow, clock, idempotency)
         self._update_account = UpdateAccount(uow, clock)
         self._close_account = CloseAccount(uow, clock)
         self._get_account = GetAccount(uow, clock)
         self._list_accounts = ListAccounts(uow, cursors, clock)
         self._expire_holds = ExpireHolds(uow, clock)
         self._post_transaction = PostTransaction(
-            postings or uow, clock, expire_account=self._expire_holds.account
+            postings or uow,
+            clock,
+            expire_account=self._expire_holds.account,
+            keyed=uow,
+            idempotency=idempotency,
         )
-        self._post_batch = PostBatch(uow, clock)
-        self._make_transfer = MakeTransfer(uow, clock)
+        self._post_batch = PostBatch(uow, clock, idempotency)
+        self._make_transfer = MakeTransfer(uow, clock, idempotency)
         self._get_transfer = GetTransfer(uow)
-        self._reverse_transfer = ReverseTransfer(uow, clock)
+        self._reverse_transfer = ReverseTransfer(uow, clock, idempotency)
         self._amend_transaction = AmendTransaction(uow, clock)
         self._delete_transaction = DeleteTransaction(uow, clock)
         self._get_transaction = GetTransaction(uow, clock)
         self._list_transactions = ListTransactions(uow, cursors, clock)
         self._transaction_history = TransactionHistory(uow, cursors, clock)
         self._list_events = ListEvents(uow, cursors)
-        self._recalculate_balance = RecalculateBalance(uow, clock)
+        self._recalculate_balance = RecalculateBalance(uow, clock, idempotency)
         self._list_entries = ListEntries(uow, cursors)
         self._balance_at = BalanceAt(uow, clock)
         self._make_statement = MakeStatement(uow)
@@ -132,10 +140,11 @@ class Ledger:
         self._verify_account = VerifyAccount(uow)
         self._verify_every_journal = VerifyEveryJournal(uow)
         self._authenticate = Authenticate(uow, clock)
-        self._create_api_key = CreateApiKey(uow, clock)
+        self._create_api_key = CreateApiKey(uow, clock, idempotency)
         self._list_api_keys = ListApiKeys(uow, cursors)
         self._get_api_key = GetApiKey(uow)
         self._revoke_api_key = RevokeApiKey(uow, clock, on_revoked=self._authenticate.forget)
+        self._forget_expired_idempotency_keys = ForgetExpiredIdempotencyKeys(uow, clock)
 
     async def open_account(self, command: OpenAccountCommand) -> Account:
         return await self._open_account(command)
@@ -164,8 +173,14 @@ class Ledger:
     async def get_transfer(self, transfer_id: str, *, actor: Actor = MASTER) -> Transfer:
         return await self._get_transfer(transfer_id, actor=actor)
 
-    async def reverse_transfer(self, transfer_id: str, *, actor: Actor = MASTER) -> Transfer:
-        return await self._reverse_transfer(transfer_id, actor=actor)
+    async def reverse_transfer(
+        self,
+        transfer_id: str,
+        *,
+        actor: Actor = MASTER,
+        idempotency: IdempotencyClaim[Transfer] | None = None,
+    ) -> Transfer:
+        return await self._reverse_transfer(transfer_id, actor=actor, idempotency=idempotency)
 
     async def amend_transaction(self, command: AmendTransactionCommand) -> Transaction:
         return await self._amend_transaction(command)
@@ -194,9 +209,13 @@ class Ledger:
         return await self._expire_holds.sweep(limit)
 
     async def recalculate_balance(
-        self, account_number: str, *, actor: Actor = MASTER
+        self,
+        account_number: str,
+        *,
+        actor: Actor = MASTER,
+        idempotency: IdempotencyClaim[Recalculation] | None = None,
     ) -> Recalculation:
-        return await self._recalculate_balance(account_number, actor=actor)
+        return await self._recalculate_balance(account_number, actor=actor, idempotency=idempotency)
 
     async def list_entries(self, query: ListEntriesQuery) -> Page[JournalEntry]:
         return await self._list_entries(query)
@@ -235,3 +254,8 @@ class Ledger:
 
     async def revoke_api_key(self, key_id: str, *, actor: Actor = MASTER) -> ApiKey:
         return await self._revoke_api_key(key_id, actor=actor)
+
+    async def forget_expired_idempotency_keys(self, retention: timedelta) -> int:
+        """Removes the answers kept for idempotency keys longer than ``retention`` (at least
+        24 hours); returns how many."""
+        return await self._forget_expired_idempotency_keys(retention)

@@ -12,6 +12,7 @@ from typing import Protocol, Self
 from bank_domain.account import Account, AccountStatus, AccountType
 from bank_domain.api_keys import ApiKey
 from bank_domain.events import Event, EventType, FeedPosition
+from bank_domain.idempotency import IdempotencyKey, KeptRequest
 from bank_domain.identifiers import AccountNumber, TransactionId, TransferId
 from bank_domain.journal import JournalEntry
 from bank_domain.money import Money
@@ -279,6 +280,28 @@ class JournalRepository(abc.ABC):
         """Every entry of the account, summed: what its balance must be."""
 
 
+class IdempotencyRepository(abc.ABC):
+    """The answers kept for idempotency keys (``bank_domain.idempotency``). A unit of work
+    that uses a key calls ``claim`` first, before any other read or change."""
+
+    @abc.abstractmethod
+    async def claim(self, key: IdempotencyKey) -> KeptRequest | None:
+        """Takes the key for this unit of work, until it ends, and returns what is kept for it
+        (None: nothing yet). Raises IdempotencyKeyInUse at once, without waiting, when another
+        unit of work holds the key (a store whose writers run one at a time anyway may instead
+        let this one wait its turn)."""
+
+    @abc.abstractmethod
+    async def add(self, kept: KeptRequest) -> None:
+        """Keeps a request's answer, to be committed with the change it answers. A key that is
+        kept already raises IdempotencyKeyInUse, here or at commit (the store's last line of
+        defence: ``claim`` should have found it)."""
+
+    @abc.abstractmethod
+    async def remove_expired(self, before: datetime, limit: int) -> int:
+        """Removes at most ``limit`` kept requests made before ``before``; returns how many."""
+
+
 class UnitOfWork(abc.ABC):
     """One atomic piece of work on the store.
 
@@ -292,6 +315,7 @@ class UnitOfWork(abc.ABC):
     api_keys: ApiKeyRepository
     events: EventRepository
     journal: JournalRepository
+    idempotency: IdempotencyRepository
 
     async def __aenter__(self) -> Self:
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -13,6 +14,7 @@ from bank_web.body_limit import BodySizeLimit
 from bank_web.containers import Container
 from bank_web.edge import RequestEdge
 from bank_web.expiry_sweeper import expiry_sweeper
+from bank_web.idempotency import expired_keys_removed, install_idempotency
 from bank_web.openapi import install_openapi
 from bank_web.problems import UnexpectedErrors, install_problem_handlers
 from bank_web.request_outcomes import RequestObserver, RequestOutcomes
@@ -45,6 +47,13 @@ Every route under `/v1` needs `Authorization: Bearer <key>`: the master key (`BA
 or a key made with `POST /v1/api-keys`. Each operation names the scope it needs (`x-scope`, and
 its `security`): no valid key is a 401 `unauthenticated`, a key without the scope a 403
 `forbidden`. A key restricted to accounts sees no other account (404, as if absent).
+
+Every `POST` takes an `Idempotency-Key` header (1 to 255 visible ASCII characters, scoped to
+your key): the first answer with it is kept for at least 24 hours, and a repeat of the same
+request (method, path, and JSON body compared as a JSON value) gets it again, with
+`Idempotent-Replayed: true`, and changes nothing. The same key with another request is a 422
+`idempotency_key_reused`; a repeat while the first still runs, a 409 `idempotency_key_in_use`.
+Answers 401, 403, 422 and 5xx are not kept.
 """
 
 
@@ -59,7 +68,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         # full passes, which otherwise walk it all and stall every request for tens of ms.
         gc.freeze()
         try:
-            async with expiry_sweeper(container.ledger(), settings.expiry_sweep_seconds):
+            async with (
+                expiry_sweeper(container.ledger(), settings.expiry_sweep_seconds),
+                expired_keys_removed(
+                    container.ledger(),
+                    timedelta(hours=settings.idempotency_retention_hours),
+                    settings.idempotency_cleanup_seconds,
+                ),
+            ):
                 yield
         finally:
             await container.store().dispose()
@@ -92,6 +108,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(journal)
     app.include_router(service)
     install_problem_handlers(app)
+    install_idempotency(app)
     install_openapi(app)
     # Added first, so it runs inside the body size limit; the last added runs outermost.
     app.add_middleware(TransactionPostingFastPath, container=container)

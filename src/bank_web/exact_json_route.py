@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from bank_web.authentication import route_scope
 from bank_web.body_reader import check_media_type, read_body, refuse_repeated_query_parameters
 from bank_web.containers import Container
+from bank_web.idempotency import idempotency_claims
 
 
 class ExactJSONRequest(Request):
@@ -30,7 +31,8 @@ API_PREFIX = "/v1/"
 
 class ExactJSONRoute(APIRoute):
     """Every route under /v1 names its scope (``openapi_extra=requires(...)``) and is
-    authenticated before anything else of the request is read (401, 403). Bodies are JSON read
+    authenticated before anything else of the request is read (401, 403); every POST under /v1
+    takes an Idempotency-Key (``bank_web.idempotency.IdempotencyDep``). Bodies are JSON read
     with exact decimals (415 for another media type, or none named); a query parameter given
     twice is a 422."""
 
@@ -41,6 +43,8 @@ class ExactJSONRoute(APIRoute):
         needed = route_scope(self.openapi_extra)
         if needed is None and self.path.startswith(API_PREFIX):
             raise TypeError(f"{self.path} names no scope: openapi_extra=requires(Scope...)")
+        if "POST" in (self.methods or ()) and self.path.startswith(API_PREFIX):
+            _require_idempotency(self)
 
         async def handle_exactly(request: Request) -> Response:
             if needed is not None:
@@ -57,6 +61,17 @@ class ExactJSONRoute(APIRoute):
             return await handle(exact)
 
         return handle_exactly
+
+
+def _require_idempotency(route: APIRoute) -> None:
+    """Every POST under /v1 takes an Idempotency-Key (API.md section 15)."""
+    if not any(
+        dependency.call is idempotency_claims for dependency in route.dependant.dependencies
+    ):
+        raise TypeError(
+            f"POST {route.path} takes no Idempotency-Key: give it an `IdempotencyDep` parameter "
+            "and pass `idempotency.claim(render)` to its command (docs/ARCHITECTURE.md)."
+        )
 
 
 def _body_model(annotation: object) -> type[BaseModel]:

@@ -70,3 +70,48 @@ class ExactJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return dumps(content)
+
+
+def canonical(document: Any) -> bytes:
+    """One text per JSON value, whatever the order of an object's keys, the white space, or the
+    way a number is written: ``500``, ``500.0``, ``500.00`` and ``5E+2`` are one number. (A
+    string is never a number: ``"500"`` stays apart.) For comparing documents, not for sending."""
+    parts: list[str] = []
+    _canonical_into(document, parts)
+    return "".join(parts).encode("utf-8", "surrogatepass")
+
+
+def _canonical_into(value: Any, parts: list[str]) -> None:
+    if isinstance(value, dict):
+        parts.append("{")
+        for index, key in enumerate(sorted(value)):
+            parts.append("," if index else "")
+            parts.append(json.dumps(key))
+            parts.append(":")
+            _canonical_into(value[key], parts)
+        parts.append("}")
+    elif isinstance(value, list):
+        parts.append("[")
+        for index, item in enumerate(value):
+            parts.append("," if index else "")
+            _canonical_into(item, parts)
+        parts.append("]")
+    elif value is None or isinstance(value, bool | str):
+        parts.append(json.dumps(value))
+    elif isinstance(value, int | Decimal):
+        parts.append(_canonical_number(Decimal(value)))
+    else:
+        raise TypeError(f"{type(value).__name__} is no value of a parsed JSON document")
+
+
+def _canonical_number(number: Decimal) -> str:
+    """The number's digits without trailing zeros and its exponent: exact for any size (no
+    rounding to a context's precision, and no expansion of 1E+999999 into a million digits)."""
+    sign, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int):  # NaN and Infinity: the reader refuses them already
+        raise TypeError("Not a finite number")
+    significant = "".join(map(str, digits)).rstrip("0")
+    if not significant:
+        return "0"
+    exponent += len(digits) - len(significant)
+    return f"{'-' if sign else ''}{significant}e{exponent}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from decimal import Decimal
+from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -27,6 +28,7 @@ from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH
 from bank_domain.money import CENT, MAX_AMOUNT
 from bank_domain.text import invisible_character_ranges
 from bank_web.authentication import SCOPE_EXTRA
+from bank_web.idempotency import IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, is_kept
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.openapi_examples import (
     ENTITY_TAG_EXAMPLE,
@@ -86,6 +88,14 @@ _ENTITY_TAG_HEADER: Final = {
     "required": True,
     "schema": {"type": "string", "pattern": '^"[0-9]+"$', "examples": [ENTITY_TAG_EXAMPLE]},
 }
+_REPLAYED_HEADER: Final = {
+    "description": "`true` when this is the kept answer to an earlier request with the same "
+    "Idempotency-Key (the same status and body again; nothing changed by this one). Absent "
+    "otherwise.",
+    "required": False,
+    "schema": {"type": "string", "enum": ["true"]},
+}
+_IDEMPOTENCY_CODES: Final = (("409", "idempotency_key_in_use"), ("422", "idempotency_key_reused"))
 _ENTITY_TAGGED: Final = frozenset(
     f"#/components/schemas/{model.__name__}" for model in (AccountOut, TransactionOut)
 )
@@ -143,6 +153,7 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
     )
     _with_security(schema)
     _with_required_parameters(schema)
+    _with_idempotency(schema)
     _with_problem_media_type(schema)
     _with_response_headers(schema)
     _with_money(schema)
@@ -192,6 +203,31 @@ def _with_required_parameters(schema: dict[str, Any]) -> None:
             for parameter in operation.get("parameters", []):
                 if parameter.get("schema", {}).pop(REQUIRED_PARAMETER_MARK, False):
                     parameter["required"] = True
+
+
+def _with_idempotency(schema: dict[str, Any]) -> None:
+    """On every operation that takes an Idempotency-Key (bank_web.idempotency): its 409 and 422
+    name the key's codes, and every answer that is kept says how its replay is marked. Runs
+    before the passes that add the problem media type and the headers of every answer."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            names = {parameter.get("name") for parameter in operation.get("parameters", [])}
+            if IDEMPOTENCY_KEY_HEADER not in names:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, code in (
+                ("409", "idempotency_key_in_use"),
+                ("422", "idempotency_key_reused"),
+            ):
+                response = responses.setdefault(
+                    status, {"description": HTTPStatus(int(status)).phrase}
+                )
+                response["description"] += f"; `{code}` (Idempotency-Key)"
+            for status, response in responses.items():
+                if is_kept(int(status)):
+                    response.setdefault("headers", {})[REPLAYED_HEADER] = copy.deepcopy(
+                        _REPLAYED_HEADER
+                    )
 
 
 def _with_problem_media_type(schema: dict[str, Any]) -> None:

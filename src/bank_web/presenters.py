@@ -14,7 +14,6 @@ from bank_domain.journal import JournalCheck, JournalEntry, amount_text, posted_
 from bank_domain.money import Money
 from bank_domain.transaction import Transaction
 from bank_domain.transfer import Transfer
-from bank_domain.use_cases.api_keys import CreatedApiKey
 from bank_domain.use_cases.balance import Recalculation
 from bank_domain.use_cases.journal import BalanceAtTime, Statement
 
@@ -89,9 +88,10 @@ def api_key(key: ApiKey) -> dict[str, Any]:
     }
 
 
-def created_api_key(created: CreatedApiKey) -> dict[str, Any]:
-    """A new key, with its secret: the only answer that ever carries it."""
-    return {**api_key(created.key), "secret": created.secret}
+def created_api_key(key: ApiKey, secret: str | None) -> dict[str, Any]:
+    """A new key, with its secret: the only answer that ever carries it (its replay for an
+    idempotency key has none: the secret is never kept)."""
+    return {**api_key(key), "secret": secret}
 
 
 def event(event: Event) -> dict[str, Any]:

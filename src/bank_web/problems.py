@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bank_domain.errors import (
+    IDEMPOTENCY_KEY_FIELD,
     Conflict,
     Forbidden,
     InvalidValue,
@@ -130,6 +131,8 @@ def status_of(error: LedgerError) -> HTTPStatus:
 
 
 def _where(request: Request, field: str) -> str:
+    if field == IDEMPOTENCY_KEY_FIELD:
+        return "header"
     if field in request.path_params:
         return "path"
     if field in request.query_params or request.method in ("GET", "HEAD", "DELETE"):
@@ -139,19 +142,31 @@ def _where(request: Request, field: str) -> str:
 
 async def _ledger_error(request: Request, error: Exception) -> ExactJSONResponse:
     assert isinstance(error, LedgerError)
-    refused, index = error, None
-    if isinstance(error, ItemRefused):
-        # A batch's item: its own problem, pointing at it.
-        refused, index = error.error, error.index
-    status = status_of(refused)
+    if (
+        isinstance(error, ItemRefused)
+        and status_of(error.error) is not HTTPStatus.INTERNAL_SERVER_ERROR
+    ):
+        return item_refusal_problem(error)
+    status = status_of(error)
     if status is HTTPStatus.INTERNAL_SERVER_ERROR:
         return await _unexpected_ledger_error(request, error)
     errors = None
-    if isinstance(refused, InvalidValue):
-        where = [_where(request, refused.field)] if index is None else ["body", BATCH_ITEMS, index]
-        errors = [{"loc": [*where, refused.field], "msg": refused.detail}]
+    if isinstance(error, InvalidValue):
+        errors = [{"loc": [_where(request, error.field), error.field], "msg": error.detail}]
     headers = {"Retry-After": "1"} if status is HTTPStatus.SERVICE_UNAVAILABLE else None
-    return problem_response(status, refused.code, error.detail, errors, headers, index)
+    return problem_response(status, error.code, error.detail, errors, headers)
+
+
+def item_refusal_problem(error: LedgerError) -> ExactJSONResponse:
+    """A batch's refusal: an item's is that item's own problem (its status and code), with its
+    ``index``, and a 422's ``loc`` pointing into the item; any other, the usual problem."""
+    if not isinstance(error, ItemRefused):
+        return problem_response(status_of(error), error.code, error.detail)
+    refused, index = error.error, error.index
+    errors = None
+    if isinstance(refused, InvalidValue):
+        errors = [{"loc": ["body", BATCH_ITEMS, index, refused.field], "msg": refused.detail}]
+    return problem_response(status_of(refused), refused.code, error.detail, errors, None, index)
 
 
 def _readable(location: tuple[Any, ...]) -> list[str | int]:

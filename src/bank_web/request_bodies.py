@@ -23,11 +23,19 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from bank_domain import MakeTransferCommand, PostBatchCommand, PostTransactionCommand
+from bank_domain import (
+    MadeTransfer,
+    MakeTransferCommand,
+    PostBatchCommand,
+    PostedBatch,
+    PostedTransaction,
+    PostTransactionCommand,
+)
 from bank_domain.account import AccountStatus, AccountType
 from bank_domain.actors import MASTER, Actor
 from bank_domain.api_keys import MAX_KEY_ACCOUNTS, MAX_KEY_NAME_LENGTH, Scope
 from bank_domain.errors import InvalidValue
+from bank_domain.idempotency import IdempotencyClaim
 from bank_domain.identifiers import ACCOUNT_NUMBER_PATTERN, TRANSACTION_ID_PATTERN
 from bank_domain.money import Money, deposit_amount, overdraft_limit, transaction_amount
 from bank_domain.transaction import MAX_DESCRIPTION_LENGTH, TransactionStatus, TransactionType
@@ -207,9 +215,14 @@ class TransactionCreate(RequestBody):
     status: TransactionStatus = TransactionStatus.SUCCESS
     expires_at: ExpiresAtIn = None
 
-    def command(self, actor: Actor = MASTER) -> PostTransactionCommand:
+    def command(
+        self,
+        actor: Actor = MASTER,
+        idempotency: IdempotencyClaim[PostedTransaction] | None = None,
+    ) -> PostTransactionCommand:
         return PostTransactionCommand(
             actor=actor,
+            idempotency=idempotency,
             account_number=self.account_number,
             amount=self.amount,
             transaction_type=self.transaction_type,
@@ -230,8 +243,12 @@ class BatchCreate(RequestBody):
         description="Each shaped like the body of POST /v1/transactions; applied in order.",
     )
 
-    def command(self, actor: Actor = MASTER) -> PostBatchCommand:
-        return PostBatchCommand([item.command(actor) for item in self.transactions], actor)
+    def command(
+        self, actor: Actor = MASTER, idempotency: IdempotencyClaim[PostedBatch] | None = None
+    ) -> PostBatchCommand:
+        return PostBatchCommand(
+            [item.command(actor) for item in self.transactions], actor, idempotency
+        )
 
 
 class TransferCreate(RequestBody):
@@ -244,8 +261,11 @@ class TransferCreate(RequestBody):
     amount: AmountIn
     description: DescriptionIn = None
 
-    def command(self, actor: Actor = MASTER) -> MakeTransferCommand:
+    def command(
+        self, actor: Actor = MASTER, idempotency: IdempotencyClaim[MadeTransfer] | None = None
+    ) -> MakeTransferCommand:
         return MakeTransferCommand(
+            idempotency=idempotency,
             from_account=self.from_account,
             to_account=self.to_account,
             amount=self.amount,

@@ -119,7 +119,11 @@ class ApiKeyOut(BaseModel):
 
 
 class CreatedApiKeyOut(ApiKeyOut):
-    secret: str = Field(description="The key's secret: in this answer and nowhere else, ever.")
+    secret: str | None = Field(
+        description="The key's secret: in this answer and nowhere else, ever. null in the "
+        "replay of this answer for an Idempotency-Key (Idempotent-Replayed: true): the secret "
+        "is never kept."
+    )
 
 
 class ApiKeyPage(BaseModel):

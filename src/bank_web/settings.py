@@ -50,6 +50,18 @@ class Settings(BaseSettings):
         "least 32 characters. Unset: `bank-api serve` makes one for the run and prints it "
         "(on loopback only; another address refuses to start without one).",
     )
+    idempotency_retention_hours: float = Field(
+        default=24,
+        ge=24,
+        description="How long the answer to a request with an Idempotency-Key is kept (at "
+        "least 24 hours, the contract's minimum); older ones are removed.",
+    )
+    idempotency_cleanup_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="How often each server process removes the expired answers of idempotency "
+        "keys (in batches of 1,000, each its own transaction).",
+    )
     log_level: str = Field(
         default="info",
         description="critical, error, warning, info, debug or trace (any case).",

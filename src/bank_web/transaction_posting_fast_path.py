@@ -6,7 +6,8 @@ answers that one route directly, with the pieces the FastAPI route uses too: the
 (bank_web.authentication, first), the request reader (bank_web.body_reader), the ledger from
 the same container, the response builder (bank_web.responses) and the problem responses. The
 FastAPI route stays registered: it is what `/openapi.json` describes, and every other request
-still goes through FastAPI.
+still goes through FastAPI, postings with an ``Idempotency-Key`` included (bank_web.idempotency:
+their answers are kept, which the route does).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bank_domain.api_keys import Scope as KeyScope
 from bank_web.body_reader import read_body, refuse_repeated_query_parameters
 from bank_web.containers import Container
+from bank_web.idempotency import has_idempotency_key
 from bank_web.problems import expected_problem
 from bank_web.request_bodies import TransactionCreate
 from bank_web.responses import posting_response
@@ -40,6 +42,8 @@ class TransactionPostingFastPath:
             or scope["path"] != POSTING_PATH
             or scope["method"] != "POST"
             or scope.get("root_path")
+            # The route keeps answers for idempotency keys; postings without one stay here.
+            or has_idempotency_key(scope["headers"])
         ):
             await self._app(scope, receive, send)
             return

@@ -79,7 +79,10 @@ async def _fresh(store: SqlStore) -> SqlStore:
                 text("ALTER TABLE journal_entries DISABLE TRIGGER journal_entries_no_truncate")
             )
             await connection.execute(
-                text("TRUNCATE journal_entries, events, transactions, accounts, api_keys")
+                text(
+                    "TRUNCATE journal_entries, events, transactions, accounts, api_keys, "
+                    "idempotency_keys"
+                )
             )
             await connection.execute(
                 text("ALTER TABLE journal_entries ENABLE TRIGGER journal_entries_no_truncate")

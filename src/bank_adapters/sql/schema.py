@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -29,6 +30,7 @@ from bank_adapters.sql.timestamps import UtcDateTime
 from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, AccountStatus, AccountType
 from bank_domain.api_keys import MAX_KEY_NAME_LENGTH
 from bank_domain.events import EventType
+from bank_domain.idempotency import MAX_KEY_LENGTH
 from bank_domain.journal import GENESIS_HASH
 from bank_domain.money import MAX_AMOUNT
 from bank_domain.transaction import MAX_DESCRIPTION_LENGTH, TransactionStatus, TransactionType
@@ -54,6 +56,11 @@ ACCOUNTS_KEY: Final = "pk_accounts"
 TRANSACTIONS_KEY: Final = "pk_transactions"
 JOURNAL_ENTRIES_KEY: Final = "pk_journal_entries"
 TRANSFER_LEGS_KEY: Final = "uq_transactions_transfer_leg"
+IDEMPOTENCY_KEYS_KEY: Final = "pk_idempotency_keys"
+
+SCOPE_LENGTH: Final = 64
+"""An idempotency key's scope: the actor's id (a key id, 36 characters, or ``master``)."""
+FINGERPRINT_LENGTH: Final = 64
 
 metadata = MetaData(
     naming_convention={
@@ -335,3 +342,21 @@ journal_entries = Table(
 )
 """Append-only: a trigger in the database refuses every UPDATE and DELETE (and on PostgreSQL
 TRUNCATE) of it; migration 0006_journal creates it (docs/JOURNAL.md)."""
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", _key(SCOPE_LENGTH), nullable=False),
+    Column("idempotency_key", _key(MAX_KEY_LENGTH), nullable=False),
+    Column("fingerprint", String(FINGERPRINT_LENGTH), nullable=False),
+    Column("status", Integer, nullable=False),
+    # The answer's few headers kept with it (Location, ETag, its media type), as JSON text.
+    Column("headers", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("scope", "idempotency_key", name=IDEMPOTENCY_KEYS_KEY),
+    # The periodic removal finds the expired rows, oldest first, through this.
+    Index("ix_idempotency_keys_created_at", "created_at"),
+)
+"""The answers kept for idempotency keys (API.md section 15), each written in the transaction
+of the change it answers; removed after the retention window (migration 0009_idempotency)."""

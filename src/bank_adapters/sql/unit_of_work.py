@@ -13,6 +13,7 @@ from bank_adapters.sql.accounts import SqlAccountRepository
 from bank_adapters.sql.api_keys import SqlApiKeyRepository
 from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.events import SqlEventRepository
+from bank_adapters.sql.idempotency import SqlIdempotencyRepository
 from bank_adapters.sql.journal import SqlJournalRepository
 from bank_adapters.sql.postings import write_postings
 from bank_adapters.sql.sqlite_transactions import BEGIN_MODE_OPTION
@@ -44,6 +45,7 @@ class SqlUnitOfWork(UnitOfWork):
     api_keys: SqlApiKeyRepository
     events: SqlEventRepository
     journal: SqlJournalRepository
+    idempotency: SqlIdempotencyRepository
 
     def __init__(
         self,
@@ -85,6 +87,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.api_keys = SqlApiKeyRepository(connection, read_only=self._read_only)
         self.events = SqlEventRepository(connection, read_only=self._read_only)
         self.journal = SqlJournalRepository(connection)
+        self.idempotency = SqlIdempotencyRepository(connection, read_only=self._read_only)
         return self
 
     async def _begin(self, connection: AsyncConnection) -> None:

@@ -10,6 +10,7 @@ from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH, Account, AccountStatus
 from bank_domain.actors import MASTER, Actor
 from bank_domain.errors import DuplicateAccountNumber, InvalidValue
 from bank_domain.events import Event, EventType
+from bank_domain.idempotency import IdempotencyClaim
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, deposit_amount, overdraft_limit
 from bank_domain.pagination import Page, not_a_cursor, page_size
@@ -25,6 +26,7 @@ from bank_domain.use_cases._common import (
     require_open_account,
     utc_now,
 )
+from bank_domain.use_cases.idempotency import ClaimingUseCase
 
 INITIAL_DEPOSIT_DESCRIPTION = "Initial deposit"
 _NUMBER_ATTEMPTS = 8
@@ -38,17 +40,17 @@ class OpenAccountCommand:
     initial_deposit: Decimal | int | str = 0
     actor: Actor = MASTER
     overdraft_limit: Decimal | int | str = 0
+    idempotency: IdempotencyClaim[Account] | None = None
 
 
-class OpenAccount:
+class OpenAccount(ClaimingUseCase):
     """Opens an account. A non-zero initial deposit is posted as a real deposit transaction
     described "Initial deposit", so the balance always equals the sum of the transactions."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
-        self._uow = uow
-        self._clock = clock
-
     async def __call__(self, command: OpenAccountCommand) -> Account:
+        return await self._idempotency.run(command.idempotency, lambda: self._open_any(command))
+
+    async def _open_any(self, command: OpenAccountCommand) -> Account:
         require_unrestricted(command.actor, "open accounts")
         account_type = AccountType.parse(command.account_type)
         deposit = deposit_amount(command.initial_deposit, "initial_deposit")
@@ -97,6 +99,7 @@ class OpenAccount:
             overdraft_limit=limit,
         )
         async with self._uow() as uow:
+            await self._idempotency.check(uow, command.idempotency)
             if await uow.accounts.number_taken(number):
                 raise DuplicateAccountNumber(str(number))
             await uow.accounts.add(account)
@@ -106,6 +109,7 @@ class OpenAccount:
                 await uow.events.add(
                     Event.of(EventType.TRANSACTION_POSTED, opening_deposit, command.actor, now)
                 )
+            await self._idempotency.keep(uow, command.idempotency, account)
             await uow.commit()
         return account
 

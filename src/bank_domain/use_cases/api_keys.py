@@ -20,9 +20,11 @@ from bank_domain.api_keys import (
 )
 from bank_domain.errors import ApiKeyNotFound
 from bank_domain.events import Event, EventType
+from bank_domain.idempotency import IdempotencyClaim
 from bank_domain.pagination import CursorCodec, Page, not_a_cursor, page_size
 from bank_domain.ports import ApiKeyQuery, Clock, UnitOfWorkFactory
 from bank_domain.use_cases._common import key_id_for_lookup, utc_now, utc_timestamp
+from bank_domain.use_cases.idempotency import ClaimingUseCase
 
 KEY_CACHE_SECONDS: Final = 2.0
 """How long a process trusts what it read of a key: a key revoked by another process is
@@ -39,6 +41,7 @@ class CreateApiKeyCommand:
     account_numbers: Sequence[str] | None = None
     expires_at: datetime | None = None
     actor: Actor = MASTER
+    idempotency: IdempotencyClaim[CreatedApiKey] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +52,14 @@ class CreatedApiKey:
     secret: str = field(repr=False)
 
 
-class CreateApiKey:
-    """Makes a key with a new secret; the store keeps only the secret's SHA-256."""
-
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
-        self._uow = uow
-        self._clock = clock
+class CreateApiKey(ClaimingUseCase):
+    """Makes a key with a new secret; the store keeps only the secret's SHA-256 (and an
+    idempotency claim's rendering of the answer must leave the secret out)."""
 
     async def __call__(self, command: CreateApiKeyCommand) -> CreatedApiKey:
+        return await self._idempotency.run(command.idempotency, lambda: self._create(command))
+
+    async def _create(self, command: CreateApiKeyCommand) -> CreatedApiKey:
         require_unrestricted(command.actor, _KEYS_ACTION)
         expires_at = utc_timestamp(command.expires_at, "expires_at")
         secret = new_secret()
@@ -69,11 +72,14 @@ class CreateApiKey:
             now,
             secret,
         )
+        created = CreatedApiKey(key, secret)
         async with self._uow() as uow:
+            await self._idempotency.check(uow, command.idempotency)
             await uow.api_keys.add(key)
             await uow.events.add(Event.of(EventType.API_KEY_CREATED, key, command.actor, now))
+            await self._idempotency.keep(uow, command.idempotency, created)
             await uow.commit()
-        return CreatedApiKey(key, secret)
+        return created
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,15 +6,15 @@ from dataclasses import dataclass
 
 from bank_domain.actors import MASTER, Actor
 from bank_domain.events import Event, EventType
+from bank_domain.idempotency import IdempotencyClaim
 from bank_domain.identifiers import AccountNumber
 from bank_domain.money import Money
-from bank_domain.ports import Clock, UnitOfWorkFactory
 from bank_domain.use_cases._common import (
     account_number_for_lookup,
     lock_open_account,
     require_open_account,
-    utc_now,
 )
+from bank_domain.use_cases.idempotency import ClaimingUseCase
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class Recalculation:
     corrected: bool
 
 
-class RecalculateBalance:
+class RecalculateBalance(ClaimingUseCase):
     """Recomputes an account's balance from its journal (the sum of its entries, which is the
     sum of its ``success`` transactions' effects) and repairs any drift of the stored balance.
 
@@ -40,17 +40,30 @@ class RecalculateBalance:
     tells of either repair.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
-        self._uow = uow
-        self._clock = clock
+    async def __call__(
+        self,
+        account_number: str,
+        *,
+        actor: Actor = MASTER,
+        idempotency: IdempotencyClaim[Recalculation] | None = None,
+    ) -> Recalculation:
+        return await self._idempotency.run(
+            idempotency, lambda: self._recalculate(account_number, actor, idempotency)
+        )
 
-    async def __call__(self, account_number: str, *, actor: Actor = MASTER) -> Recalculation:
+    async def _recalculate(
+        self,
+        account_number: str,
+        actor: Actor,
+        idempotency: IdempotencyClaim[Recalculation] | None,
+    ) -> Recalculation:
         number = account_number_for_lookup(account_number, actor=actor)
         async with self._uow(read_only=True) as uow:
             seen = require_open_account(await uow.accounts.get(number), number, actor=actor)
             summed_at_version = seen.version
             recomputed = await uow.journal.sum_of_amounts(number)
         async with self._uow() as uow:
+            await self._idempotency.check(uow, idempotency)
             account, now = await lock_open_account(uow, number, self._clock, actor=actor)
             if account.version != summed_at_version:
                 recomputed = await uow.journal.sum_of_amounts(number)
@@ -61,5 +74,7 @@ class RecalculateBalance:
                 # No transaction moved this balance, so the account's own event tells of it.
                 await uow.accounts.save(account)
                 await uow.events.add(Event.of(EventType.ACCOUNT_UPDATED, account, actor, now))
-            await uow.commit()  # the repair, and the expiries recorded under the lock, if any
-        return Recalculation(number, account.balance, previous, corrected)
+            result = Recalculation(number, account.balance, previous, corrected)
+            await self._idempotency.keep(uow, idempotency, result)
+            await uow.commit()  # the repair, the expiries recorded under the lock, the answer
+        return result

@@ -13,10 +13,12 @@ from bank_domain.account import Account
 from bank_domain.actors import MASTER, Actor
 from bank_domain.errors import DuplicateTransactionId, InvalidValue, ItemRefused, LedgerError
 from bank_domain.events import Event, EventType
+from bank_domain.idempotency import IdempotencyClaim
 from bank_domain.identifiers import AccountNumber, TransactionId
-from bank_domain.ports import Clock, UnitOfWorkFactory
+from bank_domain.ports import Clock
 from bank_domain.transaction import Transaction
-from bank_domain.use_cases._common import record_due_expiries, require_open_account, utc_now
+from bank_domain.use_cases._common import record_due_expiries, require_open_account
+from bank_domain.use_cases.idempotency import ClaimingUseCase
 from bank_domain.use_cases.posting import (
     PostedTransaction,
     PostingRequest,
@@ -36,6 +38,7 @@ class PostBatchCommand:
 
     items: Sequence[PostTransactionCommand]
     actor: Actor = MASTER
+    idempotency: IdempotencyClaim[PostedBatch] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +60,7 @@ class _Item:
     request: PostingRequest
 
 
-class PostBatch:
+class PostBatch(ClaimingUseCase):
     """Posts 1 to 1,000 transactions, all or nothing, in the order given: each item sees what
     the earlier ones did (a deposit and then a withdrawal of it works). One unit of work locks
     every account of the batch once, in account-number order. An item that repeats a stored
@@ -65,21 +68,24 @@ class PostBatch:
     is refused, nothing is stored: ``ItemRefused`` names the item and why. Two items with one
     transaction_id are refused (the second)."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
-        self._uow = uow
-        self._clock = clock
-
     async def __call__(self, command: PostBatchCommand) -> PostedBatch:
+        return await self._idempotency.run(command.idempotency, lambda: self._post_any(command))
+
+    async def _post_any(self, command: PostBatchCommand) -> PostedBatch:
         items = _parse(command, self._clock)
+        claim = command.idempotency
         try:
-            return await self._post(items, command.actor)
+            return await self._post(items, command.actor, claim)
         except DuplicateTransactionId:
             # An id was taken by another posting between our look-up and our insert: once
             # more, and the look-up now finds it (a retry of it, or an item refused).
-            return await self._post(items, command.actor)
+            return await self._post(items, command.actor, claim)
 
-    async def _post(self, items: list[_Item], actor: Actor) -> PostedBatch:
+    async def _post(
+        self, items: list[_Item], actor: Actor, claim: IdempotencyClaim[PostedBatch] | None
+    ) -> PostedBatch:
         async with self._uow() as uow:
+            await self._idempotency.check(uow, claim)
             given = [item.transaction_id for item in items if item.transaction_id is not None]
             stored = await uow.transactions.get_many(given) if given else {}
             locked = await uow.accounts.get_many_for_update(
@@ -101,8 +107,10 @@ class PostBatch:
                         for t in transactions
                     ],
                 )
-                await uow.commit()
-        return PostedBatch(answers)
+            batch = PostedBatch(answers)
+            await self._idempotency.keep(uow, claim, batch)
+            await uow.commit()  # the postings, the expiries recorded under the locks, the answer
+        return batch
 
     def _apply(
         self,

@@ -9,12 +9,19 @@ from decimal import Decimal
 from typing import Final
 
 from bank_domain.access import require_visible_account_number, sees_account
+from bank_domain.account import Account
 from bank_domain.actors import MASTER, Actor
 from bank_domain.errors import DuplicateTransactionId
 from bank_domain.events import Event, EventType
+from bank_domain.idempotency import IdempotencyClaim
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, transaction_amount
-from bank_domain.ports import Clock, PostingUnitOfWorkFactory
+from bank_domain.ports import (
+    Clock,
+    PostingUnitOfWork,
+    PostingUnitOfWorkFactory,
+    UnitOfWorkFactory,
+)
 from bank_domain.transaction import (
     Transaction,
     TransactionStatus,
@@ -22,7 +29,8 @@ from bank_domain.transaction import (
     description,
     expiry,
 )
-from bank_domain.use_cases._common import require_open_account, utc_now
+from bank_domain.use_cases._common import lock_open_account, require_open_account, utc_now
+from bank_domain.use_cases.idempotency import Idempotency
 
 _SWEEPS: Final = 3
 """How many times a posting lets the account's due holds expire before it is judged; more
@@ -42,6 +50,7 @@ class PostTransactionCommand:
     status: str = TransactionStatus.SUCCESS.value
     actor: Actor = MASTER
     expires_at: datetime | None = None
+    idempotency: IdempotencyClaim[PostedTransaction] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,19 +140,32 @@ class PostTransaction:
 
     An account whose holds are due to expire is judged once they have: the posting leaves its
     unit of work, ``expire_account`` records the expiries in one of its own, and the posting
-    runs again (a posting unit of work reads no transactions after its lock)."""
+    runs again (a posting unit of work reads no transactions after its lock).
+
+    ``uow`` serves postings (a store's leanest path); a posting with an idempotency claim needs
+    the whole unit of work, whose kept answers it uses, and runs on ``keyed`` instead (when
+    left out, ``uow`` must make whole units of work); there the due expiries are recorded in
+    the posting's own unit of work, under the account's lock."""
 
     def __init__(
         self,
         uow: PostingUnitOfWorkFactory,
         clock: Clock = utc_now,
         expire_account: ExpireAccount | None = None,
+        keyed: UnitOfWorkFactory | None = None,
+        idempotency: Idempotency | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._expire_account = expire_account
+        self._keyed = keyed
+        self._idempotency = idempotency
 
     async def __call__(self, command: PostTransactionCommand) -> PostedTransaction:
+        claim = command.idempotency
+        if claim is not None:
+            keyed = self._keyed_units()
+            return await keyed.idempotency.run(claim, lambda: self._post_keyed(command, keyed))
         request = PostingRequest.parse(command, self._clock)
         for _ in range(_SWEEPS - 1):
             try:
@@ -193,19 +215,88 @@ class PostTransaction:
             now = self._clock()
             if sweep and account.holds_due(now):
                 raise _HoldsDue()
-            transaction = request.new_transaction(transaction_id, now)
-            version = account.version
-            account.accept(transaction, transaction.timestamp)
-            await uow.transactions.add(transaction)
-            if account.version != version:
-                await uow.accounts.save(account)
-            await uow.events.add(
-                Event.of(
-                    EventType.TRANSACTION_POSTED,
-                    transaction,
-                    request.actor,
-                    transaction.timestamp,
-                )
-            )
+            transaction = await self._stage(uow, account, transaction_id, request, now)
             await uow.commit()
         return PostedTransaction(transaction, created=True)
+
+    async def _stage(
+        self,
+        uow: PostingUnitOfWork,
+        account: Account,
+        transaction_id: TransactionId,
+        request: PostingRequest,
+        now: datetime,
+    ) -> Transaction:
+        """Lets the locked account accept the new transaction, and stages both and the
+        posting's event."""
+        transaction = request.new_transaction(transaction_id, now)
+        version = account.version
+        account.accept(transaction, transaction.timestamp)
+        await uow.transactions.add(transaction)
+        if account.version != version:
+            await uow.accounts.save(account)
+        await uow.events.add(
+            Event.of(
+                EventType.TRANSACTION_POSTED,
+                transaction,
+                request.actor,
+                transaction.timestamp,
+            )
+        )
+        return transaction
+
+    async def _post_keyed(
+        self, command: PostTransactionCommand, keyed: _KeyedUnits
+    ) -> PostedTransaction:
+        request = PostingRequest.parse(command, self._clock)
+        if command.transaction_id is None:
+            return await self._post_and_keep(command, keyed, request, TransactionId.generate())
+        transaction_id = TransactionId(command.transaction_id)
+        try:
+            return await self._post_and_keep(command, keyed, request, transaction_id)
+        except DuplicateTransactionId:
+            # Another posting with this id committed between our look-up and our insert (or
+            # the look-up found it with other fields): once more, it is found this time.
+            return await self._post_and_keep(command, keyed, request, transaction_id)
+
+    async def _post_and_keep(
+        self,
+        command: PostTransactionCommand,
+        keyed: _KeyedUnits,
+        request: PostingRequest,
+        transaction_id: TransactionId,
+    ) -> PostedTransaction:
+        """A posting and its kept answer, in one unit of work."""
+        async with keyed.uow() as uow:
+            await keyed.idempotency.check(uow, command.idempotency)
+            stored = (
+                None
+                if command.transaction_id is None
+                else await uow.transactions.get(transaction_id)
+            )
+            if stored is not None:
+                posted = request.replay(stored, transaction_id, self._clock())
+            else:
+                account, now = await lock_open_account(
+                    uow, request.account_number, self._clock, actor=request.actor
+                )
+                transaction = await self._stage(uow, account, transaction_id, request, now)
+                posted = PostedTransaction(transaction, created=True)
+            await keyed.idempotency.keep(uow, command.idempotency, posted)
+            await uow.commit()
+        return posted
+
+    def _keyed_units(self) -> _KeyedUnits:
+        if self._keyed is None:
+            raise RuntimeError("PostTransaction was made without `keyed`: it takes no claims.")
+        if self._idempotency is None:
+            self._idempotency = Idempotency(self._keyed, self._clock)
+        return _KeyedUnits(self._keyed, self._idempotency)
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyedUnits:
+    """What a posting with an idempotency claim runs on."""
+
+    uow: UnitOfWorkFactory
+    idempotency: Idempotency

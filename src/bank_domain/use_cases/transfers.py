@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from bank_domain.access import require_visible_account_number
+from bank_domain.account import Account
 from bank_domain.actors import MASTER, Actor
 from bank_domain.errors import DuplicateTransferId, InvalidValue
 from bank_domain.events import Event, EventType
+from bank_domain.idempotency import IdempotencyClaim
 from bank_domain.identifiers import AccountNumber, TransferId
 from bank_domain.money import Money, transaction_amount
-from bank_domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from bank_domain.ports import UnitOfWork, UnitOfWorkFactory
 from bank_domain.transaction import description
 from bank_domain.transfer import Transfer, TransferStatus, require_two_accounts
 from bank_domain.use_cases._common import (
@@ -19,8 +22,8 @@ from bank_domain.use_cases._common import (
     require_open_account,
     require_visible_transfer,
     transfer_id_for_lookup,
-    utc_now,
 )
+from bank_domain.use_cases.idempotency import ClaimingUseCase
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,7 @@ class MakeTransferCommand:
     transfer_id: str | None = None
     description: str | None = None
     actor: Actor = MASTER
+    idempotency: IdempotencyClaim[MadeTransfer] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +91,7 @@ async def _stored_transfer(uow: UnitOfWork, transfer_id: TransferId) -> Transfer
     return Transfer.of_legs(transfer_id, await uow.transactions.transfer_legs(transfer_id))
 
 
-class MakeTransfer:
+class MakeTransfer(ClaimingUseCase):
     """Moves an amount from one account to another: a ``success`` withdrawal on
     ``from_account`` and a ``success`` deposit on ``to_account``, both carrying the transfer's
     id, in one unit of work that locks both accounts in account-number order: both or neither.
@@ -95,60 +99,75 @@ class MakeTransfer:
     cannot give the amount, a 409. The same transfer_id again with the same fields returns the
     stored transfer and moves no money; with other fields it is refused."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
-        self._uow = uow
-        self._clock = clock
-
     async def __call__(self, command: MakeTransferCommand) -> MadeTransfer:
+        return await self._idempotency.run(command.idempotency, lambda: self._make_any(command))
+
+    async def _make_any(self, command: MakeTransferCommand) -> MadeTransfer:
         given = None if command.transfer_id is None else TransferId(command.transfer_id)
         request = _TransferRequest.parse(command)
+        claim = command.idempotency
         if given is None:
-            return await self._make(TransferId.generate(), request, look_up_first=False)
-        transfer_id = given
+            return await self._make(TransferId.generate(), request, claim, look_up_first=False)
         try:
-            return await self._make(transfer_id, request, look_up_first=True)
+            return await self._make(given, request, claim, look_up_first=True)
         except DuplicateTransferId:
-            # Another transfer with this id committed between our look-up and our insert.
-            async with self._uow(read_only=True) as uow:
-                stored = await _stored_transfer(uow, transfer_id)
-            return request.replay(stored, transfer_id)
+            # Another transfer with this id committed between our look-up and our insert:
+            # once more, and the look-up under the locks now finds it.
+            return await self._make(given, request, claim, look_up_first=True)
 
     async def _make(
-        self, transfer_id: TransferId, request: _TransferRequest, *, look_up_first: bool
+        self,
+        transfer_id: TransferId,
+        request: _TransferRequest,
+        claim: IdempotencyClaim[MadeTransfer] | None,
+        *,
+        look_up_first: bool,
     ) -> MadeTransfer:
         async with self._uow() as uow:
+            await self._idempotency.check(uow, claim)
             locked = await uow.accounts.get_many_for_update(
                 (request.from_account, request.to_account)
             )
-            if look_up_first:
+            stored = await _stored_transfer(uow, transfer_id) if look_up_first else None
+            if stored is not None:
                 # Under the accounts' locks: a retry racing its first try waits for it here.
-                stored = await _stored_transfer(uow, transfer_id)
-                if stored is not None:
-                    return request.replay(stored, transfer_id)
-            actor = request.actor
-            from_account = require_open_account(
-                locked.get(request.from_account), request.from_account, actor=actor
-            )
-            to_account = require_open_account(
-                locked.get(request.to_account), request.to_account, actor=actor
-            )
-            now = self._clock()
-            await record_due_expiries(uow, (from_account, to_account), now)
-            transfer = Transfer.new(
-                transfer_id,
-                request.from_account,
-                request.to_account,
-                request.amount,
-                request.description,
-                now,
-            )
-            transfer.post(now, from_account, to_account)
-            await uow.add_postings(
-                transfer.legs,
-                (from_account, to_account),
-                [Event.of(EventType.TRANSFER_POSTED, leg, actor, now) for leg in transfer.legs],
-            )
+                made = request.replay(stored, transfer_id)
+            else:
+                made = await self._post(uow, transfer_id, request, locked)
+            await self._idempotency.keep(uow, claim, made)
             await uow.commit()
+        return made
+
+    async def _post(
+        self,
+        uow: UnitOfWork,
+        transfer_id: TransferId,
+        request: _TransferRequest,
+        locked: Mapping[AccountNumber, Account],
+    ) -> MadeTransfer:
+        actor = request.actor
+        from_account = require_open_account(
+            locked.get(request.from_account), request.from_account, actor=actor
+        )
+        to_account = require_open_account(
+            locked.get(request.to_account), request.to_account, actor=actor
+        )
+        now = self._clock()
+        await record_due_expiries(uow, (from_account, to_account), now)
+        transfer = Transfer.new(
+            transfer_id,
+            request.from_account,
+            request.to_account,
+            request.amount,
+            request.description,
+            now,
+        )
+        transfer.post(now, from_account, to_account)
+        await uow.add_postings(
+            transfer.legs,
+            (from_account, to_account),
+            [Event.of(EventType.TRANSFER_POSTED, leg, actor, now) for leg in transfer.legs],
+        )
         return MadeTransfer(transfer, created=True)
 
 
@@ -163,41 +182,58 @@ class GetTransfer:
             return require_visible_transfer(await _stored_transfer(uow, tid), tid, actor=actor)
 
 
-class ReverseTransfer:
+class ReverseTransfer(ClaimingUseCase):
     """Gives a transfer's money back: to_account returns the amount to from_account and both
     legs become ``cancelled`` (their history says ``reversed``), in one unit of work that locks
     both accounts in account-number order. Refused (409 ``insufficient_funds``) when
     to_account can no longer give the amount back. A reversed transfer stays as it is."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
-        self._uow = uow
-        self._clock = clock
+    async def __call__(
+        self,
+        transfer_id: str,
+        *,
+        actor: Actor = MASTER,
+        idempotency: IdempotencyClaim[Transfer] | None = None,
+    ) -> Transfer:
+        return await self._idempotency.run(
+            idempotency, lambda: self._reverse(transfer_id, actor, idempotency)
+        )
 
-    async def __call__(self, transfer_id: str, *, actor: Actor = MASTER) -> Transfer:
+    async def _reverse(
+        self, transfer_id: str, actor: Actor, claim: IdempotencyClaim[Transfer] | None
+    ) -> Transfer:
         tid = transfer_id_for_lookup(transfer_id)
         async with self._uow() as uow:
-            seen = require_visible_transfer(await _stored_transfer(uow, tid), tid, actor=actor)
-            if seen.status is TransferStatus.REVERSED:
-                return seen  # final: nothing to lock
-            locked = await uow.accounts.get_many_for_update(seen.account_numbers)
-            # Read again under the locks: every change to a leg happens under its account's.
-            transfer = require_visible_transfer(await _stored_transfer(uow, tid), tid, actor=actor)
-            if transfer.status is TransferStatus.REVERSED:
-                return transfer
-            from_account = require_open_account(
-                locked.get(transfer.from_account), transfer.from_account, actor=actor
-            )
-            to_account = require_open_account(
-                locked.get(transfer.to_account), transfer.to_account, actor=actor
-            )
-            now = self._clock()
-            await record_due_expiries(uow, (from_account, to_account), now)
-            transfer.reverse(now, from_account, to_account)
-            for leg in transfer.legs:
-                await uow.transactions.save(leg)
-            await uow.accounts.save(to_account)
-            await uow.accounts.save(from_account)
-            for leg in transfer.legs:
-                await uow.events.add(Event.of(EventType.TRANSFER_REVERSED, leg, actor, now))
+            await self._idempotency.check(uow, claim)
+            transfer = await self._reversed(uow, tid, actor)
+            await self._idempotency.keep(uow, claim, transfer)
             await uow.commit()
+        return transfer
+
+    async def _reversed(self, uow: UnitOfWork, tid: TransferId, actor: Actor) -> Transfer:
+        """The transfer reversed in the unit of work (not yet committed); one reversed before
+        is answered as it is."""
+        seen = require_visible_transfer(await _stored_transfer(uow, tid), tid, actor=actor)
+        if seen.status is TransferStatus.REVERSED:
+            return seen  # final: nothing to lock
+        locked = await uow.accounts.get_many_for_update(seen.account_numbers)
+        # Read again under the locks: every change to a leg happens under its account's.
+        transfer = require_visible_transfer(await _stored_transfer(uow, tid), tid, actor=actor)
+        if transfer.status is TransferStatus.REVERSED:
+            return transfer
+        from_account = require_open_account(
+            locked.get(transfer.from_account), transfer.from_account, actor=actor
+        )
+        to_account = require_open_account(
+            locked.get(transfer.to_account), transfer.to_account, actor=actor
+        )
+        now = self._clock()
+        await record_due_expiries(uow, (from_account, to_account), now)
+        transfer.reverse(now, from_account, to_account)
+        for leg in transfer.legs:
+            await uow.transactions.save(leg)
+        await uow.accounts.save(to_account)
+        await uow.accounts.save(from_account)
+        for leg in transfer.legs:
+            await uow.events.add(Event.of(EventType.TRANSFER_REVERSED, leg, actor, now))
         return transfer

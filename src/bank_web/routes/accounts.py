@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from bank_domain.account import AccountStatus, AccountType
+from bank_domain.account import Account, AccountStatus, AccountType
 from bank_domain.actors import Actor
 from bank_domain.api_keys import Scope
 from bank_domain.ledger import Ledger
@@ -14,9 +14,11 @@ from bank_domain.use_cases.accounts import (
     OpenAccountCommand,
     UpdateAccountCommand,
 )
+from bank_domain.use_cases.balance import Recalculation
 from bank_web import presenters
 from bank_web.authentication import requires
 from bank_web.dependencies import ActorDep, LedgerDep
+from bank_web.idempotency import IdempotencyDep
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.request_bodies import AccountCreate, AccountPatch, AccountPut
 from bank_web.response_models import AccountOut, AccountPage, RecalculationOut
@@ -42,7 +44,9 @@ accounts = router(prefix="/v1/accounts", tags=["accounts"])
     responses=problems(409, 422, 503),
     openapi_extra=requires(Scope.ACCOUNTS_WRITE),
 )
-async def open_account(body: AccountCreate, ledger: LedgerDep, actor: ActorDep) -> Response:
+async def open_account(
+    body: AccountCreate, ledger: LedgerDep, actor: ActorDep, idempotency: IdempotencyDep
+) -> Response:
     """Opens an account. A non-zero `initial_deposit` is posted as a real deposit transaction
     described "Initial deposit". `overdraft_limit` (default 0) is how far below zero the
     balance may go. A taken account number (closed accounts' included) is a 409."""
@@ -54,8 +58,13 @@ async def open_account(body: AccountCreate, ledger: LedgerDep, actor: ActorDep) 
             initial_deposit=body.initial_deposit,
             overdraft_limit=body.overdraft_limit,
             actor=actor,
+            idempotency=idempotency.claim(_opened),
         )
     )
+    return _opened(account)
+
+
+def _opened(account: Account) -> Response:
     return account_response(account, status_code=201)
 
 
@@ -191,8 +200,16 @@ async def close_account(
     responses=problems(404, 503),
     openapi_extra=requires(Scope.ACCOUNTS_WRITE),
 )
-async def recalculate_balance(account_number: str, ledger: LedgerDep, actor: ActorDep) -> Response:
+async def recalculate_balance(
+    account_number: str, ledger: LedgerDep, actor: ActorDep, idempotency: IdempotencyDep
+) -> Response:
     """Recomputes the balance from the account's `success` transactions under the account's
     lock, and repairs any drift."""
-    result = await ledger.recalculate_balance(account_number, actor=actor)
+    result = await ledger.recalculate_balance(
+        account_number, actor=actor, idempotency=idempotency.claim(_recalculated)
+    )
+    return _recalculated(result)
+
+
+def _recalculated(result: Recalculation) -> Response:
     return ExactJSONResponse(presenters.recalculation(result))

@@ -3,10 +3,11 @@
 from fastapi import Response
 
 from bank_domain.api_keys import Scope
-from bank_domain.use_cases.api_keys import CreateApiKeyCommand, ListApiKeysQuery
+from bank_domain.use_cases.api_keys import CreateApiKeyCommand, CreatedApiKey, ListApiKeysQuery
 from bank_web import presenters
 from bank_web.authentication import requires
 from bank_web.dependencies import ActorDep, LedgerDep
+from bank_web.idempotency import IdempotencyDep
 from bank_web.json_codec import ExactJSONResponse
 from bank_web.request_bodies import ApiKeyCreate
 from bank_web.response_models import ApiKeyOut, ApiKeyPage, CreatedApiKeyOut
@@ -30,10 +31,13 @@ _KEYS_ADMIN = requires(Scope.KEYS_ADMIN)
     responses=problems(422, 503),
     openapi_extra=_KEYS_ADMIN,
 )
-async def create_api_key(body: ApiKeyCreate, ledger: LedgerDep, actor: ActorDep) -> Response:
+async def create_api_key(
+    body: ApiKeyCreate, ledger: LedgerDep, actor: ActorDep, idempotency: IdempotencyDep
+) -> Response:
     """Makes a key. Its `secret` is in this answer and nowhere else, ever: the service keeps
     only its SHA-256. `account_numbers` restricts the key to those accounts (not with
-    `keys:admin`, a 422)."""
+    `keys:admin`, a 422). A replay of this answer for an `Idempotency-Key` has `"secret":
+    null`: the secret is never kept."""
     created = await ledger.create_api_key(
         CreateApiKeyCommand(
             name=body.name,
@@ -41,13 +45,22 @@ async def create_api_key(body: ApiKeyCreate, ledger: LedgerDep, actor: ActorDep)
             account_numbers=body.account_numbers,
             expires_at=body.expires_at,
             actor=actor,
+            idempotency=idempotency.claim(_kept_without_secret),
         )
     )
+    return _created(created, secret=created.secret)
+
+
+def _created(created: CreatedApiKey, *, secret: str | None) -> Response:
     return ExactJSONResponse(
-        presenters.created_api_key(created),
+        presenters.created_api_key(created.key, secret),
         status_code=201,
         headers={"Location": f"/v1/api-keys/{created.key.key_id}"},
     )
+
+
+def _kept_without_secret(created: CreatedApiKey) -> Response:
+    return _created(created, secret=None)
 
 
 @api_keys.get(

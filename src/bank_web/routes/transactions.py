@@ -15,6 +15,8 @@ from bank_domain.use_cases.transactions import (
 from bank_web import presenters
 from bank_web.authentication import requires
 from bank_web.dependencies import ActorDep, LedgerDep
+from bank_web.idempotency import IdempotencyDep
+from bank_web.problems import item_refusal_problem
 from bank_web.request_bodies import (
     BatchCreate,
     TransactionCreate,
@@ -54,7 +56,9 @@ transactions = router(tags=["transactions"])
     ),
     openapi_extra=requires(POSTING_SCOPE),
 )
-async def post_transaction(body: TransactionCreate, ledger: LedgerDep, actor: ActorDep) -> Response:
+async def post_transaction(
+    body: TransactionCreate, ledger: LedgerDep, actor: ActorDep, idempotency: IdempotencyDep
+) -> Response:
     """Posts a deposit or a withdrawal. Unknown or closed account: 404 `account_not_found`;
     frozen: 409 `account_frozen`; a withdrawal (or a `pending` one, a hold) that would take
     `available_balance` below 0: 409 `insufficient_funds`, and nothing is stored. A `pending`
@@ -64,7 +68,8 @@ async def post_transaction(body: TransactionCreate, ledger: LedgerDep, actor: Ac
 
     Served by bank_web.transaction_posting_fast_path, with the same reader and answers; this
     route is what OpenAPI describes (and what answers when the fast path is left out)."""
-    return posting_response(await ledger.post_transaction(body.command(actor)))
+    command = body.command(actor, idempotency.claim(posting_response))
+    return posting_response(await ledger.post_transaction(command))
 
 
 @transactions.post(
@@ -82,14 +87,17 @@ async def post_transaction(body: TransactionCreate, ledger: LedgerDep, actor: Ac
     ),
     openapi_extra=requires(POSTING_SCOPE),
 )
-async def post_batch(body: BatchCreate, ledger: LedgerDep, actor: ActorDep) -> Response:
+async def post_batch(
+    body: BatchCreate, ledger: LedgerDep, actor: ActorDep, idempotency: IdempotencyDep
+) -> Response:
     """Posts 1 to 1,000 transactions, each shaped like the body of `POST /v1/transactions`,
     all or nothing, in the order given: each item sees what the earlier ones did. When any
     item is refused, nothing is stored and the answer is that item's problem (its status and
     code) with `index`, its 0-based place; a 422 on an item points at it (`loc` starts with
     `["body", "transactions", index]`). Two items with one `transaction_id`: 422. Every
     account of the batch is locked once, in account-number order."""
-    return batch_response(await ledger.post_batch(body.command(actor)))
+    claim = idempotency.claim(batch_response, problem=item_refusal_problem)
+    return batch_response(await ledger.post_batch(body.command(actor, claim)))
 
 
 @transactions.get(

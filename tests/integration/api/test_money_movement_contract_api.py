@@ -465,11 +465,15 @@ def test_refusals_are_kept_but_not_422s(client: httpx.Client) -> None:
     assert _post_json(client, "/v1/transactions", good, key).status_code == 201
     key = {"idempotency-key": refs.transaction_id()}
     withdraw = f'{{"account_number": "{number}", "transaction_type": "withdrawal", "amount": 5}}'
-    assert_problem(_post_json(client, "/v1/transactions", withdraw, key), 409, "insufficient_funds")
+    refused = _post_json(client, "/v1/transactions", withdraw, key)
+    assert_problem(refused, 409, "insufficient_funds")
     assert post(client, number, "10").status_code == 201
     replay = _post_json(client, "/v1/transactions", withdraw, key)
-    assert_problem(replay, 409, "insufficient_funds")
+    assert replay.status_code == 409
     assert replay.headers["idempotent-replayed"] == "true"
+    # The same body: the first answer's, its request_id included (the replay's own is in
+    # its X-Request-Id header).
+    assert replay.content == refused.content
     assert _funds(client, number)[0] == Decimal("11")
 
 
@@ -493,3 +497,31 @@ def test_keys_are_scoped_to_the_api_key_and_secrets_are_never_replayed(
         "/v1/accounts", content=account_body.encode(), headers={**JSON, **key, **bearer(secret)}
     )
     assert theirs.status_code == 201, theirs.text
+
+
+def test_transfers_reversals_and_batches_take_idempotency_keys(client: httpx.Client) -> None:
+    source = open_account(client, initial_deposit="100")["account_number"]
+    target = open_account(client)["account_number"]
+    key = {"idempotency-key": refs.transaction_id()}
+    body = f'{{"from_account": "{source}", "to_account": "{target}", "amount": 10}}'
+    made = _post_json(client, "/v1/transfers", body, key)
+    assert made.status_code == 201, made.text
+    again = _post_json(client, "/v1/transfers", body, key)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert exact(again) == exact(made)
+    assert _funds(client, source)[0] == Decimal("90")
+    reversal = f"/v1/transfers/{made.json()['transfer_id']}/reversal"
+    reversal_key = {"idempotency-key": refs.transaction_id()}
+    first = _post_json(client, reversal, "{}", reversal_key)
+    assert first.status_code == 200, first.text
+    assert _post_json(client, reversal, "{}", reversal_key).headers["idempotent-replayed"] == "true"
+    batch_key = {"idempotency-key": refs.transaction_id()}
+    items = '{"transactions": [' + ",".join([_item(target, "5"), _item(target, "6", "withdrawal")])
+    refused = _post_json(client, "/v1/transactions/batch", items + "]}", batch_key)
+    assert assert_problem(refused, 409, "insufficient_funds")["index"] == 1
+    assert post(client, target, "50").status_code == 201
+    replayed = _post_json(client, "/v1/transactions/batch", items + "]}", batch_key)
+    assert replayed.status_code == 409
+    assert replayed.content == refused.content
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert _funds(client, target)[0] == Decimal("50")

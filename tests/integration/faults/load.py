@@ -39,6 +39,11 @@ class Posting:
     error: str = ""
     cancelled: bool = False
     """Cancelled afterwards (PATCH status=cancelled answered 200): it no longer counts."""
+    keyed: bool = False
+    """Sent with ``transaction_id`` as its Idempotency-Key instead of as its id (the server
+    makes the id)."""
+    answer: bytes = b""
+    """The body answered, if any."""
 
     @property
     def effect(self) -> Decimal:
@@ -73,6 +78,25 @@ class Cancellation:
         return f"cancel {self.posting.describe()} -> {answer} {self.code or ''}"
 
 
+def send_posting(http: httpx.Client, posting: Posting) -> httpx.Response:
+    """POSTs the posting: with its id, or with it as its Idempotency-Key (``keyed``)."""
+    if posting.keyed:
+        return post(
+            http,
+            posting.account_number,
+            str(posting.amount),
+            posting.transaction_type,
+            headers={"Idempotency-Key": posting.transaction_id},
+        )
+    return post(
+        http,
+        posting.account_number,
+        str(posting.amount),
+        posting.transaction_type,
+        transaction_id=posting.transaction_id,
+    )
+
+
 def status_counts(postings: Sequence[Posting]) -> Counter[int | None]:
     return Counter(p.status for p in postings)
 
@@ -97,6 +121,7 @@ class Load:
         stop_on_broken_connection: bool = False,
         pause_seconds: float = 0.0,
         cancelling: Sequence[Sequence[Posting]] | None = None,
+        keyed: bool = False,
     ) -> None:
         self._base_url = base_url
         self._accounts = list(accounts)
@@ -106,6 +131,7 @@ class Load:
         self._timeout = timeout
         self._stop_on_broken = stop_on_broken_connection
         self._pause = pause_seconds
+        self._keyed = keyed
         self._cancelling = [list(mine) for mine in cancelling or [[] for _ in range(clients)]]
         assert len(self._cancelling) == clients
         self._cancellations: list[list[Cancellation]] = [[] for _ in range(clients)]
@@ -202,6 +228,7 @@ class Load:
             account_number=rng.choice(self._accounts),
             transaction_type="deposit" if deposit else "withdrawal",
             amount=Decimal(cents).scaleb(-2),
+            keyed=self._keyed,
         )
 
     def _cancel(self, http: httpx.Client, posting: Posting) -> Cancellation:
@@ -227,19 +254,14 @@ class Load:
         """Sends one posting; False when no answer came."""
         posting.started = time.monotonic()
         try:
-            response = post(
-                http,
-                posting.account_number,
-                str(posting.amount),
-                posting.transaction_type,
-                transaction_id=posting.transaction_id,
-            )
+            response = send_posting(http, posting)
         except httpx.TransportError as error:
             posting.finished = time.monotonic()
             posting.error = repr(error)
             return False
         posting.finished = time.monotonic()
         posting.status = response.status_code
+        posting.answer = response.content
         posting.content_type = response.headers.get("content-type", "")
         posting.retry_after = response.headers.get("retry-after")
         if posting.content_type.startswith("application/problem+json"):

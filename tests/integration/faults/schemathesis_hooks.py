@@ -1,4 +1,4 @@
-"""The fuzzer's hook (test_hostile_input.py loads it through SCHEMATHESIS_HOOKS): five rules of
+"""The fuzzer's hook (test_hostile_input.py loads it through SCHEMATHESIS_HOOKS): six rules of
 valid input that no schema can say, each refused with a 422, kept out of the valid cases.
 
 - A new key's expires_at must be a future moment (API.md section 9). In the positive cases of
@@ -19,6 +19,10 @@ valid input that no schema can say, each refused with a 422, kept out of the val
 - The items of a batch have different transaction ids (API.md section 14). In the positive
   cases of POST /v1/transactions/batch alone, an id given by an earlier item gets the item's
   index at its end.
+- An Idempotency-Key is used for one request only (API.md section 15): the same key with
+  another body is a 422 `idempotency_key_reused`. In the positive cases of every POST, a key
+  gets a part of its own appended (staying 1 to 255 visible ASCII characters), so that no two
+  generated requests share one.
 
 Everything else is sent as generated, so a 422 for valid input stays a failure on every
 operation, these two included.
@@ -27,6 +31,7 @@ operation, these two included.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -44,6 +49,8 @@ TRANSACTION_WRITES: Final = frozenset(
 )
 TRANSFER: Final = "POST /v1/transfers"
 BATCH: Final = "POST /v1/transactions/batch"
+IDEMPOTENCY_KEY: Final = "idempotency-key"
+MAX_KEY_LENGTH: Final = 255
 CALENDAR_CYCLE_YEARS: Final = 400
 MARGIN: Final = timedelta(days=1)
 """Future by at least this much when generated, so still future when the server reads it."""
@@ -57,6 +64,7 @@ def valid_input_by_rules_of_the_moment(context: HookContext, case: Case[Any]) ->
     API's own, and must hold as published)."""
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return case
+    _give_its_own_idempotency_key(case)
     if case.operation.label == KEY_CREATION and isinstance(case.body, dict):
         expires_at = case.body.get("expires_at")
         if isinstance(expires_at, str):
@@ -105,6 +113,19 @@ def with_distinct_ids(items: list[Any]) -> list[Any]:
             seen.add(item["transaction_id"])
         distinct.append(item)
     return distinct
+
+
+def _give_its_own_idempotency_key(case: Case[Any]) -> None:
+    if case.headers is None:
+        return
+    for name, value in list(case.headers.items()):
+        if name.lower() == IDEMPOTENCY_KEY and isinstance(value, str):
+            case.headers[name] = unique_idempotency_key(value)
+
+
+def unique_idempotency_key(value: str) -> str:
+    """``value`` with 32 hex digits of its own in place of its end, so at most 255 long."""
+    return value[: MAX_KEY_LENGTH - 32] + uuid.uuid4().hex
 
 
 def is_before(first: str, second: str) -> bool:

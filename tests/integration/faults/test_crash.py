@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from tests.integration.api.helpers import exact, post
+from tests.integration.faults.crash import crash_mid_load
 from tests.integration.faults.ledger_checks import (
     assert_balances_hold,
     assert_fates,
-    open_hot_accounts,
     stored_postings,
 )
-from tests.integration.faults.load import Load, Posting, status_counts
+from tests.integration.faults.load import Posting, status_counts
 from tests.support.keys import AUTH
 from tests.support.server import ServerProcess, assert_clean_log
 
@@ -35,25 +35,16 @@ def test_a_crash_mid_load_leaves_nothing_half_written(
     postgres_database: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "server.log"
-    with (
-        ServerProcess(postgres_database, log, workers=2) as server,
-        httpx.Client(base_url=server.base_url, timeout=30, headers=AUTH) as client,
-    ):
-        assert len(server.worker_pids()) == 2
-        accounts = open_hot_accounts(client, HOT_ACCOUNTS, OPENING)
-        load = Load(
-            server.base_url,
-            list(accounts),
-            clients=CLIENTS,
-            postings_per_client=POSTINGS_PER_CLIENT,
-            seed=2,
-            timeout=30,
-            stop_on_broken_connection=True,
-        )
-        load.start()
-        load.wait_for_answers(ANSWERS_BEFORE_THE_CRASH, timeout=90)
-        server.kill()
-        load.join(timeout=60)
+    accounts, load = crash_mid_load(
+        postgres_database,
+        log,
+        accounts=HOT_ACCOUNTS,
+        opening=OPENING,
+        clients=CLIENTS,
+        postings_per_client=POSTINGS_PER_CLIENT,
+        answers_before_the_crash=ANSWERS_BEFORE_THE_CRASH,
+        seed=2,
+    )
 
     postings = load.postings
     statuses = status_counts(postings)
