@@ -584,6 +584,7 @@ async def test_a_database_from_before_holds_keeps_its_balances_and_its_pending_w
     await run_on(empty_database_url, store_rows)
     await upgrade(empty_database_url, "0006_journal")
     await upgrade(empty_database_url, "0007_holds")
+    await upgrade(empty_database_url, "head")  # the store reads the newest schema
 
     store = open_store(empty_database_url)
     try:
