@@ -127,3 +127,8 @@ class StorageUnavailable(LedgerError):
     """The store does not answer; nothing was changed."""
 
     code = "service_unavailable"
+
+
+class StorageNotAnswering(StorageUnavailable):
+    """The store could not be reached at all (refused, timed out, still starting): unlike a
+    refusal (no such database, a wrong password), waiting may help."""
