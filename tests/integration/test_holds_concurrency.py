@@ -30,16 +30,27 @@ class Clock:
         return self.now
 
 
-async def test_postings_that_meet_a_due_hold_record_its_expiry_once(store: Store) -> None:
+async def an_account_with_a_hold(
+    store: Store, amount: str, expires_in: timedelta
+) -> tuple[Ledger, Clock, str, str]:
+    """A ledger on ``store`` with a clock at T0, an account holding ``amount`` and nothing
+    else available, and the hold's id, which expires ``expires_in`` after T0."""
     clock = Clock()
     ledger = Ledger(store.unit_of_work, clock, store.posting_unit_of_work)
-    account = await ledger.open_account(OpenAccountCommand("Ada", "checking", initial_deposit=100))
-    number = account.number.value
+    opened = await ledger.open_account(
+        OpenAccountCommand("Ada", "checking", initial_deposit=amount)
+    )
+    number = opened.number.value
     held = await ledger.post_transaction(
         PostTransactionCommand(
-            number, "100", "withdrawal", status="pending", expires_at=T0 + timedelta(hours=1)
+            number, amount, "withdrawal", status="pending", expires_at=T0 + expires_in
         )
     )
+    return ledger, clock, number, held.transaction.transaction_id.value
+
+
+async def test_postings_that_meet_a_due_hold_record_its_expiry_once(store: Store) -> None:
+    ledger, clock, number, tid = await an_account_with_a_hold(store, "100", timedelta(hours=1))
     clock.now = T0 + timedelta(hours=1)
 
     postings = await asyncio.gather(
@@ -59,10 +70,8 @@ async def test_postings_that_meet_a_due_hold_record_its_expiry_once(store: Store
     events = await ledger.list_events(
         ListEventsQuery(account_number=number, event_type="transaction.expired")
     )
-    assert [e.transaction_id for e in events.items] == [held.transaction.transaction_id]
-    history = await ledger.transaction_history(
-        TransactionHistoryRequest(held.transaction.transaction_id.value)
-    )
+    assert [str(e.transaction_id) for e in events.items] == [tid]
+    history = await ledger.transaction_history(TransactionHistoryRequest(tid))
     assert [c.change.value for c in history.items] == ["created", "expired"]
     assert (await ledger.verify_account(number)).sound
 
@@ -70,16 +79,7 @@ async def test_postings_that_meet_a_due_hold_record_its_expiry_once(store: Store
 async def test_a_capture_a_cancellation_and_a_sweep_of_one_hold_leave_one_winner(
     store: Store,
 ) -> None:
-    clock = Clock()
-    ledger = Ledger(store.unit_of_work, clock, store.posting_unit_of_work)
-    account = await ledger.open_account(OpenAccountCommand("Ada", "checking", initial_deposit=50))
-    number = account.number.value
-    held = await ledger.post_transaction(
-        PostTransactionCommand(
-            number, "50", "withdrawal", status="pending", expires_at=T0 + timedelta(minutes=5)
-        )
-    )
-    tid = held.transaction.transaction_id.value
+    ledger, clock, number, tid = await an_account_with_a_hold(store, "50", timedelta(minutes=5))
 
     async def attempt(status: str) -> str:
         try:
