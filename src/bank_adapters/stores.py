@@ -40,11 +40,17 @@ def open_store(url: str, read_timeout_seconds: float | None = None) -> Store:
 
 
 def migrate(url: str) -> None:
-    """Brings a SQL database to the newest schema; memory needs none."""
+    """Brings a SQL database to the newest schema; memory needs none. Raises
+    StorageUnavailable in one line naming the database when it cannot be opened (a URL that
+    names none included), StorageNotAnswering when it could not be reached at all."""
     if url.strip() == MEMORY_URL:
         return
-    from bank_adapters.sql import migrate_to_newest
+    from bank_adapters.sql import async_database_url, migrate_to_newest
 
+    try:
+        async_database_url(url)
+    except ValueError as error:
+        raise StorageUnavailable(str(error)) from None
     migrate_to_newest(url)
 
 

@@ -123,6 +123,11 @@ class StorageUnavailable(LedgerError):
     code = "service_unavailable"
 
 
+class StorageNotAnswering(StorageUnavailable):
+    """The store could not be reached at all (refused, timed out, still starting): unlike a
+    refusal (no such database, a wrong password), waiting may help."""
+
+
 IDEMPOTENCY_KEY_FIELD = "Idempotency-Key"
 """What an idempotency key's refusals name as their field (a request header, over HTTP)."""
 

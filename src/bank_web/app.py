@@ -13,6 +13,7 @@ from bank_web.body_limit import BodySizeLimit
 from bank_web.containers import Container
 from bank_web.edge import RequestEdge
 from bank_web.idempotency import expired_keys_removed, install_idempotency
+from bank_web.metrics import RequestMetrics
 from bank_web.openapi import install_openapi
 from bank_web.problems import UnexpectedErrors, install_problem_handlers
 from bank_web.routes.accounts import accounts
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.add_middleware(TransactionPostingFastPath, container=container)
     app.add_middleware(BodySizeLimit, limit_bytes=settings.body_limit_bytes)
     app.add_middleware(UnexpectedErrors)
+    # Outside UnexpectedErrors, so that its 500s are counted as what the client got.
+    app.add_middleware(RequestMetrics, metrics=container.metrics())
     # Outermost: its id and headers go on every answer, UnexpectedErrors' 500 included.
     app.add_middleware(RequestEdge, allowed_hosts=settings.allowed_hosts)
     return app

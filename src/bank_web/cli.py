@@ -4,17 +4,23 @@ verify every account's journal."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import logging
 import os
 import secrets
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from importlib import metadata
 
 import uvicorn
 from pydantic import ValidationError
 
 from bank_adapters.stores import MEMORY_URL, migrate
-from bank_domain.errors import StorageUnavailable
+from bank_domain.errors import StorageNotAnswering, StorageUnavailable
+from bank_web.command_parser import DATABASE_URL_HELP, CommandParser, port, worker_count
 from bank_web.key_commands import add_key_commands, run_key_command
 from bank_web.request_ids import server_log_config
 from bank_web.settings import LOOPBACK_HOSTS, Settings
@@ -22,28 +28,38 @@ from bank_web.verify_command import add_verify_command, run_verify_command
 
 logger = logging.getLogger("bank_web")
 
+METRICS_FOLDER_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""bank_web.metrics' folder for every worker's counts. Named here rather than imported: the
+first import of prometheus_client reads the variable once, and must come after it is set."""
+UVICORN_TRACE = 5
+"""uvicorn's ``trace`` level, below ``debug``."""
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bank-api", description=__doc__)
-    parser.add_argument(
-        "--database-url",
-        help="sqlite:///path, postgresql://user@host:port/db or memory:// "
-        "(default: $BANK_DATABASE_URL, else sqlite:///./bank.db)",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = CommandParser(prog="bank-api", description=__doc__, is_command=False)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--database-url", default=argparse.SUPPRESS, help=DATABASE_URL_HELP)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="migrate the database, then serve the API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="server processes")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--port", type=port, default=8000, help="the port to listen on")
+    serve.add_argument("--workers", type=worker_count, default=1, help="server processes")
     commands.add_parser("migrate", help="bring the database to the newest schema, then exit")
     add_key_commands(commands)
     add_verify_command(commands)
     return parser
 
 
+def _version() -> str:
+    try:
+        return metadata.version("bank-ledger")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
-    if arguments.database_url:
+    if getattr(arguments, "database_url", None):
         # Server workers are fresh processes that read their settings from the environment.
         os.environ["BANK_DATABASE_URL"] = arguments.database_url
     try:
@@ -51,8 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:
         print(f"bank-api: {_settings_problem(error)}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
+    logging.basicConfig(level=_python_level(settings.log_level), format="%(levelname)s %(message)s")
+    if settings.log_level == "info":
+        # Alembic names each plugin it loads, on every start: noise unless debugging.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     url = settings.database_url
+    wait_seconds = settings.database_wait_seconds
     if arguments.command == "keys":
         if url.strip() == MEMORY_URL:
             print(
@@ -60,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        return run_key_command(arguments, url) if _migrated(url) else 1
+        return run_key_command(arguments, url) if _migrated(url, wait_seconds) else 1
     if arguments.command == "verify":
         return run_verify_command(url)
     if arguments.command == "migrate":
-        if not _migrated(url):
+        if not _migrated(url, wait_seconds):
             return 1
         print(f"The database at {_safe(url)} has the newest schema.")
         return 0
@@ -100,8 +120,29 @@ def main(argv: list[str] | None = None) -> int:
             "host_not_allowed). Set BANK_ALLOWED_HOSTS to the names clients use.",
             arguments.host,
         )
-    if not _migrated(url):
+    if not _migrated(url, wait_seconds):
         return 1
+    with _metrics_folder():
+        _serve(arguments, settings)
+    return 0
+
+
+@contextlib.contextmanager
+def _metrics_folder() -> Iterator[None]:
+    """A fresh folder where every worker writes its metrics (bank_web.metrics), removed when the
+    server stops; one named in PROMETHEUS_MULTIPROC_DIR already is used as it is."""
+    if METRICS_FOLDER_VARIABLE in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="bank-metrics-") as folder:
+        os.environ[METRICS_FOLDER_VARIABLE] = folder
+        try:
+            yield
+        finally:
+            del os.environ[METRICS_FOLDER_VARIABLE]
+
+
+def _serve(arguments: argparse.Namespace, settings: Settings) -> None:
     uvicorn.run(
         "bank_web.app:create_app_from_environment",
         factory=True,
@@ -114,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         proxy_headers=False,
         server_header=False,
     )
-    return 0
+
+
+def _python_level(level: str) -> int:
+    """uvicorn's level names as the logging module's numbers (``trace`` is uvicorn's own)."""
+    return UVICORN_TRACE if level == "trace" else logging.getLevelNamesMapping()[level.upper()]
 
 
 def _settings_problem(error: ValidationError) -> str:
@@ -134,14 +179,35 @@ def _is_loopback(host: str) -> bool:
         return host.lower() == "localhost"
 
 
-def _migrated(url: str) -> bool:
-    """Migrates; a database that cannot be opened is told in one line, without a traceback."""
-    try:
-        migrate(url)
-    except StorageUnavailable as error:
-        print(f"bank-api: {error}", file=sys.stderr)
-        return False
-    return True
+def _migrated(url: str, wait_seconds: float) -> bool:
+    """Migrates; a database that cannot be opened is told in one line, without a traceback.
+    One that does not answer yet (refused, still starting) is tried again, once a second, for
+    up to ``wait_seconds`` from the first refusal, as a service started beside its database
+    needs."""
+    deadline: float | None = None
+    while True:
+        try:
+            migrate(url)
+        except StorageNotAnswering as error:
+            if deadline is None:
+                deadline = time.monotonic() + wait_seconds
+                if wait_seconds > 0:
+                    print(
+                        f"bank-api: {error} Waiting up to {wait_seconds:g} s for it to answer.",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                gave_up = f"gave up after {wait_seconds:g} s: " if wait_seconds > 0 else ""
+                print(f"bank-api: {gave_up}{error}", file=sys.stderr)
+                return False
+            time.sleep(min(1.0, left))
+        except StorageUnavailable as error:
+            print(f"bank-api: {error}", file=sys.stderr)
+            return False
+        else:
+            return True
 
 
 def _safe(url: str) -> str:

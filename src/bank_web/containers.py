@@ -7,6 +7,7 @@ from dependency_injector import containers, providers
 from bank_adapters.stores import open_store
 from bank_domain.ledger import Ledger
 from bank_web.authentication import Authenticator
+from bank_web.metrics import Metrics
 
 
 class Container(containers.DeclarativeContainer):
@@ -21,3 +22,4 @@ class Container(containers.DeclarativeContainer):
         cursor_secret=config.cursor_secret,
     )
     authenticator = providers.Singleton(Authenticator, master_key=config.master_key, ledger=ledger)
+    metrics = providers.Singleton(Metrics)

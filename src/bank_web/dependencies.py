@@ -17,6 +17,7 @@ from bank_domain.actors import Actor
 from bank_domain.ledger import Ledger
 from bank_web.authentication import actor_of_request
 from bank_web.containers import Container
+from bank_web.metrics import Metrics
 
 
 def _container(request: Request) -> Container:
@@ -31,6 +32,10 @@ async def store(request: Request) -> Store:
     return _container(request).store()
 
 
+async def metrics(request: Request) -> Metrics:
+    return _container(request).metrics()
+
+
 async def actor(request: Request) -> Actor:
     """Who sent the request, with its id: what the route's authentication found
     (bank_web.authentication, run by ExactJSONRoute before the body is read)."""
@@ -40,3 +45,4 @@ async def actor(request: Request) -> Actor:
 LedgerDep = Annotated[Ledger, Depends(ledger)]
 StoreDep = Annotated[Store, Depends(store)]
 ActorDep = Annotated[Actor, Depends(actor)]
+MetricsDep = Annotated[Metrics, Depends(metrics)]

@@ -12,9 +12,10 @@ from bank_domain.api_keys import ApiKey
 from bank_domain.errors import InvalidValue, LedgerError
 from bank_domain.ledger import Ledger
 from bank_domain.use_cases.api_keys import CreateApiKeyCommand, ListApiKeysQuery
+from bank_web.command_parser import CommandParser
 
 
-def add_key_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_key_commands(commands: argparse._SubParsersAction[CommandParser]) -> None:
     """``bank-api keys create|list|revoke``."""
     keys = commands.add_parser("keys", help="make, list and revoke API keys (as master)")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)

@@ -11,11 +11,18 @@ from __future__ import annotations
 import copy
 from decimal import Decimal
 from http import HTTPStatus
+from importlib import resources
+from pathlib import Path
 from typing import Any, Final
 
 from fastapi import FastAPI, Request, Response
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 
 from bank_domain.account import MAX_CUSTOMER_NAME_LENGTH
 from bank_domain.money import CENT, MAX_AMOUNT
@@ -38,6 +45,11 @@ from bank_web.routes._http import REQUIRED_PARAMETER_MARK
 
 OPENAPI_URL: Final = "/openapi.json"
 DOCS_URL: Final = "/docs"
+REDOC_URL: Final = "/redoc"
+DOCS_ASSETS_URL: Final = "/docs/assets"
+DOCS_ASSETS: Final = Path(str(resources.files("fastapi_offline") / "static"))
+"""Swagger UI's and ReDoc's scripts, style sheet and icon, as the fastapi-offline package ships
+them, so that the docs work with no internet access (contract section 7)."""
 SECURITY_SCHEME: Final = "bearer"
 
 _MONEY_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
@@ -92,8 +104,9 @@ their ETag."""
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Serves the exact document at /openapi.json and the interactive docs at /docs; the app
-    must be made with ``openapi_url=None, docs_url=None, redoc_url=None``."""
+    """Serves the exact document at /openapi.json and the interactive docs at /docs and
+    /redoc, their assets from this service; the app must be made with ``openapi_url=None,
+    docs_url=None, redoc_url=None``."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -110,6 +123,18 @@ def install_openapi(app: FastAPI) -> None:
             openapi_url=OPENAPI_URL,
             title=f"{app.title} - Swagger UI",
             oauth2_redirect_url=f"{DOCS_URL}/oauth2-redirect",
+            swagger_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png",
+        )
+
+    async def redoc(request: Request) -> Response:
+        return get_redoc_html(
+            openapi_url=OPENAPI_URL,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
         )
 
     async def oauth2_redirect(request: Request) -> Response:
@@ -117,7 +142,9 @@ def install_openapi(app: FastAPI) -> None:
 
     app.add_route(OPENAPI_URL, openapi_document, include_in_schema=False)
     app.add_route(DOCS_URL, docs, include_in_schema=False)
+    app.add_route(REDOC_URL, redoc, include_in_schema=False)
     app.add_route(f"{DOCS_URL}/oauth2-redirect", oauth2_redirect, include_in_schema=False)
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
 
 
 def exact_openapi(app: FastAPI) -> dict[str, Any]:
@@ -188,13 +215,9 @@ def _with_idempotency(schema: dict[str, Any]) -> None:
             if IDEMPOTENCY_KEY_HEADER not in names:
                 continue
             responses = operation.setdefault("responses", {})
-            for status, code in (
-                ("409", "idempotency_key_in_use"),
-                ("422", "idempotency_key_reused"),
-            ):
-                response = responses.setdefault(
-                    status, {"description": HTTPStatus(int(status)).phrase}
-                )
+            for status, code in _IDEMPOTENCY_CODES:
+                phrase = HTTPStatus(int(status)).phrase
+                response = responses.setdefault(status, {"description": phrase})
                 response["description"] += f"; `{code}` (Idempotency-Key)"
             for status, response in responses.items():
                 if is_kept(int(status)):

@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///./bank.db"
 LOOPBACK_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]", "::1")
+LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug", "trace")
+"""uvicorn's levels; ``trace`` is below ``debug``."""
 
 
 class Settings(BaseSettings):
@@ -54,7 +56,16 @@ class Settings(BaseSettings):
         description="How often each server process removes the expired answers of idempotency "
         "keys (in batches of 1,000, each its own transaction).",
     )
-    log_level: str = "info"
+    log_level: str = Field(
+        default="info",
+        description="critical, error, warning, info, debug or trace (any case).",
+    )
+    database_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="At start, how long to wait for a database that does not answer yet "
+        "(connections refused, a server still starting) before giving up; 0: not at all.",
+    )
     opentelemetry: bool = Field(
         default=False,
         description="FastAPI's native OpenTelemetry tracing, metrics and logs (global providers).",
@@ -70,6 +81,14 @@ class Settings(BaseSettings):
         "the environment; others are refused with 400 (against DNS rebinding). `*` allows any, "
         "`*.example.com` any name under example.com. Default: the loopback names.",
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"a log level is one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

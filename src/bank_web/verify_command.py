@@ -23,6 +23,7 @@ from bank_adapters.stores import MEMORY_URL, open_store, require_newest_schema
 from bank_domain.errors import LedgerError
 from bank_domain.journal import ChainBreak, JournalCheck
 from bank_domain.ledger import Ledger
+from bank_web.command_parser import CommandParser
 
 logger = logging.getLogger("bank_web")
 
@@ -39,7 +40,7 @@ _WHAT_BROKE: Final = {
 }
 
 
-def add_verify_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_verify_command(commands: argparse._SubParsersAction[CommandParser]) -> None:
     commands.add_parser(
         "verify",
         help="recompute every account's journal (closed ones too); exit 0 when all are sound, "

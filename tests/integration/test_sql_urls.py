@@ -54,3 +54,28 @@ def test_credentials_host_port_and_options_are_kept() -> None:
 def test_other_urls_are_refused_with_a_reason(given: str) -> None:
     with pytest.raises(ValueError, match=r"."):
         async_database_url(given)
+
+
+@pytest.mark.parametrize(
+    ("given", "hosts", "rendered"),
+    [
+        (
+            "postgresql://ledger@h1:5432,h2:5433/bank",
+            ("h1:5432", "h2:5433"),
+            "postgresql+asyncpg://ledger@/bank?host=h1%3A5432&host=h2%3A5433",
+        ),
+        (
+            "postgres://ledger:p%40ss@h1,h2:6432/bank?target_session_attrs=read-write",
+            ("h1", "h2:6432"),
+            "postgresql+asyncpg://ledger:p%40ss@/bank?host=h1&host=h2%3A6432"
+            "&target_session_attrs=read-write",
+        ),
+    ],
+)
+def test_libpqs_list_of_hosts_becomes_repeated_host_parameters(
+    given: str, hosts: tuple[str, ...], rendered: str
+) -> None:
+    url = async_database_url(given)
+
+    assert url.query["host"] == hosts
+    assert url.render_as_string(hide_password=False) == rendered

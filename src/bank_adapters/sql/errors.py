@@ -55,6 +55,19 @@ DRIVER_ERRORS: Final = (
 )
 """What a database call may raise when the database, rather than the ledger, is the problem."""
 
+_NOT_ANSWERING: Final = (
+    OSError,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def not_answering(reason: object) -> bool:
+    """Whether a driver's error says the server could not be reached (refused, timed out,
+    starting up, full), which may pass, rather than that it refused us, which will not."""
+    return isinstance(reason, _NOT_ANSWERING) and not isinstance(reason, sqlite3.Error)
+
 
 def _sqlite_messages() -> dict[str, str]:
     """SQLite names the columns of a broken unique key, never the key: map one to the other.

@@ -18,9 +18,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bank_adapters.sql.engine import PoolSettings, create_engine
-from bank_adapters.sql.errors import DRIVER_ERRORS
+from bank_adapters.sql.errors import DRIVER_ERRORS, not_answering
 from bank_adapters.sql.sqlite_transactions import use_write_ahead_log
-from bank_domain.errors import StorageUnavailable
+from bank_domain.errors import StorageNotAnswering, StorageUnavailable
 
 MIGRATIONS_PATH: Final = Path(__file__).with_name("migrations")
 CONNECTION_ATTRIBUTE: Final = "connection"
@@ -102,7 +102,8 @@ async def _open_once(engine: AsyncEngine) -> None:
                 pass
     except DRIVER_ERRORS as error:
         reason = error.orig if isinstance(error, DBAPIError) else error
-        raise StorageUnavailable(f"Cannot open the database {_where(engine)}: {reason}.") from error
+        refusal = StorageNotAnswering if not_answering(reason) else StorageUnavailable
+        raise refusal(f"Cannot open the database {_where(engine)}: {reason}.") from error
 
 
 def _where(engine: AsyncEngine) -> str:
