@@ -47,6 +47,8 @@ logger = logging.getLogger("bank_web")
 
 IDEMPOTENCY_KEY_HEADER: Final = IDEMPOTENCY_KEY_FIELD
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
+REPLAYED_RAW_HEADER: Final = (REPLAYED_HEADER.lower().encode("ascii"), b"true")
+"""The replay's mark as an ASGI answer carries it (what counts answers must not count twice)."""
 KEY_PATTERN: Final = rf"^[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}$"
 _RAW_HEADER: Final = IDEMPOTENCY_KEY_HEADER.lower().encode("ascii")
 _KEPT_HEADERS: Final = ("content-type", "location", "etag")

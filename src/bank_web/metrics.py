@@ -55,7 +55,8 @@ class Metrics:
         self.postings = Counter(
             "bank_postings",
             "Transactions posted: each new one made by POST /v1/transactions (201; a repeat "
-            "answered 200 moves no money and is not counted).",
+            "answered 200, or a kept 201 replayed for its Idempotency-Key, moves no money and "
+            "is not counted).",
             registry=self._registry,
         )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -80,5 +81,10 @@ class Metrics:
         requests, duration = children
         requests.inc()
         duration.observe(outcome.seconds)
-        if outcome.status == 201 and outcome.route == POSTING_ROUTE and outcome.method == "POST":
+        if (
+            outcome.status == 201
+            and outcome.route == POSTING_ROUTE
+            and outcome.method == "POST"
+            and not outcome.replayed  # a kept answer given again posted nothing
+        ):
             self.postings.inc()

@@ -215,13 +215,9 @@ def _with_idempotency(schema: dict[str, Any]) -> None:
             if IDEMPOTENCY_KEY_HEADER not in names:
                 continue
             responses = operation.setdefault("responses", {})
-            for status, code in (
-                ("409", "idempotency_key_in_use"),
-                ("422", "idempotency_key_reused"),
-            ):
-                response = responses.setdefault(
-                    status, {"description": HTTPStatus(int(status)).phrase}
-                )
+            for status, code in _IDEMPOTENCY_CODES:
+                phrase = HTTPStatus(int(status)).phrase
+                response = responses.setdefault(status, {"description": phrase})
                 response["description"] += f"; `{code}` (Idempotency-Key)"
             for status, response in responses.items():
                 if is_kept(int(status)):

@@ -17,6 +17,7 @@ from typing import Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bank_web.authentication import ACTOR_KEY
+from bank_web.idempotency import REPLAYED_RAW_HEADER
 
 UNMATCHED_ROUTE: Final = "unmatched"
 OTHER_METHOD: Final = "other"
@@ -34,6 +35,8 @@ class RequestOutcome:
     seconds: float
     actor_id: str | None
     """The key's id, ``master``, or None when no key was accepted."""
+    replayed: bool = False
+    """The answer was a kept one given again (``Idempotent-Replayed``): nothing was done."""
 
 
 RequestObserver = Callable[[RequestOutcome], None]
@@ -53,11 +56,13 @@ class RequestOutcomes:
             return
         started = perf_counter()
         status = 500  # what the client gets if nothing below starts an answer
+        replayed = False
 
         async def send_noting_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, replayed
             if message["type"] == "http.response.start":
                 status = message["status"]
+                replayed = REPLAYED_RAW_HEADER in message.get("headers", ())
             await send(message)
 
         try:
@@ -71,6 +76,7 @@ class RequestOutcomes:
                 status=status,
                 seconds=perf_counter() - started,
                 actor_id=None if actor is None else actor.actor_id,
+                replayed=replayed,
             )
             for observe in self._observers:
                 observe(outcome)

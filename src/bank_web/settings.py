@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         "least 32 characters. Unset: `bank-api serve` makes one for the run and prints it "
         "(on loopback only; another address refuses to start without one).",
     )
-    idempotency_retention_hours: float = Field(
+    idempotency_retention_hours: int = Field(
         default=24,
         ge=24,
         description="How long the answer to a request with an Idempotency-Key is kept (at "

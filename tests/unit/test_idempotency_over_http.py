@@ -422,3 +422,16 @@ def test_any_body_of_a_post_without_a_body_model_is_fingerprinted(
     assert first.status_code == 200, first.text
     again = client.post(path, content=body, headers=headers)
     assert (again.status_code, again.headers["idempotent-replayed"]) == (200, "true")
+
+
+def test_a_replayed_posting_is_not_counted_as_posted(client: TestClient) -> None:
+    number = _open(client)["account_number"]
+    for _ in range(3):
+        assert _post(client, _deposit(number, "1.00"), "counted-once").status_code == 201
+    exposition = client.get("/metrics").text
+    (posted,) = re.findall(r"^bank_postings_total (\S+)$", exposition, flags=re.MULTILINE)
+    assert posted == "1.0"
+    assert (
+        'bank_http_requests_total{method="POST",route="/v1/transactions",status="201"} 3.0'
+        in exposition
+    )
