@@ -197,7 +197,8 @@ async def close_account(
 @accounts.post(
     "/{account_number}/balance/recalculate",
     response_model=RecalculationOut,
-    responses=problems(404, 503),
+    # 409 ledger_inconsistent: the stored transactions add up to a balance no account may hold.
+    responses=problems(404, 409, 503),
     openapi_extra=requires(Scope.ACCOUNTS_WRITE),
 )
 async def recalculate_balance(
