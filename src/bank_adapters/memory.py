@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import itertools
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bank_domain.account import Account
@@ -333,6 +334,13 @@ class _InMemoryJournal(JournalRepository):
             and (query.until is None or entry.posted_at <= query.until)
         )
         return list(itertools.islice(matching, query.limit))
+
+    async def list_of_accounts(self, heads: Mapping[AccountNumber, int]) -> Sequence[JournalEntry]:
+        return [
+            entry
+            for number in sorted(heads, key=lambda number: number.value)
+            for entry in self._entries(number, heads[number])
+        ]
 
     async def last_posted(
         self,

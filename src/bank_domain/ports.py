@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -250,6 +250,12 @@ class JournalRepository(abc.ABC):
 
     @abc.abstractmethod
     async def list(self, query: EntryQuery) -> list[JournalEntry]: ...
+
+    @abc.abstractmethod
+    async def list_of_accounts(self, heads: Mapping[AccountNumber, int]) -> Sequence[JournalEntry]:
+        """Every entry of the accounts in ``heads``, none above the entry id it gives for each,
+        in account-number order and each account's in entry-id order: many short journals in
+        one read."""
 
     @abc.abstractmethod
     async def last_posted(

@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return run_key_command(arguments, url) if _migrated(url, wait_seconds) else 1
     if arguments.command == "verify":
+        if settings.log_level == "info":
+            # Checking the schema's revision configures Alembic, which then tells how it would
+            # migrate: verify migrates nothing.
+            logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
         return run_verify_command(url)
     if arguments.command == "migrate":
         if not _migrated(url, wait_seconds):

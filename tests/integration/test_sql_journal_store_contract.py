@@ -231,6 +231,34 @@ async def test_no_read_goes_above_the_entry_the_reader_s_row_knew_of(store: Stor
     assert none_yet == []
 
 
+async def test_many_accounts_entries_come_in_one_read_in_account_then_entry_order(
+    store: Store,
+) -> None:
+    first, second, untouched = an_account(), an_account(), an_account()
+    await add(store, first, second, untouched)
+    # Moves out of account-number order, interleaved in time, so that neither the order of
+    # writing nor of posting time gives the answer's order.
+    numbers = sorted([first.number, second.number], key=lambda number: number.value)
+    await move_stored(store, numbers[1], ("5.00", T0), ("1.00", T0 + US))
+    await move_stored(store, numbers[0], ("7.00", T0 + 2 * US), ("-2.00", T0 + 3 * US))
+    await move_stored(store, numbers[1], ("3.00", T0 + 4 * US))
+
+    async with store.unit_of_work(read_only=True) as uow:
+        listed = await uow.journal.list_of_accounts(
+            {numbers[1]: 3, numbers[0]: 1, untouched.number: 0}
+        )
+        nothing = await uow.journal.list_of_accounts({})
+
+    assert [(e.account_number, e.entry_id) for e in listed] == [
+        (numbers[0], 1),  # its second entry is above the head given for it
+        (numbers[1], 1),
+        (numbers[1], 2),
+        (numbers[1], 3),
+    ]
+    assert listed == [*(await entries(store, numbers[0]))[:1], *await entries(store, numbers[1])]
+    assert nothing == []
+
+
 async def test_last_posted_at_a_moment_inclusive_or_strictly_before(store: Store) -> None:
     number, every = await journal_of_five(store)
     first, second = every[0].posted_at, every[1].posted_at

@@ -319,6 +319,30 @@ class TestVerify:
         checked = [check.account_number async for check in ledger.verify_every_journal()]
         assert checked == sorted([kept.number, closed.number])
 
+    async def test_every_journal_is_judged_alike_read_with_others_or_alone(
+        self, store: InMemoryStore, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Reads of 3 entries: journals of 1 and 2 entries are read together, one of 4 alone
+        # (a page at a time), one of 3 fills a read by itself, one of none costs nothing.
+        monkeypatch.setattr(journal_use_cases, "ENTRIES_PER_READ", 3)
+        accounts = []
+        for length in (1, 2, 4, 1, 3, 0, 2):
+            account = await open_account(ledger)
+            for _ in range(length):
+                await post(ledger, number_of(account), "1.00")
+            accounts.append(account)
+        # Broken: the second of a run read together, and the long one.
+        together, alone = store.journal[accounts[1].number], store.journal[accounts[2].number]
+        together[1] = dataclasses.replace(together[1], amount=money("9.00"))
+        alone.pop(2)
+
+        every = [check async for check in ledger.verify_every_journal()]
+        one_by_one = [await ledger.verify_account(number_of(account)) for account in accounts]
+
+        assert every == sorted(one_by_one, key=lambda check: check.account_number.value)
+        broken = {check.account_number for check in every if not check.sound}
+        assert broken == {accounts[1].number, accounts[2].number}
+
 
 class TestWhoMaySee:
     async def test_a_restricted_key_finds_no_other_account(self, ledger: Ledger) -> None:

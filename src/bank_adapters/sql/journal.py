@@ -10,7 +10,7 @@ read, at the end of that order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,20 @@ class SqlJournalRepository(JournalRepository):
         with storage_errors():
             result = await self._connection.execute(entry_listing(query))
         return [journal_entry_from_row(row) for row in result.mappings()]
+
+    async def list_of_accounts(self, heads: Mapping[AccountNumber, int]) -> Sequence[JournalEntry]:
+        if not heads:
+            return []
+        numbers = sorted(number.value for number in heads)
+        statement = (
+            select(journal_entries)
+            .where(journal_entries.c.account_number.in_(numbers))
+            .order_by(journal_entries.c.account_number, *ENTRY_ORDER)
+        )
+        with storage_errors():
+            result = await self._connection.execute(statement)
+        entries = (journal_entry_from_row(row) for row in result.mappings())
+        return [entry for entry in entries if entry.entry_id <= heads[entry.account_number]]
 
     async def last_posted(
         self,
