@@ -30,6 +30,7 @@ from bank_domain.account import Account
 from bank_domain.errors import DuplicateAccountNumber
 from bank_domain.identifiers import AccountNumber
 from bank_domain.ports import AccountQuery, AccountRepository
+from bank_domain.transaction import TransactionStatus
 
 
 class SqlAccountRepository(AccountRepository):
@@ -133,7 +134,7 @@ def expiries_due(now: datetime, limit: int) -> Select[tuple[str]]:
         accounts.c.next_hold_expiry.is_not(None), accounts.c.next_hold_expiry <= now
     )
     transaction_due = select(transactions.c.account_number).where(
-        transactions.c.status == "pending",
+        transactions.c.status == TransactionStatus.PENDING.value,
         transactions.c.expires_at.is_not(None),
         transactions.c.deleted_at.is_(None),
         transactions.c.expires_at <= now,

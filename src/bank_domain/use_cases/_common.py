@@ -142,8 +142,7 @@ async def lock_open_account(
     under the lock, and returned), so that what follows judges the account as it stands."""
     account = require_open_account(await uow.accounts.get_for_update(number), number, actor=actor)
     now = clock()
-    if account.holds_due(now):
-        await record_expiries(uow, account, now)
+    await record_due_expiries(uow, [account], now)
     return account, now
 
 
