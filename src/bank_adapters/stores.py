@@ -16,6 +16,9 @@ class Store(Protocol):
 
     def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork: ...
 
+    def read_unit_of_work(self, *, read_only: bool = True) -> UnitOfWork:
+        """A read-only unit of work for a read that may lag a little behind (a standby)."""
+
     def posting_unit_of_work(self) -> PostingUnitOfWork:
         """A unit of work for PostTransaction alone; a store may serve it more leanly."""
 
@@ -28,15 +31,26 @@ class Store(Protocol):
 MEMORY_URL = "memory://"
 
 
-def open_store(url: str, read_timeout_seconds: float | None = None) -> Store:
-    """``read_timeout_seconds`` bounds a read's statements on PostgreSQL (None: the default)."""
+def open_store(
+    url: str, read_timeout_seconds: float | None = None, standby_url: str | None = None
+) -> Store:
+    """``read_timeout_seconds`` bounds a read's statements on PostgreSQL (None: the default);
+    ``standby_url`` names a PostgreSQL standby that the reads which may lag are served from
+    (``SqlStore``)."""
     if url.strip() == MEMORY_URL:
+        if standby_url is not None:
+            raise ValueError("The memory store has no standby to read from.")
         return InMemoryStore()
     from bank_adapters.sql import open_sql_store
+    from bank_adapters.sql.unit_of_work import READ_TIMEOUT_SECONDS
 
-    if read_timeout_seconds is None:
-        return open_sql_store(url)
-    return open_sql_store(url, read_timeout_seconds=read_timeout_seconds)
+    return open_sql_store(
+        url,
+        read_timeout_seconds=READ_TIMEOUT_SECONDS
+        if read_timeout_seconds is None
+        else read_timeout_seconds,
+        standby_url=standby_url,
+    )
 
 
 def migrate(url: str) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Final, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bank_adapters.sql.urls import async_database_url
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///./bank.db"
 LOOPBACK_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]", "::1")
@@ -19,6 +21,12 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
         description="Where the ledger lives: sqlite:///path, postgresql://..., or memory://",
+    )
+    read_database_url: str | None = Field(
+        default=None,
+        description="A streaming PostgreSQL standby of BANK_DATABASE_URL's primary: the read "
+        "routes answer from it (a little behind the primary); every change, API key checks and "
+        "the expiry sweep stay on the primary. Unset or empty: everything on the primary.",
     )
     read_timeout_seconds: float = Field(
         default=5.0,
@@ -101,6 +109,26 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"a log level is one of {', '.join(LOG_LEVELS)}")
         return level
+
+    @field_validator("read_database_url")
+    @classmethod
+    def _postgresql_standby(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            return None
+        primary = str(info.data.get("database_url", ""))
+        try:
+            both_postgresql = all(
+                async_database_url(url).get_backend_name() == "postgresql"
+                for url in (value, primary)
+            )
+        except ValueError as error:
+            raise ValueError(str(error).rstrip(".")) from None
+        if not both_postgresql:
+            raise ValueError(
+                "a standby to read from is a PostgreSQL one (postgresql://...), of the PostgreSQL "
+                "primary that BANK_DATABASE_URL names"
+            )
+        return value
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
