@@ -117,13 +117,10 @@ class Settings(BaseSettings):
             return None
         primary = str(info.data.get("database_url", ""))
         try:
-            both_postgresql = all(
-                async_database_url(url).get_backend_name() == "postgresql"
-                for url in (value, primary)
-            )
+            standby_is_postgresql = async_database_url(value).get_backend_name() == "postgresql"
         except ValueError as error:
             raise ValueError(str(error).rstrip(".")) from None
-        if not both_postgresql:
+        if not standby_is_postgresql or not _names_postgresql(primary):
             raise ValueError(
                 "a standby to read from is a PostgreSQL one (postgresql://...), of the PostgreSQL "
                 "primary that BANK_DATABASE_URL names"
@@ -136,3 +133,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
+
+
+def _names_postgresql(url: str) -> bool:
+    """Whether ``url`` is a PostgreSQL one; a malformed one is BANK_DATABASE_URL's own
+    problem, told when the store opens it."""
+    try:
+        return async_database_url(url).get_backend_name() == "postgresql"
+    except ValueError:
+        return False
