@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bank_adapters.memory import InMemoryStore
 from bank_domain.errors import StorageUnavailable
 from bank_domain.ports import PostingUnitOfWork, UnitOfWork
+
+if TYPE_CHECKING:
+    from bank_adapters.sql.observation import StoreObserver
 
 
 class Store(Protocol):
@@ -32,16 +35,20 @@ MEMORY_URL = "memory://"
 
 
 def open_store(
-    url: str, read_timeout_seconds: float | None = None, standby_url: str | None = None
+    url: str,
+    read_timeout_seconds: float | None = None,
+    standby_url: str | None = None,
+    observer: StoreObserver | None = None,
 ) -> Store:
     """``read_timeout_seconds`` bounds a read's statements on PostgreSQL (None: the default);
     ``standby_url`` names a PostgreSQL standby that the reads which may lag are served from
-    (``SqlStore``)."""
+    (``SqlStore``); ``observer`` is told a SQL store's group sizes and connection waits."""
     if url.strip() == MEMORY_URL:
         if standby_url is not None:
             raise ValueError("The memory store has no standby to read from.")
         return InMemoryStore()
     from bank_adapters.sql import open_sql_store
+    from bank_adapters.sql.observation import UNOBSERVED
     from bank_adapters.sql.unit_of_work import READ_TIMEOUT_SECONDS
 
     return open_sql_store(
@@ -50,6 +57,7 @@ def open_store(
         if read_timeout_seconds is None
         else read_timeout_seconds,
         standby_url=standby_url,
+        observer=UNOBSERVED if observer is None else observer,
     )
 
 

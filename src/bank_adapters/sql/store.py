@@ -14,6 +14,7 @@ from bank_adapters.sql.engine import PoolSettings, create_engine
 from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.grouped.committer import GroupCommitter
 from bank_adapters.sql.grouped.member import GroupMemberUnitOfWork
+from bank_adapters.sql.observation import UNOBSERVED, StoreObserver
 from bank_adapters.sql.sqlite_transactions import BEGIN_MODE_OPTION
 from bank_adapters.sql.unit_of_work import READ_TIMEOUT_SECONDS, SqlUnitOfWork
 from bank_domain.errors import StorageUnavailable
@@ -47,6 +48,9 @@ class SqlStore:
     and a read-only ``unit_of_work`` reads on the primary, or on the standby while the primary
     does not answer and the standby has applied all it received (``STANDBY_CAUGHT_UP``).
     Every change, and the grouped posting path, stays on the primary.
+
+    ``observer`` is told the size of each group of postings committed and how long each taking
+    of a connection from a pool waited (``bank_adapters.sql.observation``).
     """
 
     def __init__(
@@ -55,6 +59,7 @@ class SqlStore:
         *,
         read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
         standby_engine: AsyncEngine | None = None,
+        observer: StoreObserver = UNOBSERVED,
     ) -> None:
         if read_timeout_seconds <= 0:
             raise ValueError(f"read_timeout_seconds is above 0, not {read_timeout_seconds!r}.")
@@ -64,6 +69,7 @@ class SqlStore:
             raise ValueError("A standby to read from is one of a PostgreSQL primary.")
         self._engine = engine
         self._standby_engine = standby_engine
+        self._observer = observer
         self._read_timeout_seconds = read_timeout_seconds
         self._group_committer: GroupCommitter | None = None
 
@@ -75,6 +81,7 @@ class SqlStore:
         *,
         read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
         standby_url: str | URL | None = None,
+        observer: StoreObserver = UNOBSERVED,
     ) -> SqlStore:
         """A store for ``sqlite:///path.db`` or ``postgresql://user@host:port/db`` (reading
         from the standby at ``standby_url``, when given); connects lazily, so it is made even
@@ -83,6 +90,7 @@ class SqlStore:
             create_engine(url, pool),
             read_timeout_seconds=read_timeout_seconds,
             standby_engine=None if standby_url is None else create_engine(standby_url, pool),
+            observer=observer,
         )
 
     @classmethod
@@ -117,6 +125,7 @@ class SqlStore:
             read_timeout_seconds=self._read_timeout_seconds,
             fallback=self._standby_engine if read_only else None,
             fallback_check=STANDBY_CAUGHT_UP,
+            observer=self._observer,
         )
 
     def read_unit_of_work(self, *, read_only: bool = True) -> SqlUnitOfWork:
@@ -132,6 +141,7 @@ class SqlStore:
             read_only=True,
             read_timeout_seconds=self._read_timeout_seconds,
             fallback=self._engine,
+            observer=self._observer,
         )
 
     @property
@@ -144,7 +154,7 @@ class SqlStore:
         if self._engine.dialect.name != "postgresql":
             return self.unit_of_work()
         if self._group_committer is None:
-            self._group_committer = GroupCommitter(self._engine)
+            self._group_committer = GroupCommitter(self._engine, observer=self._observer)
         return GroupMemberUnitOfWork(self._group_committer)
 
     async def ping(self) -> None:
@@ -187,8 +197,9 @@ def open_sql_store(
     *,
     read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
     standby_url: str | URL | None = None,
+    observer: StoreObserver = UNOBSERVED,
 ) -> SqlStore:
     """SqlStore.from_url, as a plain function for store factories."""
     return SqlStore.from_url(
-        url, read_timeout_seconds=read_timeout_seconds, standby_url=standby_url
+        url, read_timeout_seconds=read_timeout_seconds, standby_url=standby_url, observer=observer
     )

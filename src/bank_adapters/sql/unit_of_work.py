@@ -15,6 +15,7 @@ from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.events import SqlEventRepository
 from bank_adapters.sql.idempotency import SqlIdempotencyRepository
 from bank_adapters.sql.journal import SqlJournalRepository
+from bank_adapters.sql.observation import UNOBSERVED, StoreObserver, connect_observed
 from bank_adapters.sql.postings import write_postings
 from bank_adapters.sql.sqlite_transactions import BEGIN_MODE_OPTION
 from bank_adapters.sql.transactions import SqlTransactionRepository
@@ -55,6 +56,7 @@ class SqlUnitOfWork(UnitOfWork):
         read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
         fallback: AsyncEngine | None = None,
         fallback_check: TextClause | None = None,
+        observer: StoreObserver = UNOBSERVED,
     ) -> None:
         if read_timeout_seconds <= 0:
             raise ValueError(f"read_timeout_seconds is above 0, not {read_timeout_seconds!r}.")
@@ -63,6 +65,7 @@ class SqlUnitOfWork(UnitOfWork):
         self._engine = engine
         self._fallback = fallback
         self._fallback_check = fallback_check
+        self._observer = observer
         self._read_only = read_only
         self._read_timeout_ms = max(1, round(read_timeout_seconds * 1000))
         self._connection: AsyncConnection | None = None
@@ -97,7 +100,7 @@ class SqlUnitOfWork(UnitOfWork):
     async def _open(self, engine: AsyncEngine, check: TextClause | None = None) -> AsyncConnection:
         """A connection of ``engine`` with this unit's transaction begun (and ``check`` true)."""
         with storage_errors():
-            connection = await engine.connect()
+            connection = await connect_observed(engine, self._observer)
         try:
             with storage_errors():
                 await self._begin(connection)
