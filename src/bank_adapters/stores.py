@@ -61,6 +61,26 @@ def open_store(
     )
 
 
+def check_standby_url(url: str, standby_url: str) -> None:
+    """Raises ValueError, in words for an operator, unless ``standby_url`` is a PostgreSQL URL
+    and ``url`` (the primary's) one too: a standby to read from is PostgreSQL's."""
+    from bank_adapters.sql import async_database_url
+
+    try:
+        standby_is_postgresql = async_database_url(standby_url).get_backend_name() == "postgresql"
+    except ValueError as error:
+        raise ValueError(str(error).rstrip(".")) from None
+    try:
+        primary_is_postgresql = async_database_url(url).get_backend_name() == "postgresql"
+    except ValueError:
+        primary_is_postgresql = False
+    if not (standby_is_postgresql and primary_is_postgresql):
+        raise ValueError(
+            "a standby to read from is a PostgreSQL one (postgresql://...), of the PostgreSQL "
+            "primary that BANK_DATABASE_URL names"
+        )
+
+
 def migrate(url: str) -> None:
     """Brings a SQL database to the newest schema; memory needs none. Raises
     StorageUnavailable in one line naming the database when it cannot be opened (a URL that

@@ -18,7 +18,7 @@ from importlib import metadata
 import uvicorn
 from pydantic import ValidationError
 
-from bank_adapters.stores import MEMORY_URL, migrate
+from bank_adapters.stores import MEMORY_URL, check_standby_url, migrate
 from bank_domain.errors import StorageNotAnswering, StorageUnavailable
 from bank_web.command_parser import DATABASE_URL_HELP, CommandParser, port, worker_count
 from bank_web.key_commands import add_key_commands, run_key_command
@@ -96,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"The database at {_safe(url)} has the newest schema.")
         return 0
+    if settings.read_database_url is not None:
+        try:
+            check_standby_url(url, settings.read_database_url)
+        except ValueError as error:
+            print(f"bank-api: BANK_READ_DATABASE_URL: {error}; refusing to start.", file=sys.stderr)
+            return 2
     if url == MEMORY_URL and arguments.workers > 1:
         print("memory:// lives in one process: serve it with --workers 1.", file=sys.stderr)
         return 2

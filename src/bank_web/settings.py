@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Final, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-from bank_adapters.sql.urls import async_database_url
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///./bank.db"
 LOOPBACK_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]", "::1")
@@ -112,20 +110,11 @@ class Settings(BaseSettings):
 
     @field_validator("read_database_url")
     @classmethod
-    def _postgresql_standby(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None or not value.strip():
-            return None
-        primary = str(info.data.get("database_url", ""))
-        try:
-            standby_is_postgresql = async_database_url(value).get_backend_name() == "postgresql"
-        except ValueError as error:
-            raise ValueError(str(error).rstrip(".")) from None
-        if not standby_is_postgresql or not _names_postgresql(primary):
-            raise ValueError(
-                "a standby to read from is a PostgreSQL one (postgresql://...), of the PostgreSQL "
-                "primary that BANK_DATABASE_URL names"
-            )
-        return value
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        # Whether it names a PostgreSQL standby is checked where the store is opened
+        # (bank_adapters.stores.check_standby_url): parsing URLs here would import the SQL
+        # store into every process that reads its settings, seconds of start-up on a busy host.
+        return value if value is not None and value.strip() else None
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
@@ -133,12 +122,3 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
-
-
-def _names_postgresql(url: str) -> bool:
-    """Whether ``url`` is a PostgreSQL one; a malformed one is BANK_DATABASE_URL's own
-    problem, told when the store opens it."""
-    try:
-        return async_database_url(url).get_backend_name() == "postgresql"
-    except ValueError:
-        return False
