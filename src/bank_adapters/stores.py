@@ -81,11 +81,15 @@ def check_standby_url(url: str, standby_url: str) -> None:
         )
 
 
-def migrate(url: str) -> None:
-    """Brings a SQL database to the newest schema; memory needs none. Raises
+def migrate(url: str, runtime_role: str | None = None) -> None:
+    """Brings a SQL database to the newest schema; memory needs none. On PostgreSQL, gives
+    ``runtime_role`` (when named) exactly the privileges the service needs
+    (bank_adapters.sql.privileges). Raises
     StorageUnavailable in one line naming the database when it cannot be opened (a URL that
     names none included), StorageNotAnswering when it could not be reached at all."""
     if url.strip() == MEMORY_URL:
+        if runtime_role is not None:
+            raise StorageUnavailable("memory:// has no roles: a runtime role is PostgreSQL's.")
         return
     from bank_adapters.sql import async_database_url, migrate_to_newest
 
@@ -93,7 +97,7 @@ def migrate(url: str) -> None:
         async_database_url(url)
     except ValueError as error:
         raise StorageUnavailable(str(error)) from None
-    migrate_to_newest(url)
+    migrate_to_newest(url, runtime_role=runtime_role)
 
 
 def require_newest_schema(url: str) -> None:
