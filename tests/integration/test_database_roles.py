@@ -206,10 +206,8 @@ def test_the_runtime_role_serves_the_whole_flow(roles: Roles, tmp_path: Path) ->
         assert client.delete(f"/v1/accounts/{closing}").status_code == 204
 
         def expired() -> bool:
-            return (
-                client.get(f"/v1/transactions/{expiring}/history").json()["items"][-1]["change"]
-                == "expired"
-            )
+            history = client.get(f"/v1/transactions/{expiring}/history").json()["items"]
+            return bool(history[-1]["change"] == "expired")
 
         for _ in range(100):
             if expired():
