@@ -193,3 +193,12 @@ def test_a_read_database_that_is_no_postgresql_standby_is_one_line(
     line = _one_line_refusal(finished)
     assert line.startswith("bank-api: BANK_READ_DATABASE_URL: "), line
     assert said in line
+
+
+@pytest.mark.parametrize("url", ["memory://", "sqlite:///{folder}/bank.db"])
+def test_a_runtime_role_without_postgresql_is_one_line(url: str, tmp_path: Path) -> None:
+    finished = _bank_api(
+        "--database-url", url.format(folder=tmp_path), "migrate", "--runtime-role", "bank_app"
+    )
+    line = _one_line_refusal(finished)
+    assert "a runtime role is PostgreSQL's" in line, line

@@ -255,3 +255,21 @@ def test_the_runtime_role_serves_the_whole_flow(roles: Roles, tmp_path: Path) ->
 def test_the_runtime_role_may_not(roles: Roles, statement: str) -> None:
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         _execute(roles.url_as(roles.runtime), statement)
+
+
+def test_granting_to_a_role_that_does_not_exist_is_one_line_and_changes_nothing(
+    roles: Roles,
+) -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "bank_web.cli", "--database-url", roles.url_as(roles.migrator),
+         "migrate", "--runtime-role", f"{roles.runtime}_missing"],
+        capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False,
+        env={**os.environ, "BANK_DATABASE_WAIT_SECONDS": "0"},
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    # (Alembic's own INFO lines come before it.)
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"bank-api: Cannot migrate the database at {roles.url_as(roles.migrator)}: "
+        f'role "{roles.runtime}_missing" does not exist.'
+    )

@@ -85,7 +85,7 @@ async def _migrate(
     try:
         await _open_once(engine)
         if runtime_role is not None and engine.dialect.name != "postgresql":
-            raise StorageUnavailable("A runtime role is PostgreSQL's: SQLite has no roles.")
+            raise StorageUnavailable("SQLite has no roles: a runtime role is PostgreSQL's.")
         try:
             # One transaction for every step (on SQLite too, where BEGIN IMMEDIATE also keeps
             # writers out): a failed step leaves the schema as it was.
