@@ -269,7 +269,6 @@ def test_granting_to_a_role_that_does_not_exist_is_one_line_and_changes_nothing(
     assert refused.returncode == 1
     assert "Traceback" not in refused.stderr
     # (Alembic's own INFO lines come before it.)
-    assert refused.stderr.strip().splitlines()[-1] == (
-        f"bank-api: Cannot migrate the database at {roles.url_as(roles.migrator)}: "
-        f'role "{roles.runtime}_missing" does not exist.'
-    )
+    said = refused.stderr.strip().splitlines()[-1]
+    assert said.startswith("bank-api: Cannot migrate the database at postgresql"), said
+    assert said.endswith(f': role "{roles.runtime}_missing" does not exist.'), said
