@@ -22,6 +22,7 @@ from tests.integration.test_event_feed_order import an_account, open_in
 from tests.support import refs
 from tests.support.feeds import FeedFollower
 from tests.support.keys import AUTH, bearer
+from tests.support.postgres import postgres_server_url
 from tests.support.server import ServerProcess
 from tests.support.standby_cluster import StandbyCluster, wait_for
 
@@ -46,6 +47,7 @@ def sql(url: str, query: str, *arguments: object) -> Any:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[StandbyCluster]:
+    postgres_server_url()  # the PostgreSQL tests' switch: unset, they skip and say why
     with StandbyCluster() as made:
         sql(made.primary_url(), f'CREATE DATABASE "{DATABASE}"')
         asyncio.run(upgrade_to_head(made.primary_url(DATABASE)))
@@ -199,6 +201,22 @@ def test_a_key_check_does_not_fall_back_to_a_standby_that_has_not_applied_all_it
             cluster.start_primary()
     finally:
         resume_replay(cluster)
+
+
+def test_reads_answer_from_the_primary_while_the_standby_is_stopped(
+    cluster: StandbyCluster, client: httpx.Client
+) -> None:
+    number = open_account(client, initial_deposit="7.00")["account_number"]
+    cluster.stop_standby()
+    try:
+        assert post(client, number, "3.00").status_code == 201
+        # Read on the primary: current, the posting just made included.
+        assert balance(client, number) == Decimal("10.00")
+        assert client.get(f"/v1/accounts/{number}/entries").status_code == 200
+    finally:
+        cluster.start_standby()
+    standby_caught_up(cluster)
+    assert balance(client, number) == Decimal("10.00")
 
 
 async def test_the_event_feed_read_on_the_standby_holds_back_an_event_committed_behind_one_running(

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -95,7 +96,7 @@ class StandbyCluster:
             "fast",
             "--no-sync",
         )
-        self._pg_ctl(self._standby, self.standby_port, "start")
+        self.start_standby()
 
     def start_primary(self) -> None:
         self._pg_ctl(self._primary, self.primary_port, "start")
@@ -103,6 +104,12 @@ class StandbyCluster:
     def stop_primary(self) -> None:
         """A fast shutdown: the primary's clients are cut off, the standby stays up."""
         self._run("pg_ctl", "-D", str(self._primary), "-m", "fast", "-w", "stop")
+
+    def start_standby(self) -> None:
+        self._pg_ctl(self._standby, self.standby_port, "start")
+
+    def stop_standby(self) -> None:
+        self._run("pg_ctl", "-D", str(self._standby), "-m", "fast", "-w", "stop")
 
     def close(self) -> None:
         for data in (self._standby, self._primary):
@@ -140,9 +147,10 @@ class StandbyCluster:
             )
 
 
-def wait_for(condition_name: str, check: object, timeout_seconds: float = 20.0) -> None:
-    """Polls ``check()`` (a callable returning a truth value) until true, or fails."""
-    assert callable(check)
+def wait_for(
+    condition_name: str, check: Callable[[], object], timeout_seconds: float = 20.0
+) -> None:
+    """Polls ``check()`` until it is true, or fails."""
     deadline = time.monotonic() + timeout_seconds
     while not check():
         if time.monotonic() > deadline:
