@@ -73,6 +73,12 @@ class InMemoryStore:
     def unit_of_work(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self, read_only=read_only)
 
+    def read_unit_of_work(self, *, read_only: bool = True) -> InMemoryUnitOfWork:
+        """The same as ``unit_of_work(read_only=True)``: memory has no standby."""
+        if not read_only:
+            raise ValueError("A read that may lag changes nothing: read_only must be true.")
+        return self.unit_of_work(read_only=True)
+
     def posting_unit_of_work(self) -> InMemoryUnitOfWork:
         return self.unit_of_work()
 

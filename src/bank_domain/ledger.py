@@ -100,20 +100,29 @@ class Ledger:
         postings: PostingUnitOfWorkFactory | None = None,
         *,
         cursor_secret: bytes | str | None = None,
+        reads: UnitOfWorkFactory | None = None,
     ) -> None:
         """``postings``, when given, serves PostTransaction instead of ``uow``: a store's leaner
-        path for the busiest use case. Every other use case runs on ``uow``.
+        path for the busiest use case. Every other use case runs on ``uow``, but for the reads.
+
+        ``reads``, when given, serves the use cases that only read and answer a reader (an
+        account, a transaction, a transfer, the lists, the event feed, a history, the journal's
+        routes, the keys' listing): a store may serve them from a copy that lags a little behind
+        ``uow`` (a PostgreSQL standby). What must be current stays on ``uow``: recognising an
+        API key (a revoked key is refused within seconds), finding the holds due to expire,
+        checking every journal, and every read inside a change.
 
         ``cursor_secret`` signs the cursors of listings: every process serving one API needs the
         same one. Without it this Ledger makes a random one, and only it reads its cursors."""
         cursors = CursorCodec(cursor_secret)
+        reads = reads or uow
         # One for every use case that takes idempotency keys: it holds this process's keys.
         idempotency = Idempotency(uow, clock)
         self._open_account = OpenAccount(uow, clock, idempotency)
         self._update_account = UpdateAccount(uow, clock)
         self._close_account = CloseAccount(uow, clock)
-        self._get_account = GetAccount(uow, clock)
-        self._list_accounts = ListAccounts(uow, cursors, clock)
+        self._get_account = GetAccount(reads, clock)
+        self._list_accounts = ListAccounts(reads, cursors, clock)
         self._expire_holds = ExpireHolds(uow, clock)
         self._post_transaction = PostTransaction(
             postings or uow,
@@ -124,25 +133,25 @@ class Ledger:
         )
         self._post_batch = PostBatch(uow, clock, idempotency)
         self._make_transfer = MakeTransfer(uow, clock, idempotency)
-        self._get_transfer = GetTransfer(uow)
+        self._get_transfer = GetTransfer(reads)
         self._reverse_transfer = ReverseTransfer(uow, clock, idempotency)
         self._amend_transaction = AmendTransaction(uow, clock)
         self._delete_transaction = DeleteTransaction(uow, clock)
-        self._get_transaction = GetTransaction(uow, clock)
-        self._list_transactions = ListTransactions(uow, cursors, clock)
-        self._transaction_history = TransactionHistory(uow, cursors, clock)
-        self._list_events = ListEvents(uow, cursors)
+        self._get_transaction = GetTransaction(reads, clock)
+        self._list_transactions = ListTransactions(reads, cursors, clock)
+        self._transaction_history = TransactionHistory(reads, cursors, clock)
+        self._list_events = ListEvents(reads, cursors)
         self._recalculate_balance = RecalculateBalance(uow, clock, idempotency)
-        self._list_entries = ListEntries(uow, cursors)
-        self._balance_at = BalanceAt(uow, clock)
-        self._make_statement = MakeStatement(uow)
-        self._statement_entries = StatementEntries(uow)
-        self._verify_account = VerifyAccount(uow)
+        self._list_entries = ListEntries(reads, cursors)
+        self._balance_at = BalanceAt(reads, clock)
+        self._make_statement = MakeStatement(reads)
+        self._statement_entries = StatementEntries(reads)
+        self._verify_account = VerifyAccount(reads)
         self._verify_every_journal = VerifyEveryJournal(uow)
         self._authenticate = Authenticate(uow, clock)
         self._create_api_key = CreateApiKey(uow, clock, idempotency)
-        self._list_api_keys = ListApiKeys(uow, cursors)
-        self._get_api_key = GetApiKey(uow)
+        self._list_api_keys = ListApiKeys(reads, cursors)
+        self._get_api_key = GetApiKey(reads)
         self._revoke_api_key = RevokeApiKey(uow, clock, on_revoked=self._authenticate.forget)
         self._forget_expired_idempotency_keys = ForgetExpiredIdempotencyKeys(uow, clock)
 

@@ -18,7 +18,7 @@ from importlib import metadata
 import uvicorn
 from pydantic import ValidationError
 
-from bank_adapters.stores import MEMORY_URL, migrate
+from bank_adapters.stores import MEMORY_URL, check_standby_url, migrate
 from bank_domain.errors import StorageNotAnswering, StorageUnavailable
 from bank_web.command_parser import DATABASE_URL_HELP, CommandParser, port, worker_count
 from bank_web.key_commands import add_key_commands, run_key_command
@@ -44,7 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     serve.add_argument("--port", type=port, default=8000, help="the port to listen on")
     serve.add_argument("--workers", type=worker_count, default=1, help="server processes")
-    commands.add_parser("migrate", help="bring the database to the newest schema, then exit")
+    migrate_command = commands.add_parser(
+        "migrate", help="bring the database to the newest schema, then exit"
+    )
+    migrate_command.add_argument(
+        "--runtime-role",
+        default=None,
+        metavar="ROLE",
+        help="PostgreSQL: then give this role exactly the privileges the service needs, in the "
+        "migration's transaction (run as the migration role; see deploy/roles.sql); none: "
+        "grant nothing",
+    )
     add_key_commands(commands)
     add_verify_command(commands)
     return parser
@@ -96,10 +106,16 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
         return run_verify_command(url)
     if arguments.command == "migrate":
-        if not _migrated(url, wait_seconds):
+        if not _migrated(url, wait_seconds, arguments.runtime_role):
             return 1
         print(f"The database at {_safe(url)} has the newest schema.")
         return 0
+    if settings.read_database_url is not None:
+        try:
+            check_standby_url(url, settings.read_database_url)
+        except ValueError as error:
+            print(f"bank-api: BANK_READ_DATABASE_URL: {error}; refusing to start.", file=sys.stderr)
+            return 2
     if url == MEMORY_URL and arguments.workers > 1:
         print("memory:// lives in one process: serve it with --workers 1.", file=sys.stderr)
         return 2
@@ -192,7 +208,7 @@ def _is_loopback(host: str) -> bool:
         return host.lower() == "localhost"
 
 
-def _migrated(url: str, wait_seconds: float) -> bool:
+def _migrated(url: str, wait_seconds: float, runtime_role: str | None = None) -> bool:
     """Migrates; a database that cannot be opened is told in one line, without a traceback.
     One that does not answer yet (refused, still starting) is tried again, once a second, for
     up to ``wait_seconds`` from the first refusal, as a service started beside its database
@@ -200,7 +216,7 @@ def _migrated(url: str, wait_seconds: float) -> bool:
     deadline: float | None = None
     while True:
         try:
-            migrate(url)
+            migrate(url, runtime_role)
         except StorageNotAnswering as error:
             if deadline is None:
                 deadline = time.monotonic() + wait_seconds

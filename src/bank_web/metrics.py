@@ -9,6 +9,10 @@ of its own.
 
 No label carries a customer's data: each request is counted by its outcome
 (bank_web.request_outcomes): the route's template, never the path.
+
+The store's own work is observed through its port (bank_adapters.sql.observation.StoreObserver,
+which ``Metrics`` implements and the container hands the store): the size of each group the
+grouped posting path commits, and how long each taking of a connection from the pool waited.
 """
 
 from __future__ import annotations
@@ -30,6 +34,12 @@ from bank_web.request_outcomes import POSTING_ROUTE, RequestOutcome
 MULTIPROCESS_FOLDER_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+GROUP_SIZE_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+"""Postings per group, up to the most a group takes (grouped.committer.MAX_GROUP_SIZE)."""
+POOL_WAIT_BUCKETS: Final = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0,
+)  # fmt: skip
+"""From a free pooled connection's ping (a fraction of a millisecond) to the pool's timeout."""
 
 
 class Metrics:
@@ -59,6 +69,20 @@ class Metrics:
             "is not counted).",
             registry=self._registry,
         )
+        self.group_sizes = Histogram(
+            "bank_group_commit_postings",
+            "New transactions committed per group by the grouped posting path (PostgreSQL).",
+            buckets=GROUP_SIZE_BUCKETS,
+            registry=self._registry,
+        )
+        self.pool_waits = Histogram(
+            "bank_db_pool_wait_seconds",
+            "Time a unit of work (or a kept connection of the posting path) waited for a "
+            "connection from the SQLAlchemy pool: a free one's ping, opening a new one, or "
+            "waiting for one to be handed back.",
+            buckets=POOL_WAIT_BUCKETS,
+            registry=self._registry,
+        )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def exposition(self) -> bytes:
@@ -68,6 +92,12 @@ class Metrics:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
+
+    def group_committed(self, postings: int) -> None:
+        self.group_sizes.observe(postings)
+
+    def connection_waited(self, seconds: float) -> None:
+        self.pool_waits.observe(seconds)
 
     def record(self, outcome: RequestOutcome) -> None:
         key = (outcome.method, outcome.route, outcome.status)

@@ -20,6 +20,12 @@ class Settings(BaseSettings):
         default=DEFAULT_DATABASE_URL,
         description="Where the ledger lives: sqlite:///path, postgresql://..., or memory://",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="A streaming PostgreSQL standby of BANK_DATABASE_URL's primary: the read "
+        "routes answer from it (a little behind the primary); every change, API key checks and "
+        "the expiry sweep stay on the primary. Unset or empty: everything on the primary.",
+    )
     read_timeout_seconds: float = Field(
         default=5.0,
         gt=0,
@@ -101,6 +107,14 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"a log level is one of {', '.join(LOG_LEVELS)}")
         return level
+
+    @field_validator("read_database_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        # Whether it names a PostgreSQL standby is checked where the store is opened
+        # (bank_adapters.stores.check_standby_url): parsing URLs here would import the SQL
+        # store into every process that reads its settings, seconds of start-up on a busy host.
+        return value if value is not None and value.strip() else None
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

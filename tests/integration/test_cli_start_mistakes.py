@@ -170,3 +170,35 @@ def test_libpqs_list_of_hosts_finds_the_one_that_answers() -> None:
         )
         assert finished.returncode == 0, finished.stderr
         assert "has the newest schema" in finished.stdout
+
+
+@pytest.mark.parametrize(
+    ("primary", "standby", "said"),
+    [
+        ("sqlite:///bank.db", "postgresql://u@h/bank", "a standby to read from is a PostgreSQL"),
+        ("memory://", "postgresql://u@h/bank", "a standby to read from is a PostgreSQL"),
+        ("postgresql://u@h/bank", "sqlite:///copy.db", "a standby to read from is a PostgreSQL"),
+        ("postgresql://u@h/bank", "nonsense", "Not a database URL"),
+    ],
+)
+def test_a_read_database_that_is_no_postgresql_standby_is_one_line(
+    primary: str, standby: str, said: str
+) -> None:
+    finished = _bank_api(
+        "serve",
+        "--port",
+        str(free_port()),
+        environment={"BANK_DATABASE_URL": primary, "BANK_READ_DATABASE_URL": standby},
+    )
+    line = _one_line_refusal(finished)
+    assert line.startswith("bank-api: BANK_READ_DATABASE_URL: "), line
+    assert said in line
+
+
+@pytest.mark.parametrize("url", ["memory://", "sqlite:///{folder}/bank.db"])
+def test_a_runtime_role_without_postgresql_is_one_line(url: str, tmp_path: Path) -> None:
+    finished = _bank_api(
+        "--database-url", url.format(folder=tmp_path), "migrate", "--runtime-role", "bank_app"
+    )
+    line = _one_line_refusal(finished)
+    assert "a runtime role is PostgreSQL's" in line, line

@@ -60,4 +60,7 @@ def test_a_scrape_counts_every_worker(tmp_path: Path) -> None:
     for text in scrapes:
         assert _value(text, CREATED) == POSTINGS
         assert _value(text, "bank_postings_total") == POSTINGS
+        # Each posting's unit of work took a connection from its worker's pool (SQLite has no
+        # grouped path); both workers' waits are summed.
+        assert _value(text, "bank_db_pool_wait_seconds_count") >= POSTINGS + 1
     assert_clean_log(log)

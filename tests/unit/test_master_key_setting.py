@@ -19,7 +19,7 @@ from tests.support.keys import MASTER_KEY
 def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
     """Runs ``bank-api serve`` up to uvicorn, noting what uvicorn was asked for."""
     runs: list[dict[str, object]] = []
-    monkeypatch.setattr(cli, "migrate", lambda url: None)
+    monkeypatch.setattr(cli, "migrate", lambda url, runtime_role=None: None)
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: runs.append(kwargs))
     monkeypatch.setenv("BANK_DATABASE_URL", "sqlite:///unused.db")
     # Recorded, so that whatever serve sets is undone after the test.

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bank_adapters.sql.engine import PoolSettings, create_engine
 from bank_adapters.sql.errors import DRIVER_ERRORS, not_answering
+from bank_adapters.sql.privileges import grant_runtime_privileges
 from bank_adapters.sql.sqlite_transactions import use_write_ahead_log
 from bank_domain.errors import StorageNotAnswering, StorageUnavailable
 
@@ -43,9 +44,11 @@ def head_revision() -> str:
     return head
 
 
-async def upgrade_to_head(url: str | URL) -> None:
-    """Brings the database at ``url`` to the newest schema, in one transaction."""
-    await upgrade(url, "head")
+async def upgrade_to_head(url: str | URL, *, runtime_role: str | None = None) -> None:
+    """Brings the database at ``url`` to the newest schema, in one transaction; then, on
+    PostgreSQL, gives ``runtime_role`` (when named) exactly the privileges the service needs
+    (bank_adapters.sql.privileges), in that same transaction."""
+    await _migrate(url, lambda config: command.upgrade(config, "head"), runtime_role=runtime_role)
 
 
 async def upgrade(url: str | URL, revision: str) -> None:
@@ -53,9 +56,9 @@ async def upgrade(url: str | URL, revision: str) -> None:
     await _migrate(url, lambda config: command.upgrade(config, revision))
 
 
-def migrate_to_newest(url: str | URL) -> None:
+def migrate_to_newest(url: str | URL, *, runtime_role: str | None = None) -> None:
     """upgrade_to_head for callers with no event loop running, such as the command line."""
-    asyncio.run(upgrade_to_head(url))
+    asyncio.run(upgrade_to_head(url, runtime_role=runtime_role))
 
 
 async def downgrade(url: str | URL, revision: str) -> None:
@@ -75,18 +78,31 @@ async def current_revision(url: str | URL) -> str | None:
         await engine.dispose()
 
 
-async def _migrate(url: str | URL, action: Callable[[Config], None]) -> None:
+async def _migrate(
+    url: str | URL, action: Callable[[Config], None], *, runtime_role: str | None = None
+) -> None:
     engine = create_engine(url, PoolSettings(size=1, max_overflow=0))
     try:
         await _open_once(engine)
-        # One transaction for every step (on SQLite too, where BEGIN IMMEDIATE also keeps
-        # writers out): a failed step leaves the schema as it was.
-        async with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                await connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
-                )
-            await connection.run_sync(_run_alembic, action)
+        if runtime_role is not None and engine.dialect.name != "postgresql":
+            raise StorageUnavailable("SQLite has no roles: a runtime role is PostgreSQL's.")
+        try:
+            # One transaction for every step (on SQLite too, where BEGIN IMMEDIATE also keeps
+            # writers out): a failed step leaves the schema as it was.
+            async with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    await connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                    )
+                await connection.run_sync(_run_alembic, action)
+                if runtime_role is not None:
+                    await connection.run_sync(grant_runtime_privileges, runtime_role)
+        except DBAPIError as error:
+            # A role that may not change the schema (the runtime role, on a database that is
+            # not at the newest schema), or a runtime role that does not exist: one line.
+            raise StorageUnavailable(
+                f"Cannot migrate the database {_where(engine)}: {error.orig}."
+            ) from None
     finally:
         await engine.dispose()
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Final, Self
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bank_adapters.sql.accounts import SqlAccountRepository
@@ -15,6 +15,7 @@ from bank_adapters.sql.errors import storage_errors
 from bank_adapters.sql.events import SqlEventRepository
 from bank_adapters.sql.idempotency import SqlIdempotencyRepository
 from bank_adapters.sql.journal import SqlJournalRepository
+from bank_adapters.sql.observation import UNOBSERVED, StoreObserver, connect_observed
 from bank_adapters.sql.postings import write_postings
 from bank_adapters.sql.sqlite_transactions import BEGIN_MODE_OPTION
 from bank_adapters.sql.transactions import SqlTransactionRepository
@@ -53,10 +54,18 @@ class SqlUnitOfWork(UnitOfWork):
         *,
         read_only: bool = False,
         read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
+        fallback: AsyncEngine | None = None,
+        fallback_check: TextClause | None = None,
+        observer: StoreObserver = UNOBSERVED,
     ) -> None:
         if read_timeout_seconds <= 0:
             raise ValueError(f"read_timeout_seconds is above 0, not {read_timeout_seconds!r}.")
+        if fallback is not None and not read_only:
+            raise ValueError("Only a read-only unit of work may fall back to another database.")
         self._engine = engine
+        self._fallback = fallback
+        self._fallback_check = fallback_check
+        self._observer = observer
         self._read_only = read_only
         self._read_timeout_ms = max(1, round(read_timeout_seconds * 1000))
         self._connection: AsyncConnection | None = None
@@ -73,14 +82,12 @@ class SqlUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         if self._connection is not None:
             raise RuntimeError("This unit of work is already open; make one per use.")
-        with storage_errors():
-            connection = await self._engine.connect()
         try:
-            with storage_errors():
-                await self._begin(connection)
-        except BaseException:
-            await _close_quietly(connection)
-            raise
+            connection = await self._open(self._engine)
+        except StorageUnavailable:
+            if self._fallback is None:
+                raise
+            connection = await self._open(self._fallback, self._fallback_check)
         self._connection = connection
         self.accounts = SqlAccountRepository(connection, read_only=self._read_only)
         self.transactions = SqlTransactionRepository(connection, read_only=self._read_only)
@@ -89,6 +96,24 @@ class SqlUnitOfWork(UnitOfWork):
         self.journal = SqlJournalRepository(connection)
         self.idempotency = SqlIdempotencyRepository(connection, read_only=self._read_only)
         return self
+
+    async def _open(self, engine: AsyncEngine, check: TextClause | None = None) -> AsyncConnection:
+        """A connection of ``engine`` with this unit's transaction begun (and ``check`` true)."""
+        with storage_errors():
+            connection = await connect_observed(engine, self._observer)
+        try:
+            with storage_errors():
+                await self._begin(connection)
+                acceptable = True if check is None else (await connection.scalar(check))
+            if not acceptable:
+                raise StorageUnavailable(
+                    "The primary database does not answer, and the standby has not yet applied "
+                    "all it received from it."
+                )
+        except BaseException:
+            await _close_quietly(connection)
+            raise
+        return connection
 
     async def _begin(self, connection: AsyncConnection) -> None:
         if not self._read_only:

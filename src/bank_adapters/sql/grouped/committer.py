@@ -21,6 +21,7 @@ from bank_adapters.sql.grouped.group_writer import lock_write_and_commit
 from bank_adapters.sql.grouped.id_reservations import IdReservations
 from bank_adapters.sql.grouped.kept_connection import KeptConnection
 from bank_adapters.sql.grouped.transaction_lookups import BatchedTransactionLookups
+from bank_adapters.sql.observation import UNOBSERVED, StoreObserver
 from bank_domain.account import Account
 from bank_domain.errors import StorageUnavailable
 from bank_domain.events import Event
@@ -44,8 +45,11 @@ class GroupCommitter:
         engine: AsyncEngine,
         max_group_size: int = MAX_GROUP_SIZE,
         max_groups_in_flight: int = MAX_GROUPS_IN_FLIGHT,
+        observer: StoreObserver = UNOBSERVED,
     ) -> None:
+        """``observer`` is told each committed group's size, and each connection's wait."""
         self._max_group_size = max_group_size
+        self._observer = observer
         self._gathering: Group | None = None
         # Kept from one group to the next; taking one from the pool each time costs a ping.
         # A group in flight holds a writer: the idle ones are the free slots.
@@ -54,12 +58,14 @@ class GroupCommitter:
             # The writers' statements insert rows, or reach accounts by their key: their
             # generic plans hold (kept_connection.REUSE_PLANS), and planning each of a
             # group's many executions would cost more PostgreSQL time than running them.
-            self._idle_writers.put_nowait(KeptConnection(engine, reuse_plans=True))
+            self._idle_writers.put_nowait(
+                KeptConnection(engine, reuse_plans=True, observer=observer)
+            )
         self._max_groups_in_flight = max_groups_in_flight
         self._in_flight: set[Group] = set()
         self._reservations = IdReservations()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._lookups = BatchedTransactionLookups(KeptConnection(engine))
+        self._lookups = BatchedTransactionLookups(KeptConnection(engine, observer=observer))
 
     # --- What a member asks for, in the port's order ---------------------------------------------
 
@@ -139,8 +145,10 @@ class GroupCommitter:
             if not isinstance(error, Exception):
                 raise
         else:
-            self._reservations.written(group.new_transaction_ids())
+            written = group.new_transaction_ids()
+            self._reservations.written(written)
             group.succeed()
+            self._observer.group_committed(len(written))
         finally:
             self._idle_writers.put_nowait(writer)
             self._in_flight.discard(group)

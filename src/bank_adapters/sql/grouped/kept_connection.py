@@ -23,6 +23,8 @@ from typing import Any, Final, TypeVar
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bank_adapters.sql.observation import UNOBSERVED, StoreObserver, connect_observed
+
 DROPPED_CONNECTION_ERRORS: Final = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
@@ -56,8 +58,10 @@ class KeptConnection:
         hand_back_after_seconds: float = HAND_BACK_AFTER_SECONDS,
         *,
         reuse_plans: bool = False,
+        observer: StoreObserver = UNOBSERVED,
     ) -> None:
         self._engine = engine
+        self._observer = observer
         self._hand_back_after_seconds = hand_back_after_seconds
         self._reuse_plans = reuse_plans
         self._connection: AsyncConnection | None = None
@@ -91,7 +95,7 @@ class KeptConnection:
             await self.close()
         if self._connection is not None:
             return False
-        self._connection = await self._engine.connect()
+        self._connection = await connect_observed(self._engine, self._observer)
         self._taken_at = time.monotonic()
         if self._reuse_plans:
             try:
