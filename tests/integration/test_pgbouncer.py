@@ -251,14 +251,16 @@ async def test_a_locked_account_times_out_through_pgbouncer_on_every_path(
     try:
         async with asyncio.timeout(BOUND_SECONDS):
             # The grouped path (its writer's SELECT ... FOR UPDATE).
-            with pytest.raises(StorageUnavailable):
+            with pytest.raises(StorageUnavailable) as grouped:
                 await ledger.post_transaction(PostTransactionCommand(number, "1.00", "deposit"))
             # An ordinary unit of work (an account's change).
-            with pytest.raises(StorageUnavailable):
+            with pytest.raises(StorageUnavailable) as ordinary:
                 async with pooled_store.unit_of_work() as uow:
                     await uow.accounts.get_for_update(account.number)
     finally:
         await holder.close()
+    assert "lock timeout" in _causes(grouped.value)
+    assert "lock timeout" in _causes(ordinary.value)
     await ledger.post_transaction(PostTransactionCommand(number, "1.00", "deposit"))
     assert (await ledger.get_account(number)).balance.amount == Decimal("1.00")
 
@@ -320,3 +322,13 @@ async def test_no_setting_outlives_its_transaction_in_pgbouncers_pool(
 def _through(pgbouncer: PgBouncer, database_url: str) -> str:
     """The database through PgBouncer, for a plain asyncpg client (no ``pooler=``)."""
     return pgbouncer.url_for(database_url).replace("?pooler=pgbouncer", "")
+
+
+def _causes(error: BaseException) -> str:
+    """The error and every error it was raised from, as text."""
+    texts = []
+    cause: BaseException | None = error
+    while cause is not None:
+        texts.append(repr(cause))
+        cause = cause.__cause__
+    return " <- ".join(texts)
