@@ -37,6 +37,7 @@ POOL_SIZE: Final = 4
 class PgBouncer:
     port: int
     folder: Path
+    pid: int
 
     def url_for(self, database_url: str) -> str:
         """``database_url`` (a database on the server behind PgBouncer) as reached through it,
@@ -93,7 +94,7 @@ def running_pgbouncer(server_url: str, *, pool_size: int = POOL_SIZE) -> Iterato
             )
         try:
             _wait_until_listening(process, port, folder)
-            yield PgBouncer(port, folder)
+            yield PgBouncer(port, folder, process.pid)
         finally:
             process.terminate()
             try:
