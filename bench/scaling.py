@@ -26,7 +26,7 @@ from typing import Any
 import bench as b
 
 sys.path.insert(0, str(b.ROOT))
-from tests.support.pgbouncer import running_pgbouncer
+from tests.support.pgbouncer import PgBouncer, running_pgbouncer
 
 AUX = ("walwriter", "checkpointer", "background writer")
 WAL_COLUMNS = ("wal_records", "wal_bytes", "wal_write", "wal_sync")
@@ -110,13 +110,22 @@ def _wal(db: b.Postgres) -> dict[str, float]:
     return dict(zip(WAL_COLUMNS, map(float, row), strict=True))
 
 
-def _connections(db: b.Postgres) -> int:
-    return int(
+def _connections(db: b.Postgres, bouncer: b.Postgres, way: str) -> int:
+    """The database's backends that serve the API: PgBouncer's server connections to it
+    (``SHOW SERVERS`` on its admin console) through PgBouncer; straight, the database's
+    ``bank-ledger`` backends but those (PgBouncer keeps its idle ones open between loads)."""
+    name = db.url.rsplit("/", 1)[1]
+    rows = bouncer.rows("SHOW SERVERS")
+    pooled = sum(1 for row in rows if name in row)
+    if way == "pgbouncer":
+        return pooled
+    backends = int(
         db.value(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND application_name = 'bank-ledger'"
         )
     )
+    return backends - pooled
 
 
 def _load(
@@ -127,7 +136,7 @@ def _load(
     repeat: int,
     options: argparse.Namespace,
     log: Path,
-    pgbouncer_pid: int,
+    bouncer: PgBouncer,
 ) -> list[b.Load]:
     """The warm-up's load and the measured one (both store postings the checks count)."""
     spread = (b.FIRST_SPREAD_ACCOUNT, b.FIRST_SPREAD_ACCOUNT + options.accounts - 1)
@@ -141,7 +150,7 @@ def _load(
             b._cpu_seconds(session),
             b._database_cpu_seconds(db.url),
             _server_processes_cpu_seconds(),
-            _pid_cpu_seconds(pgbouncer_pid),
+            _pid_cpu_seconds(bouncer.pid),
             b._cpu_times(),
             _wal(db),
         )
@@ -150,11 +159,12 @@ def _load(
             b._cpu_seconds(session),
             b._database_cpu_seconds(db.url),
             _server_processes_cpu_seconds(),
-            _pid_cpu_seconds(pgbouncer_pid),
+            _pid_cpu_seconds(bouncer.pid),
             b._cpu_times(),
             _wal(db),
         )
-        connections = _connections(db)
+        admin = b.Postgres(f"postgresql://postgres@127.0.0.1:{bouncer.port}/pgbouncer")
+        connections = _connections(db, admin, way)
     seconds = load.duration_us / 1e6
     postings = max(load.postings, 1)
     wal = {name: after[5][name] - before[5][name] for name in WAL_COLUMNS}
@@ -248,9 +258,7 @@ def main() -> int:
                 for workers in options.workers:
                     order = list(ways) if (repeat + workers) % 2 == 0 else list(reversed(ways))
                     for way in order:
-                        loads += _load(
-                            db, ways[way], way, workers, repeat, options, log, bouncer.pid
-                        )
+                        loads += _load(db, ways[way], way, workers, repeat, options, log, bouncer)
         checks = b._checks(db, loads, [], b._log_problems(log, 0))
     rows = _table(options)
     _print_table(rows)
