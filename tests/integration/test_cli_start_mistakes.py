@@ -68,6 +68,8 @@ def test_a_wrong_argument_is_one_line(arguments: list[str], said: str) -> None:
         ("postgresql://postgres@db:port/bank", "Not a database URL"),
         ("postgresql://postgres@h1:5432,,h3/bank", "a list of hosts has an empty one"),
         ("sqlite://", "A SQLite URL names a database file"),
+        ("postgresql://postgres@db/bank?pooler=pgpool", "pooler='pgpool' is not one of: pgbouncer"),
+        ("sqlite:///bank.db?pooler=pgbouncer", "pooler=pgbouncer is for PostgreSQL URLs only"),
     ],
 )
 @pytest.mark.parametrize("command", ["migrate", "serve"])

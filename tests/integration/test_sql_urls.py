@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bank_adapters.sql import async_database_url
+from bank_adapters.sql.engine import create_engine
 
 
 @pytest.mark.parametrize(
@@ -49,6 +50,9 @@ def test_credentials_host_port_and_options_are_kept() -> None:
         "sqlite:///:memory:",
         "memory://",
         "not a url",
+        "postgresql://postgres@db/bank?pooler=pgpool",
+        "postgresql://postgres@db/bank?pooler=pgbouncer&pooler=pgbouncer",
+        "sqlite:///bank.db?pooler=pgbouncer",
     ],
 )
 def test_other_urls_are_refused_with_a_reason(given: str) -> None:
@@ -79,3 +83,15 @@ def test_libpqs_list_of_hosts_becomes_repeated_host_parameters(
 
     assert url.query["host"] == hosts
     assert url.render_as_string(hide_password=False) == rendered
+
+
+async def test_pooler_is_read_and_not_handed_to_the_driver() -> None:
+    """``pooler=pgbouncer`` (bank_adapters.sql.pooler) changes how the engine connects; asyncpg,
+    which would refuse an argument it does not know, never sees it."""
+    url = "postgresql://ledger@pgbouncer:6432/bank?pooler=pgbouncer&ssl=require"
+    engine = create_engine(url)
+    try:
+        assert dict(engine.url.query) == {"ssl": "require"}
+        assert async_database_url(url).query["pooler"] == "pgbouncer"
+    finally:
+        await engine.dispose()

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bank_adapters.sql import sqlite_transactions
+from bank_adapters.sql import pooler, sqlite_transactions
 from bank_adapters.sql.urls import async_database_url
 
 CONNECT_TIMEOUT_SECONDS: Final = 10.0
+APPLICATION_NAME: Final = "bank-ledger"
 POSTGRES_LOCK_TIMEOUT: Final = "10s"
 """How long PostgreSQL waits for a row lock before the store reports unavailable."""
 POSTGRES_STATEMENT_TIMEOUT: Final = "15s"
@@ -53,7 +54,7 @@ def create_engine(url: str | URL, pool: PoolSettings | None = None) -> AsyncEngi
     """
     pool = pool or PoolSettings()
     database_url = async_database_url(url)
-    common = {
+    common: dict[str, Any] = {
         "pool_pre_ping": True,
         "pool_size": pool.size,
         "max_overflow": pool.max_overflow,
@@ -68,6 +69,8 @@ def create_engine(url: str | URL, pool: PoolSettings | None = None) -> AsyncEngi
         )
         sqlite_transactions.serialize_writers(engine)
         return engine
+    if pooler.pooler_of(database_url) is not None:
+        return _behind_pooler(pooler.without_pooler(database_url), common)
     return create_async_engine(
         database_url,
         isolation_level="READ COMMITTED",
@@ -75,11 +78,32 @@ def create_engine(url: str | URL, pool: PoolSettings | None = None) -> AsyncEngi
             "timeout": CONNECT_TIMEOUT_SECONDS,
             "command_timeout": COMMAND_TIMEOUT_SECONDS,
             "server_settings": {
-                "application_name": "bank-ledger",
-                "lock_timeout": POSTGRES_LOCK_TIMEOUT,
-                "statement_timeout": POSTGRES_STATEMENT_TIMEOUT,
+                "application_name": APPLICATION_NAME,
+                **_timeouts(),
                 "plan_cache_mode": POSTGRES_PLAN_CACHE_MODE,
             },
         },
         **common,
     )
+
+
+def _behind_pooler(database_url: URL, common: dict[str, Any]) -> AsyncEngine:
+    """PostgreSQL through PgBouncer in transaction mode (``bank_adapters.sql.pooler``): the
+    timeouts are set by each transaction, not by the session, and no statement is kept."""
+    engine = create_async_engine(
+        database_url,
+        isolation_level="READ COMMITTED",
+        connect_args={
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+            "command_timeout": COMMAND_TIMEOUT_SECONDS,
+            **pooler.connect_arguments(APPLICATION_NAME),
+        },
+        **common,
+    )
+    return pooler.begin_each_transaction_with(
+        engine, pooler.transaction_settings_statement(_timeouts())
+    )
+
+
+def _timeouts() -> dict[str, str]:
+    return {"lock_timeout": POSTGRES_LOCK_TIMEOUT, "statement_timeout": POSTGRES_STATEMENT_TIMEOUT}

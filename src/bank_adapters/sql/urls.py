@@ -9,6 +9,8 @@ from urllib.parse import quote
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from bank_adapters.sql.pooler import pooler_of
+
 _ASYNC_DRIVERS: Final = {
     "sqlite": "sqlite+aiosqlite",
     "sqlite+aiosqlite": "sqlite+aiosqlite",
@@ -28,8 +30,9 @@ def async_database_url(url: str | URL) -> URL:
     """``sqlite:///path.db`` -> ``sqlite+aiosqlite:///path.db`` and ``postgresql://`` (or
     ``postgres://``) -> ``postgresql+asyncpg://``; a URL already naming these drivers is kept.
 
-    Raises ValueError for any other database or driver, and for an in-memory SQLite database:
-    each pooled connection would see its own empty database (use the in-memory store instead).
+    Raises ValueError for any other database or driver, for an in-memory SQLite database (each
+    pooled connection would see its own empty database: use the in-memory store instead), and
+    for a ``pooler=`` other than ``pgbouncer`` on PostgreSQL (``bank_adapters.sql.pooler``).
     """
     try:
         parsed = make_url(_hosts_as_parameters(url) if isinstance(url, str) else url)
@@ -43,7 +46,9 @@ def async_database_url(url: str | URL) -> URL:
         )
     if driver.startswith("sqlite") and (parsed.database or "") in _IN_MEMORY_SQLITE:
         raise ValueError("A SQLite URL names a database file, e.g. sqlite:///bank.db.")
-    return parsed.set(drivername=driver)
+    database_url = parsed.set(drivername=driver)
+    pooler_of(database_url)
+    return database_url
 
 
 def _hosts_as_parameters(url: str) -> str:

@@ -11,6 +11,7 @@ commit together or not at all.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from bank_adapters.sql.errors import storage_errors
@@ -32,7 +33,7 @@ async def lock_write_and_commit(group: Group, writer: KeptConnection) -> None:
     failure (cancellation included) drops the connection, which rolls the transaction back."""
     with storage_errors():
         try:
-            driver, transaction = await writer.started(_begin)
+            driver, transaction = await writer.started(functools.partial(_begin, writer))
             rows = await driver.fetch(LOCK_ACCOUNTS.sql, group.numbers_in_lock_order())
             group.rows_locked(account_from_row(row) for row in rows)
             await _write(driver, await group.changes_once_settled())
@@ -42,10 +43,8 @@ async def lock_write_and_commit(group: Group, writer: KeptConnection) -> None:
             raise
 
 
-async def _begin(driver: Any) -> tuple[Any, Any]:
-    transaction = driver.transaction()
-    await transaction.start()
-    return driver, transaction
+async def _begin(writer: KeptConnection, driver: Any) -> tuple[Any, Any]:
+    return driver, await writer.begin(driver)
 
 
 async def _write(driver: Any, changes: Changes) -> None:

@@ -24,6 +24,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bank_adapters.sql.observation import UNOBSERVED, StoreObserver, connect_observed
+from bank_adapters.sql.pooler import transaction_settings
 
 DROPPED_CONNECTION_ERRORS: Final = (
     asyncpg.PostgresConnectionError,
@@ -50,7 +51,11 @@ class KeptConnection:
     instead of planning every execution, as the engine's connections do (``force_custom_plan``,
     whose docstring says why). Only for statements whose best plan the growth of a table cannot
     change much within ``hand_back_after_seconds``: every take starts with ``DISCARD PLANS``, so
-    a plan is never older than that, and is made on the tables as they are at the time."""
+    a plan is never older than that, and is made on the tables as they are at the time.
+
+    Behind a pooler (``bank_adapters.sql.pooler``) no session setting would stay with the
+    connection, so ``reuse_plans`` does nothing there, and every transaction begins by setting
+    the timeouts for itself (``begin``, ``read``)."""
 
     def __init__(
         self,
@@ -63,7 +68,8 @@ class KeptConnection:
         self._engine = engine
         self._observer = observer
         self._hand_back_after_seconds = hand_back_after_seconds
-        self._reuse_plans = reuse_plans
+        self._transaction_settings = transaction_settings(engine)
+        self._reuse_plans = reuse_plans and self._transaction_settings is None
         self._connection: AsyncConnection | None = None
         self._taken_at = 0.0
 
@@ -85,6 +91,28 @@ class KeptConnection:
                 raise
             await self.drop()
         return await first_statement(await self.driver())
+
+    async def begin(self, driver: Any) -> Any:
+        """Begins a transaction on the driver connection (``driver()``'s) and returns asyncpg's
+        transaction object; behind a pooler, the transaction first sets its own timeouts."""
+        transaction = driver.transaction()
+        await transaction.start()
+        if self._transaction_settings is not None:
+            await driver.execute(self._transaction_settings)
+        return transaction
+
+    async def read(self, sql: str, *arguments: Any) -> list[Any]:
+        """The rows of one read on the driver connection. Behind a pooler it runs in a
+        transaction of its own: asyncpg prepares a statement and runs it in two round trips, and
+        between two transactions the pooler may hand the next one to another server connection."""
+        driver = await self.driver()
+        if self._transaction_settings is None:
+            rows: list[Any] = await driver.fetch(sql, *arguments)
+        else:
+            async with driver.transaction():
+                await driver.execute(self._transaction_settings)
+                rows = await driver.fetch(sql, *arguments)
+        return rows
 
     async def _take(self) -> bool:
         """Checks a connection out of the pool unless one is kept; returns whether it did."""

@@ -75,8 +75,7 @@ class BatchedTransactionLookups:
     async def _read(self, transaction_ids: list[str]) -> dict[str, Transaction]:
         with storage_errors():
             try:
-                driver = await self._connection.driver()
-                rows = await driver.fetch(GET_TRANSACTIONS.sql, transaction_ids)
+                rows = await self._connection.read(GET_TRANSACTIONS.sql, transaction_ids)
             except BaseException:
                 await self._connection.drop()
                 raise
