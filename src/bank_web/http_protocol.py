@@ -90,6 +90,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_fields = 0
         self._head_parsed_bytes = 0
         self._head_too_large = False
+        self._in_head = False
+        """Between a request's first byte and the end of its head."""
 
     # The clock: runs from the connection's opening (or a next request's first byte) until
     # its head is complete.
@@ -104,6 +106,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._in_head = True
         self._head_fields = 0
         self._head_parsed_bytes = 0
         if self._head_clock is None:
@@ -111,6 +114,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._start_head_clock()
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         self._stop_head_clock()
         super().on_headers_complete()
 
@@ -126,7 +130,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_clock = None
         if self.transport.is_closing():
             return
-        if self._head_bytes:
+        if self._in_head:
             self.transport.write(
                 _problem(
                     HTTPStatus.REQUEST_TIMEOUT,
@@ -141,15 +145,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # sees it).
 
     def data_received(self, data: bytes) -> None:
-        counted = self._head_clock is not None
-        if counted:
+        # A kept-alive connection's next head begins inside a read (its clock starts during
+        # super().data_received): that first read is left uncounted, since it may hold the end
+        # of the previous request's body. The parser's own count below still sees every field.
+        if self._head_clock is not None:
             self._head_bytes += len(data)
         super().data_received(data)
-        if self._head_clock is None or self.transport.is_closing():
-            return
-        if not counted:  # a kept-alive connection's next head began in this read
-            self._head_bytes += len(data)
-        if self._head_bytes > self._limits.max_bytes:
+        if (
+            self._head_clock is not None
+            and self._head_bytes > self._limits.max_bytes
+            and not self.transport.is_closing()
+        ):
             self._head_too_large = True
             self.send_400_response("")
 
