@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from bank_adapters.stores import MEMORY_URL, check_standby_url, migrate
 from bank_domain.errors import StorageNotAnswering, StorageUnavailable
 from bank_web.command_parser import DATABASE_URL_HELP, CommandParser, port, worker_count
+from bank_web.http_protocol import LimitedHttpToolsProtocol
 from bank_web.key_commands import add_key_commands, run_key_command
 from bank_web.request_ids import RequestIdFilter, json_log_formatter, server_log_config
 from bank_web.settings import LOOPBACK_HOSTS, Settings
@@ -183,6 +184,12 @@ def _serve(arguments: argparse.Namespace, settings: Settings) -> None:
         access_log=settings.access_log and settings.log_format == "text",
         proxy_headers=False,
         server_header=False,
+        # uvicorn's httptools protocol with a deadline and caps on each request's head, which
+        # uvicorn itself lacks (bank_web.http_protocol).
+        http=LimitedHttpToolsProtocol,
+        limit_concurrency=settings.concurrency_limit,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        backlog=settings.backlog,
     )
 
 

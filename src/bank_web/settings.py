@@ -68,6 +68,40 @@ class Settings(BaseSettings):
         description="How often each server process removes the expired answers of idempotency "
         "keys (in batches of 1,000, each its own transaction).",
     )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a client may take to send a request's head (from connecting, or "
+        "from the first byte of a kept-alive connection's next request); past it, 408.",
+    )
+    header_limit_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description="A request's head (its request line and headers, as sent) of more bytes is "
+        "refused with 431 as it arrives, before the app sees it.",
+    )
+    header_fields_limit: int = Field(
+        default=100,
+        gt=0,
+        description="A request with more header fields is refused with 431.",
+    )
+    concurrency_limit: int = Field(
+        default=1000,
+        ge=2,
+        description="Per server process: a request that arrives while this many connections "
+        "are open (idle kept-alive ones included) or requests running is answered 503 (uvicorn's "
+        "limit_concurrency).",
+    )
+    keep_alive_seconds: int = Field(
+        default=5,
+        gt=0,
+        description="An idle kept-alive connection is closed after this many seconds.",
+    )
+    backlog: int = Field(
+        default=2048,
+        gt=0,
+        description="Connections the kernel holds for the server before it accepts them.",
+    )
     log_level: str = Field(
         default="info",
         description="critical, error, warning, info, debug or trace (any case).",
