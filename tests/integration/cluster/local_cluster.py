@@ -34,6 +34,7 @@ class ClusterStatus:
     api_url: str
     members: dict[str, Member]
     patroni_running: dict[str, bool]
+    postmaster_pids: dict[str, int | None]
     api_pids: list[int]
     api_running: list[bool]
 
@@ -41,6 +42,23 @@ class ClusterStatus:
     def leader(self) -> str | None:
         leaders = [m.name for m in self.members.values() if m.role == "leader"]
         return leaders[0] if leaders else None
+
+    def wal_sender_pid(self, node: str) -> int:
+        """The pid of the node's WAL sender (a child of its postmaster): the primary's process
+        that streams its WAL to the standby."""
+        postmaster = self.postmaster_pids[node]
+        assert postmaster is not None, f"{node} has no postmaster"
+        for process in Path("/proc").iterdir():
+            if not process.name.isdigit():
+                continue
+            try:
+                parent = int((process / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (process / "cmdline").read_bytes()
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == postmaster and b"walsender" in command:
+                return int(process.name)
+        raise AssertionError(f"{node} runs no WAL sender")
 
 
 class LocalCluster:
@@ -85,6 +103,7 @@ class LocalCluster:
                 for m in facts["members"]
             },
             patroni_running={node: f["running"] for node, f in facts["patroni"].items()},
+            postmaster_pids={node: f["postmaster_pid"] for node, f in facts["patroni"].items()},
             api_pids=[p["pid"] for p in facts["api_processes"]],
             api_running=[p["running"] for p in facts["api_processes"]],
         )

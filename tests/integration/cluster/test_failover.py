@@ -2,7 +2,8 @@
 deploy/local-cluster builds: two bank-api processes behind HAProxy, PostgreSQL as a primary and
 a synchronous standby under Patroni. Every posting carries an Idempotency-Key; each one left
 without an answer (or answered 5xx) is sent again with its key afterwards. Then: no posting
-acknowledged before or during the failover is lost, none is applied twice, every journal
+acknowledged before or during the failover is lost (not even with the primary's WAL sender
+stopped for a moment just before the kill), none is applied twice, every journal
 verifies, and writes came back within 10 s without restarting any API process. Last, the old
 primary is started again and rejoins as the synchronous standby (pg_rewind)."""
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,6 +29,7 @@ from tests.integration.faults.ledger_checks import assert_balances_hold, open_ho
 from tests.integration.faults.load import Load, Posting, send_posting
 from tests.support.keys import AUTH
 from tests.support.postgres import postgres_server_url
+from tests.support.server import assert_clean_log
 
 BASE_PORT: Final = 15700
 """Not the script's default (15400), so that a cluster started by hand keeps running."""
@@ -36,6 +40,7 @@ OPENING: Final = Decimal("1000.00")
 ANSWERS_BEFORE_THE_KILL: Final = 200
 WRITES_BACK_WITHIN_SECONDS: Final = 10.0
 LOAD_AFTER_RECOVERY_SECONDS: Final = 3.0
+WAL_SENDER_STALL_SECONDS: Final = 0.5
 REJOIN_WITHIN_SECONDS: Final = 90.0
 RETRY_ATTEMPTS: Final = 50
 ACCEPTED_DURING_FAILOVER: Final = {201, 409, 503}
@@ -62,7 +67,8 @@ def test_a_killed_primary_loses_no_acknowledged_posting_and_writes_come_back(
     before = cluster.status()
     old_primary = before.leader
     assert old_primary is not None, before
-    assert [m.role for m in before.members.values()].count("sync_standby") == 1, before
+    standby = next(m.name for m in before.members.values() if m.name != old_primary)
+    assert before.members[standby].role == "sync_standby", before
 
     with httpx.Client(base_url=before.api_url, timeout=30, headers=AUTH) as client:
         accounts = open_hot_accounts(client, HOT_ACCOUNTS, OPENING)
@@ -78,7 +84,17 @@ def test_a_killed_primary_loses_no_acknowledged_posting_and_writes_come_back(
         load.start()
         try:
             load.wait_for_answers(ANSWERS_BEFORE_THE_KILL, timeout=120)
-            killed = cluster.run("kill-primary")
+            # The standby falls behind just before the primary dies, as over a stalled
+            # network: the primary's WAL sender stops for a moment, then dies with it.
+            # Synchronous, the primary acknowledges no commit meanwhile; asynchronous, it
+            # would, and the promoted standby would lack those postings.
+            sender = before.wal_sender_pid(old_primary)
+            os.kill(sender, signal.SIGSTOP)
+            try:
+                time.sleep(WAL_SENDER_STALL_SECONDS)
+                killed = cluster.run("kill-primary")
+            finally:
+                os.kill(sender, signal.SIGKILL)
             # Taken once the script has killed both processes (and exited, a few ms later):
             # a posting started after this cannot have reached the old primary.
             killed_at = time.monotonic()
@@ -105,7 +121,8 @@ def test_a_killed_primary_loses_no_acknowledged_posting_and_writes_come_back(
         assert not unexpected, "\n".join(unexpected[:20])
 
         after = cluster.status()
-        assert after.api_pids == before.api_pids and all(after.api_running), after
+        assert after.api_pids == before.api_pids, "an API process was restarted"
+        assert all(after.api_running), after
         assert after.leader not in (None, old_primary), after
         assert recovery <= WRITES_BACK_WITHIN_SECONDS, f"writes came back after {recovery:.2f} s"
 
@@ -118,6 +135,8 @@ def test_a_killed_primary_loses_no_acknowledged_posting_and_writes_come_back(
 
         _rejoin(cluster, old_primary)
         assert post(client, next(iter(accounts)), "1.00").status_code == 201
+    for log in sorted((after.folder / "api").glob("*.log")):
+        assert_clean_log(log)  # every failure was answered (503), none was a 500 or a trace
 
 
 def _settle(client: httpx.Client, postings: list[Posting]) -> list[Posting]:
