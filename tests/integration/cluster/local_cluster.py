@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +18,9 @@ SCRIPT: Final = Path(__file__).resolve().parents[3] / "deploy" / "local-cluster"
 UP_TIMEOUT_SECONDS: Final = 900.0
 """``up`` installs the Debian packages it misses on a fresh machine (apt-get), then starts."""
 COMMAND_TIMEOUT_SECONDS: Final = 120.0
+BASE_PORTS: Final = range(20000, 30000, 100)
+PORT_SPAN: Final = 48
+"""The ports a cluster takes from its base: deploy/local-cluster's --base-port help."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,26 @@ class ClusterStatus:
             if parent == postmaster and b"walsender" in command:
                 return int(process.name)
         raise AssertionError(f"{node} runs no WAL sender")
+
+
+def free_base_port() -> int:
+    """A base port whose whole range is free and on which no cluster is recorded, away from
+    the script's default (15400), so that a cluster started by hand, or another test run's,
+    keeps running."""
+    for base in random.sample(BASE_PORTS, len(BASE_PORTS)):
+        recorded = Path(tempfile.gettempdir()) / f"bank-local-cluster-{base}"
+        if not recorded.exists() and all(_free(port) for port in range(base, base + PORT_SPAN)):
+            return base
+    raise AssertionError("no free range of ports for a cluster")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class LocalCluster:

@@ -4,8 +4,10 @@ a synchronous standby under Patroni. Every posting carries an Idempotency-Key; e
 without an answer (or answered 5xx) is sent again with its key afterwards. Then: no posting
 acknowledged before or during the failover is lost (not even with the primary's WAL sender
 stopped for a moment just before the kill), none is applied twice, every journal
-verifies, and writes came back within 10 s without restarting any API process. Last, the old
-primary is started again and rejoins as the synchronous standby (pg_rewind)."""
+verifies, and writes came back within 10 s without restarting any API process; postings
+without a key (the grouped path, whose kept connections went to the old primary) succeed
+straight after. Last, the old primary is started again and rejoins as the synchronous standby
+(pg_rewind)."""
 
 from __future__ import annotations
 
@@ -23,16 +25,14 @@ from typing import Final
 import httpx
 import pytest
 
-from tests.integration.api.helpers import exact, post
-from tests.integration.cluster.local_cluster import ClusterStatus, LocalCluster
+from tests.integration.api.helpers import balance, exact, open_account, post
+from tests.integration.cluster.local_cluster import ClusterStatus, LocalCluster, free_base_port
 from tests.integration.faults.ledger_checks import assert_balances_hold, open_hot_accounts
 from tests.integration.faults.load import Load, Posting, send_posting
 from tests.support.keys import AUTH
 from tests.support.postgres import postgres_server_url
 from tests.support.server import assert_clean_log
 
-BASE_PORT: Final = 15700
-"""Not the script's default (15400), so that a cluster started by hand keeps running."""
 API_PROCESSES: Final = 2
 CLIENTS: Final = 32
 HOT_ACCOUNTS: Final = 16
@@ -43,6 +43,7 @@ LOAD_AFTER_RECOVERY_SECONDS: Final = 3.0
 WAL_SENDER_STALL_SECONDS: Final = 0.5
 REJOIN_WITHIN_SECONDS: Final = 90.0
 RETRY_ATTEMPTS: Final = 50
+GROUPED_POSTINGS: Final = 8
 ACCEPTED_DURING_FAILOVER: Final = {201, 409, 503}
 """409: a withdrawal refused for funds (kept, like a 201). 503: the database did not answer."""
 
@@ -52,8 +53,7 @@ def cluster() -> Iterator[LocalCluster]:
     # The cluster needs no server of BANK_TEST_POSTGRES_URL's, but runs where the PostgreSQL
     # tests run (CI), and not on a developer's machine that has not asked for them.
     postgres_server_url()
-    running = LocalCluster(BASE_PORT)
-    running.down()  # one left behind by an interrupted run
+    running = LocalCluster(free_base_port())
     try:
         running.up("--api-processes", str(API_PROCESSES))
         yield running
@@ -72,6 +72,10 @@ def test_a_killed_primary_loses_no_acknowledged_posting_and_writes_come_back(
 
     with httpx.Client(base_url=before.api_url, timeout=30, headers=AUTH) as client:
         accounts = open_hot_accounts(client, HOT_ACCOUNTS, OPENING)
+        # Postings without a key take the grouped path, whose connections are kept open
+        # between postings: these open them to the primary that is about to die.
+        grouped = open_account(client)["account_number"]
+        _post_without_keys(before.api_url, grouped)
         load = Load(
             before.api_url,
             list(accounts),
@@ -126,10 +130,15 @@ def test_a_killed_primary_loses_no_acknowledged_posting_and_writes_come_back(
         assert after.leader not in (None, old_primary), after
         assert recovery <= WRITES_BACK_WITHIN_SECONDS, f"writes came back after {recovery:.2f} s"
 
+        # The grouped path's kept connections went with the old primary: each process
+        # replaces them by itself, and no posting fails for it.
+        _post_without_keys(before.api_url, grouped)
+        assert balance(client, grouped) == 2 * GROUPED_POSTINGS * Decimal("1.00")
+
         present = _settle(client, postings)
         assert_balances_hold(client, accounts, present)
         _assert_acknowledged_replay(client, postings)
-        for number in accounts:
+        for number in [*accounts, grouped]:
             check = exact(client.get(f"/v1/accounts/{number}/verify"))
             assert (check["balance_matches"], check["chain_intact"]) == (True, True), check
 
@@ -137,6 +146,20 @@ def test_a_killed_primary_loses_no_acknowledged_posting_and_writes_come_back(
         assert post(client, next(iter(accounts)), "1.00").status_code == 201
     for log in sorted((after.folder / "api").glob("*.log")):
         assert_clean_log(log)  # every failure was answered (503), none was a 500 or a trace
+
+
+def _post_without_keys(api_url: str, account_number: str) -> None:
+    """GROUPED_POSTINGS deposits of 1.00 without an Idempotency-Key, at once, each on a
+    connection of its own, so that HAProxy spreads them over the API processes; each must be
+    answered 201."""
+
+    def deposit(_: int) -> int:
+        with httpx.Client(base_url=api_url, timeout=30, headers=AUTH) as own:
+            return post(own, account_number, "1.00").status_code
+
+    with ThreadPoolExecutor(GROUPED_POSTINGS) as pool:
+        statuses = list(pool.map(deposit, range(GROUPED_POSTINGS)))
+    assert statuses == [201] * GROUPED_POSTINGS, statuses
 
 
 def _settle(client: httpx.Client, postings: list[Posting]) -> list[Posting]:
