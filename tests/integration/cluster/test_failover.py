@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -86,8 +87,10 @@ def test_a_killed_primary_loses_no_acknowledged_posting_and_writes_come_back(
             keyed=True,
         )
         load.start()
+        reads = StandbyReads(before.api_url, next(iter(accounts)))
         try:
             load.wait_for_answers(ANSWERS_BEFORE_THE_KILL, timeout=120)
+            reads.start()
             # The standby falls behind just before the primary dies, as over a stalled
             # network: the primary's WAL sender stops for a moment, then dies with it.
             # Synchronous, the primary acknowledges no commit meanwhile; asynchronous, it
@@ -108,9 +111,15 @@ def test_a_killed_primary_loses_no_acknowledged_posting_and_writes_come_back(
             )
             time.sleep(LOAD_AFTER_RECOVERY_SECONDS)
         finally:
+            reads.stop()
             load.stop()
             load.join(timeout=60)
         recovery = first_write.finished - killed_at
+        # The API reads from the standby (BANK_READ_DATABASE_URL, prefer-standby): while no
+        # posting could be written, an account was still read.
+        during_outage = reads.statuses_between(killed_at, first_write.started)
+        print(f"reads while writes were down: {dict(Counter(during_outage))}")
+        assert 200 in during_outage, during_outage
 
         postings = load.postings
         statuses = Counter(p.status for p in postings)
@@ -146,6 +155,38 @@ def test_a_killed_primary_loses_no_acknowledged_posting_and_writes_come_back(
         assert post(client, next(iter(accounts)), "1.00").status_code == 201
     for log in sorted((after.folder / "api").glob("*.log")):
         assert_clean_log(log)  # every failure was answered (503), none was a 500 or a trace
+
+
+class StandbyReads:
+    """Reads one account through the load balancer every 50 ms, on a thread of its own, and
+    notes when each read started and finished and what it was answered (None: no answer)."""
+
+    def __init__(self, api_url: str, account_number: str) -> None:
+        self._api_url = api_url
+        self._path = f"/v1/accounts/{account_number}"
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self.reads: list[tuple[float, float, int | None]] = []
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=60)
+
+    def statuses_between(self, start: float, end: float) -> list[int | None]:
+        return [status for began, ended, status in self.reads if began >= start and ended <= end]
+
+    def _read(self) -> None:
+        with httpx.Client(base_url=self._api_url, timeout=5, headers=AUTH) as client:
+            while not self._stopping.wait(0.05):
+                began = time.monotonic()
+                try:
+                    status: int | None = client.get(self._path).status_code
+                except httpx.HTTPError:
+                    status = None
+                self.reads.append((began, time.monotonic(), status))
 
 
 def _post_without_keys(api_url: str, account_number: str) -> None:
