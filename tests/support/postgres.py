@@ -49,3 +49,35 @@ def throwaway_database(server_url: str, prefix: str = "bank_test") -> Iterator[s
         yield with_database(server_url, name)
     finally:
         asyncio.run(_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_OLDER_WRITERS = """
+    SELECT count(*) FROM pg_stat_activity
+     WHERE backend_xid IS NOT NULL AND xact_start < $1 AND pid <> pg_backend_pid()
+"""
+
+
+async def _wait_for_older_writers(url: str, seconds: float) -> None:
+    connection = await asyncpg.connect(url, timeout=10)
+    try:
+        now = await connection.fetchval("SELECT clock_timestamp()")
+        deadline = asyncio.get_running_loop().time() + seconds
+        while await connection.fetchval(_OLDER_WRITERS, now):
+            if asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+
+
+def wait_for_older_writers(timeout: float = 30.0) -> None:
+    """Waits (up to ``timeout``) until every transaction that had begun writing anywhere on the
+    BANK_TEST_POSTGRES_URL server before this call has ended; a no-op without that server.
+
+    The PostgreSQL event feed shows an event only once every transaction older than it has
+    ended (README, "The event feed on PostgreSQL"), whichever database that transaction is in:
+    a test that reads the feed right after its writes waits for this first, so that another
+    suite's long transaction on the shared server does not hide its events."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if url:
+        asyncio.run(_wait_for_older_writers(url, timeout))

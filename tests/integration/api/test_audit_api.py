@@ -18,6 +18,7 @@ import pytest
 from tests.integration.api.helpers import assert_problem, exact, open_account, post
 from tests.support import refs
 from tests.support.keys import bearer
+from tests.support.postgres import wait_for_older_writers
 
 Event = dict[str, Any]
 
@@ -41,7 +42,9 @@ def _follow(
     headers: dict[str, str] | None = None,
     **filters: str,
 ) -> tuple[list[Event], str]:
-    """The events after ``cursor``, page by page until an empty one, and the cursor it gave."""
+    """The events after ``cursor``, page by page until an empty one, and the cursor it gave;
+    once the writes made before it are past the PostgreSQL feed's horizon."""
+    wait_for_older_writers()
     events: list[Event] = []
     while True:
         answer = client.get(
