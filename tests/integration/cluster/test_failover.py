@@ -137,7 +137,10 @@ def test_a_killed_primary_loses_no_acknowledged_posting_and_writes_come_back(
         assert after.api_pids == before.api_pids, "an API process was restarted"
         assert all(after.api_running), after
         assert after.leader not in (None, old_primary), after
-        assert recovery <= WRITES_BACK_WITHIN_SECONDS, f"writes came back after {recovery:.2f} s"
+        assert recovery <= WRITES_BACK_WITHIN_SECONDS, (
+            f"writes came back after {recovery:.2f} s; what the new leader's Patroni did:\n"
+            + _takeover_lines(after)
+        )
 
         # The grouped path's kept connections went with the old primary: each process
         # replaces them by itself, and no posting fails for it.
@@ -187,6 +190,22 @@ class StandbyReads:
                 except httpx.HTTPError:
                     status = None
                 self.reads.append((began, time.monotonic(), status))
+
+
+def _takeover_lines(status: ClusterStatus) -> str:
+    """The new leader's Patroni log lines that tell how it took over (to see, when writes came
+    back late, where the time went)."""
+    log = status.folder / (status.leader or "") / "patroni.log"
+    if not log.is_file():
+        return f"(no log at {log})"
+    telling = ("promot", "leader", "lock", "synchronous", "ready to accept", "following")
+    lines = [
+        line
+        for line in log.read_text(errors="replace").splitlines()
+        if any(word in line.lower() for word in telling)
+        and not any(noise in line.lower() for noise in ("watchdog", "no action"))
+    ]
+    return "\n".join(lines[-40:])
 
 
 def _post_without_keys(api_url: str, account_number: str) -> None:
