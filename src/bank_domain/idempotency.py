@@ -14,11 +14,14 @@ takes a claim:
 2. first in the use case's unit of work, the store claims the key (``IdempotencyRepository.
    claim``: a lock that another process's unit of work cannot take at the same time) and
    returns its kept answer: one with the same fingerprint is replayed (``IdempotentReplay``),
-   one with another is refused (``IdempotencyKeyReused``);
+   one with another is refused (``IdempotencyKeyReused``). A posting's unit of work may take
+   the key only with its account's lock (``PostingUnitOfWork``): there another process's hold
+   is ``IdempotencyKeyInUse``, and an answer kept since the claim ``KeyAnsweredMeanwhile``;
 3. the change is made, and the claim's rendering of the result is added to the unit of work,
    which commits both, or neither;
 4. a refusal that the caller keeps (its ``refusal`` rendering returns an answer) is kept in a
-   small unit of work of its own, since the refused one changed nothing.
+   small unit of work of its own, since the refused one changed nothing; a posting refused
+   under its account's lock keeps it in its own unit of work instead, which holds the key.
 """
 
 from __future__ import annotations
@@ -99,3 +102,13 @@ class IdempotentReplay(Exception):
     def __init__(self, answer: KeptAnswer) -> None:
         super().__init__("The request repeats one whose answer is kept.")
         self.answer = answer
+
+
+class KeyAnsweredMeanwhile(Exception):
+    """Raised by a posting's unit of work at the account's lock when its claimed key was
+    answered by another unit of work since the claim looked (a store that takes the key only
+    with the lock, ``PostingUnitOfWork``): nothing was changed, and the use case starts over,
+    so that its claim finds that answer. No LedgerError: it is never kept, nor answered."""
+
+    def __init__(self) -> None:
+        super().__init__("The idempotency key was answered since the claim looked.")

@@ -382,6 +382,18 @@ class PostingEvents(Protocol):
     async def add(self, event: Event) -> None: ...
 
 
+class PostingIdempotency(Protocol):
+    """The part of IdempotencyRepository that posting with an idempotency key uses."""
+
+    async def claim(self, key: IdempotencyKey) -> KeptRequest | None:
+        """What is kept for the key (None: nothing yet), and the key taken for this unit of
+        work: at once, as ``IdempotencyRepository.claim`` does, or with the account's lock
+        (``PostingUnitOfWork``, step 2)."""
+
+    async def add(self, kept: KeptRequest) -> None:
+        """Keeps the claimed key's answer, to be committed with the posting it answers."""
+
+
 class PostingUnitOfWork(Protocol):
     """What posting needs of a unit of work, and no more: a store may serve postings through a
     leaner path (for example, grouping concurrent postings into one database transaction) as
@@ -389,11 +401,18 @@ class PostingUnitOfWork(Protocol):
 
     Its calls come in this order, inside one ``async with``:
 
+    0. for a posting with an idempotency key, first and once, ``idempotency.claim``;
     1. any number of look-ups (``transactions.get``);
-    2. exactly one ``accounts.get_for_update``;
+    2. exactly one ``accounts.get_for_update``. A store that takes the claimed key only here
+       (the grouped one: with the account's lock, in the same database transaction) raises
+       IdempotencyKeyInUse when another unit of work holds it, and KeyAnsweredMeanwhile
+       (``bank_domain.idempotency``) when an answer was kept for it since the claim looked;
+       either way nothing was done;
     3. ``transactions.add``, ``accounts.save`` (of the account locked in 2, with the journal
-       entry it made) and ``events.add`` (of the posting's event);
-    4. ``commit``, at most once.
+       entry it made), ``events.add`` (of the posting's event) and ``idempotency.add`` (of the
+       claimed key's answer, alone when the posting was refused or repeats a stored one);
+    4. ``commit``, at most once: the changes and the kept answer are committed together or
+       not at all.
 
     A store may refuse any other order at once with RuntimeError (the grouped one does: there a
     look-up after the lock could wait for a group that waits for its caller)."""
@@ -406,6 +425,9 @@ class PostingUnitOfWork(Protocol):
 
     @property
     def events(self) -> PostingEvents: ...
+
+    @property
+    def idempotency(self) -> PostingIdempotency: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -25,13 +25,20 @@ from bank_adapters.sql.grouped.driver_statements import (
     LOCK_ACCOUNTS,
     WRITE_GROUP,
 )
+from bank_adapters.sql.idempotency import kept_to_json_row
 from bank_adapters.sql.rows import (
     account_to_row,
     event_to_row,
     journal_entry_to_row,
     transaction_to_row,
 )
-from bank_adapters.sql.schema import accounts, events, journal_entries, transactions
+from bank_adapters.sql.schema import (
+    accounts,
+    events,
+    idempotency_keys,
+    journal_entries,
+    transactions,
+)
 from bank_domain import (
     AccountNumber,
     Event,
@@ -47,6 +54,7 @@ from bank_domain import (
 )
 from bank_domain.account import Account, AccountType
 from bank_domain.actors import MASTER, Actor
+from bank_domain.idempotency import IdempotencyKey, KeptAnswer, KeptRequest
 from bank_domain.identifiers import TransactionId
 from bank_domain.ports import EntryQuery
 from tests.support import refs
@@ -83,6 +91,8 @@ def test_the_rows_handed_to_the_write_name_every_column_it_stores() -> None:
     assert set(journal_entry_to_row(entry)) == set(journal_entries.c.keys())
     assert set(event_to_row(posted)) == set(EVENT_COLUMNS_WRITTEN)
     assert set(events.c.keys()) - set(EVENT_COLUMNS_WRITTEN) == {"event_id", "commit_order"}
+    kept = KeptRequest(IdempotencyKey("master", "k"), "f", KeptAnswer(201, b"{}"), now)
+    assert set(kept_to_json_row(kept)) == set(idempotency_keys.c.keys())
 
 
 @pytest.mark.postgres
@@ -270,6 +280,7 @@ async def test_a_taken_transaction_id_is_reported_as_the_batches_reported_it(
             accounts: [],
             journal_entries: [journal_entry_to_row(entry)] if entry_too else [],
             events: [],
+            idempotency_keys: [],
         }
         async with postgres_store.engine.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
@@ -317,7 +328,7 @@ async def test_the_write_finds_a_groups_accounts_by_key_among_many(
         await driver.execute(f"PREPARE write_group AS {WRITE_GROUP.sql}")
         await driver.execute("SET plan_cache_mode = force_generic_plan")
         explained = await driver.fetchval(
-            "EXPLAIN (FORMAT JSON) EXECUTE write_group(NULL, NULL, NULL, NULL)"
+            "EXPLAIN (FORMAT JSON) EXECUTE write_group(NULL, NULL, NULL, NULL, NULL)"
         )
         await driver.execute("DEALLOCATE write_group; RESET plan_cache_mode")
 

@@ -13,6 +13,9 @@ import pytest
 from sqlalchemy import event
 
 from bank_adapters.sql import SqlStore
+from bank_adapters.sql.grouped import group_writer
+from bank_adapters.sql.grouped.driver_statements import WRITE_GROUP
+from bank_adapters.sql.grouped.group import Changes
 from bank_adapters.stores import Store
 from bank_domain import (
     Ledger,
@@ -124,16 +127,53 @@ class _CommitFails:
         return uow
 
 
-async def test_the_answer_is_kept_in_the_transaction_of_its_change(store: Store) -> None:
+class _GroupCommitFails:
+    """On PostgreSQL's grouped path: once a group has written, checks in its open transaction
+    that the posting and its answer are both there, then fails the group before its commit
+    (its connection is dropped, which rolls the transaction back)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, key: IdempotencyKey) -> None:
+        self._key = key
+        self._write = group_writer._write
+        self.checked = 0
+        monkeypatch.setattr(group_writer, "_write", self._write_then_fail)
+
+    async def _write_then_fail(self, driver: Any, changes: Changes) -> None:
+        await self._write(driver, changes)
+        body = await driver.fetchval(
+            "SELECT body FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2",
+            self._key.scope,
+            self._key.value,
+        )
+        assert body is not None
+        posted = await driver.fetchval(
+            "SELECT count(*) FROM transactions WHERE transaction_id = $1", bytes(body).decode()
+        )
+        assert posted == 1
+        self.checked += 1
+        raise StorageUnavailable("The commit failed.")
+
+
+async def test_the_answer_is_kept_in_the_transaction_of_its_change(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On every store's posting path (PostgreSQL's grouped one included): the answer and its
+    posting are committed together or not at all, and the retry is the first that counts."""
     account = await Ledger(store.unit_of_work).open_account(OpenAccountCommand("Ada", "savings"))
     number = str(account.number)
     key = _key()
     claim: IdempotencyClaim[PostedTransaction] = IdempotencyClaim(key, "f", _answer, _refusal)
     command = PostTransactionCommand(number, "5.00", "deposit", idempotency=claim)
-    failing = _CommitFails(store, key)
+    failing: _CommitFails | _GroupCommitFails
+    if isinstance(store, SqlStore) and store.engine.dialect.name == "postgresql":
+        failing = _GroupCommitFails(monkeypatch, key)
+        postings: Any = store.posting_unit_of_work
+    else:
+        failing = postings = _CommitFails(store, key)
     with pytest.raises(StorageUnavailable):
-        await Ledger(failing, postings=store.posting_unit_of_work).post_transaction(command)
+        await Ledger(store.unit_of_work, postings=postings).post_transaction(command)
     assert failing.checked == 1
+    monkeypatch.undo()
 
     ledger = Ledger(store.unit_of_work, postings=store.posting_unit_of_work)
     assert (await ledger.get_account(number)).balance.amount == 0
@@ -194,25 +234,42 @@ async def test_sqlite_lets_a_second_writer_wait_and_find_the_answer(sqlite_store
 
 
 async def test_a_posting_without_a_key_makes_no_query_of_kept_answers(sql_store: SqlStore) -> None:
-    """The busiest path stays as it was: only a posting with a key reads and writes kept
-    answers (and on PostgreSQL takes the key's advisory lock)."""
+    """The busiest path stays as it was: only a posting with a key reads kept answers (and on
+    PostgreSQL takes the key's advisory lock). The grouped write names the table whatever the
+    group (one statement for every group), with no rows for a group without keys."""
     statements: list[str] = []
 
     def record(*args: Any) -> None:
         statements.append(str(args[2]))
 
+    def record_the_drivers(dbapi_connection: Any, *args: Any) -> None:
+        # The grouped path sends its statements to asyncpg itself, on kept connections.
+        driver = dbapi_connection.driver_connection
+        if hasattr(driver, "add_query_logger"):
+            driver.add_query_logger(lambda query: statements.append(query.query))
+
     ledger = Ledger(sql_store.unit_of_work, postings=sql_store.posting_unit_of_work)
     number = str((await ledger.open_account(OpenAccountCommand("Ada", "savings"))).number)
     event.listen(sql_store.engine.sync_engine, "before_cursor_execute", record)
+    event.listen(sql_store.engine.sync_engine, "checkout", record_the_drivers)
     try:
         await ledger.post_transaction(PostTransactionCommand(number, "5.00", "deposit"))
-        assert not [s for s in statements if "idempotency" in s or "advisory" in s], statements
+        await asyncio.sleep(0)  # the query loggers are called soon after each statement
+        assert statements
+        keyed = [
+            s
+            for s in statements
+            if ("idempotency" in s or "advisory" in s) and s != WRITE_GROUP.sql
+        ]
+        assert not keyed, statements
         claim: IdempotencyClaim[PostedTransaction] = IdempotencyClaim(
             _key(), "f", _answer, _refusal
         )
         await ledger.post_transaction(
             PostTransactionCommand(number, "5.00", "deposit", idempotency=claim)
         )
-        assert [s for s in statements if "idempotency_keys" in s]
+        await asyncio.sleep(0)
+        assert [s for s in statements if "idempotency_keys" in s and s != WRITE_GROUP.sql]
     finally:
         event.remove(sql_store.engine.sync_engine, "before_cursor_execute", record)
+        event.remove(sql_store.engine.sync_engine, "checkout", record_the_drivers)

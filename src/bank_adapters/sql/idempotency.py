@@ -7,13 +7,16 @@ with the transaction whichever way it ends, a crashed server's included. On SQLi
 work that writes holds the database's one write lock from its BEGIN IMMEDIATE, so a second
 request with the key waits its turn and then finds the first one's answer. The primary key
 (scope, key) is the last line of defence on both: a second answer for a key is refused.
+
+Grouped postings on PostgreSQL (``grouped/``) take the same advisory lock, in their group's
+transaction, and write their answers with the group: their rows are made here too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import delete, insert, select, text, tuple_
@@ -60,7 +63,7 @@ class SqlIdempotencyRepository(IdempotencyRepository):
                 )
             )
         row = result.mappings().one_or_none()
-        return None if row is None else _kept_from_row(row)
+        return None if row is None else kept_from_row(row)
 
     async def add(self, kept: KeptRequest) -> None:
         self._refuse_if_read_only("idempotency.add")
@@ -97,11 +100,20 @@ def _row_of(kept: KeptRequest) -> dict[str, Any]:
     }
 
 
-def _kept_from_row(row: Any) -> KeptRequest:
+def kept_to_json_row(kept: KeptRequest) -> dict[str, Any]:
+    """A kept request's row as the grouped write reads it from JSON (driver_statements.py):
+    the body in ``bytea``'s hex input form, the time as RFC 3339 (orjson's)."""
+    row = _row_of(kept)
+    row["body"] = "\\x" + kept.answer.body.hex()
+    return row
+
+
+def kept_from_row(row: Any) -> KeptRequest:
+    """A kept request from its row: a SQLAlchemy mapping, or an asyncpg record."""
     headers = tuple((str(name), str(value)) for name, value in json.loads(row["headers"]))
     return KeptRequest(
         key=IdempotencyKey(row["scope"], row["idempotency_key"]),
         fingerprint=row["fingerprint"],
         answer=KeptAnswer(row["status"], bytes(row["body"]), headers),
-        created_at=row["created_at"],
+        created_at=row["created_at"].astimezone(UTC),
     )

@@ -27,7 +27,13 @@ from bank_adapters.sql.rows import (
     journal_entry_to_row,
     transaction_to_row,
 )
-from bank_adapters.sql.schema import accounts, events, journal_entries, transactions
+from bank_adapters.sql.schema import (
+    accounts,
+    events,
+    idempotency_keys,
+    journal_entries,
+    transactions,
+)
 from bank_adapters.sql.transactions import duplicate_keys
 from bank_domain.account import Account
 from bank_domain.events import Event
@@ -96,5 +102,6 @@ async def _write_group(
         accounts: [account_to_row(a) for a in moved_accounts],
         journal_entries: [journal_entry_to_row(e) for e in entries],
         events: [event_to_row(e) for e in new_events],
+        idempotency_keys: [],  # a batch's answer is kept by its unit of work's repository
     }
     await driver.execute(WRITE_GROUP.sql, *WRITE_GROUP.arguments_of_rows(rows))

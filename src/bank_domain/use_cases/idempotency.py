@@ -8,6 +8,11 @@ command) follows three steps, so that wiring one more is small and always the sa
 - after its change and before ``commit()``, ``Idempotency.keep(uow, claim, result)`` (and it
   commits even when the change turned out to be none: the answer is kept all the same).
 
+A refusal is kept by ``run`` in a unit of work of its own. A use case whose unit of work may
+hold the key beyond its claim (a posting's, which takes it with the account's lock and keeps
+it until the group it joined ends) keeps a refusal made there in that unit of work instead,
+with ``Idempotency.refuse(uow, claim, refusal)``.
+
 A use case whose result is made after its unit of work ended must give ``keep`` the result it
 will return: what is kept is exactly what was answered.
 """
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
 
 from bank_domain.errors import (
     IdempotencyKeyInUse,
@@ -31,7 +36,7 @@ from bank_domain.idempotency import (
     KeptAnswer,
     KeptRequest,
 )
-from bank_domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from bank_domain.ports import Clock, PostingUnitOfWork, UnitOfWorkFactory
 from bank_domain.use_cases._common import utc_now
 
 Result = TypeVar("Result")
@@ -55,7 +60,7 @@ class Idempotency:
     ) -> Result:
         """Runs ``work`` (the use case) while this process holds the claim's key: a second
         request with the key meanwhile is refused at once (409). A refusal is kept, or not, as
-        the claim's ``refusal`` says."""
+        the claim's ``refusal`` says (``refuse`` has kept it already)."""
         if claim is None:
             return await work()
         if claim.key in self._in_flight:
@@ -63,6 +68,8 @@ class Idempotency:
         self._in_flight.add(claim.key)
         try:
             return await work()
+        except _RefusalSettled as settled:
+            raise settled.refusal from None
         except (IdempotencyKeyInUse, IdempotencyKeyReused, StorageUnavailable):
             raise  # the mechanism's own answers, and an outage, are never kept
         except LedgerError as refusal:
@@ -71,7 +78,7 @@ class Idempotency:
         finally:
             self._in_flight.discard(claim.key)
 
-    async def check(self, uow: UnitOfWork, claim: IdempotencyClaim[Any] | None) -> None:
+    async def check(self, uow: PostingUnitOfWork, claim: IdempotencyClaim[Any] | None) -> None:
         """First in a use case's unit of work: takes the key, and replays its kept answer
         (IdempotentReplay) or refuses another request's use of it (IdempotencyKeyReused)."""
         if claim is None:
@@ -84,11 +91,28 @@ class Idempotency:
         raise IdempotentReplay(kept.answer)
 
     async def keep(
-        self, uow: UnitOfWork, claim: IdempotencyClaim[Result] | None, result: Result
+        self, uow: PostingUnitOfWork, claim: IdempotencyClaim[Result] | None, result: Result
     ) -> None:
         """Adds the answer to ``result`` to the unit of work, to be committed with the change."""
         if claim is not None:
             await uow.idempotency.add(self._kept(claim, claim.answer(result)))
+
+    async def refuse(
+        self, uow: PostingUnitOfWork, claim: IdempotencyClaim[Any], refusal: LedgerError
+    ) -> NoReturn:
+        """Raises ``refusal`` (out of ``run``) once its answer, when the claim keeps one, is
+        committed in ``uow``, which holds the key and has changed nothing else: what ``run``
+        does in a unit of work of its own, for a unit of work that holds the key until
+        something other than its own end (a group). When the store does not answer, the
+        refusal is answered unkept, as ``run``'s is."""
+        answer = claim.refusal(refusal)
+        if answer is not None:
+            try:
+                await uow.idempotency.add(self._kept(claim, answer))
+                await uow.commit()
+            except StorageUnavailable:
+                pass
+        raise _RefusalSettled(refusal)
 
     async def _settle(self, claim: IdempotencyClaim[Any], answer: KeptAnswer | None) -> None:
         """After a refusal, which changed nothing: an answer kept for the key meanwhile, or
@@ -108,6 +132,15 @@ class Idempotency:
 
     def _kept(self, claim: IdempotencyClaim[Any], answer: KeptAnswer) -> KeptRequest:
         return KeptRequest(claim.key, claim.fingerprint, answer, self._clock())
+
+
+class _RefusalSettled(Exception):
+    """A refusal whose answer ``Idempotency.refuse`` kept already: ``run`` raises the refusal
+    itself, and keeps nothing more."""
+
+    def __init__(self, refusal: LedgerError) -> None:
+        super().__init__(str(refusal))
+        self.refusal = refusal
 
 
 class ClaimingUseCase:

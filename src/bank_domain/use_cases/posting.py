@@ -11,9 +11,9 @@ from typing import Final
 from bank_domain.access import require_visible_account_number, sees_account
 from bank_domain.account import Account
 from bank_domain.actors import MASTER, Actor
-from bank_domain.errors import DuplicateTransactionId
+from bank_domain.errors import DuplicateTransactionId, IdempotencyKeyInUse, LedgerError
 from bank_domain.events import Event, EventType
-from bank_domain.idempotency import IdempotencyClaim
+from bank_domain.idempotency import IdempotencyClaim, KeyAnsweredMeanwhile
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.money import Money, transaction_amount
 from bank_domain.ports import (
@@ -29,7 +29,7 @@ from bank_domain.transaction import (
     description,
     expiry,
 )
-from bank_domain.use_cases._common import lock_open_account, require_open_account, utc_now
+from bank_domain.use_cases._common import require_open_account, utc_now
 from bank_domain.use_cases.idempotency import Idempotency
 
 _SWEEPS: Final = 3
@@ -142,10 +142,11 @@ class PostTransaction:
     unit of work, ``expire_account`` records the expiries in one of its own, and the posting
     runs again (a posting unit of work reads no transactions after its lock).
 
-    ``uow`` serves postings (a store's leanest path); a posting with an idempotency claim needs
-    the whole unit of work, whose kept answers it uses, and runs on ``keyed`` instead (when
-    left out, ``uow`` must make whole units of work); there the due expiries are recorded in
-    the posting's own unit of work, under the account's lock."""
+    ``uow`` serves postings (a store's leanest path), those with an idempotency claim too: the
+    claim is checked first in the posting's unit of work, and the answer kept in it, with the
+    posting or with its refusal under the account's lock (``PostingUnitOfWork``'s order).
+    ``keyed`` makes the whole units of work that keep a refusal made before the lock
+    (``Idempotency.run``); when left out, ``uow`` must make whole units of work."""
 
     def __init__(
         self,
@@ -164,8 +165,10 @@ class PostTransaction:
     async def __call__(self, command: PostTransactionCommand) -> PostedTransaction:
         claim = command.idempotency
         if claim is not None:
-            keyed = self._keyed_units()
-            return await keyed.idempotency.run(claim, lambda: self._post_keyed(command, keyed))
+            idempotency = self._keyed_idempotency()
+            return await idempotency.run(
+                claim, lambda: self._post_keyed(command, claim, idempotency)
+            )
         request = PostingRequest.parse(command, self._clock)
         for _ in range(_SWEEPS - 1):
             try:
@@ -246,57 +249,84 @@ class PostTransaction:
         return transaction
 
     async def _post_keyed(
-        self, command: PostTransactionCommand, keyed: _KeyedUnits
+        self,
+        command: PostTransactionCommand,
+        claim: IdempotencyClaim[PostedTransaction],
+        idempotency: Idempotency,
     ) -> PostedTransaction:
+        """Runs ``_post_and_keep`` again after what it may meet on the way: holds due (once
+        they are recorded, up to _SWEEPS times, the last time without looking), another
+        posting with the id committed between our look-up and our insert, or the look-up
+        found it with other fields (once more: it is found this time), and the key answered
+        by another process since the claim looked (once more: its answer is replayed)."""
         request = PostingRequest.parse(command, self._clock)
-        if command.transaction_id is None:
-            return await self._post_and_keep(command, keyed, request, TransactionId.generate())
-        transaction_id = TransactionId(command.transaction_id)
-        try:
-            return await self._post_and_keep(command, keyed, request, transaction_id)
-        except DuplicateTransactionId:
-            # Another posting with this id committed between our look-up and our insert (or
-            # the look-up found it with other fields): once more, it is found this time.
-            return await self._post_and_keep(command, keyed, request, transaction_id)
+        given_id = command.transaction_id is not None
+        transaction_id = (
+            TransactionId(command.transaction_id)
+            if command.transaction_id is not None
+            else TransactionId.generate()
+        )
+        sweeps = duplicates = restarts = 0
+        while True:
+            try:
+                return await self._post_and_keep(
+                    claim,
+                    idempotency,
+                    request,
+                    transaction_id,
+                    look_up_first=given_id,
+                    sweep=sweeps < _SWEEPS - 1,
+                )
+            except _HoldsDue:
+                sweeps += 1
+                await self._expire(request.account_number)
+            except DuplicateTransactionId:
+                if duplicates:
+                    raise
+                duplicates += 1
+            except KeyAnsweredMeanwhile:
+                if restarts:
+                    raise IdempotencyKeyInUse() from None
+                restarts += 1
 
     async def _post_and_keep(
         self,
-        command: PostTransactionCommand,
-        keyed: _KeyedUnits,
+        claim: IdempotencyClaim[PostedTransaction],
+        idempotency: Idempotency,
         request: PostingRequest,
         transaction_id: TransactionId,
+        *,
+        look_up_first: bool,
+        sweep: bool,
     ) -> PostedTransaction:
-        """A posting and its kept answer, in one unit of work."""
-        async with keyed.uow() as uow:
-            await keyed.idempotency.check(uow, command.idempotency)
-            stored = (
-                None
-                if command.transaction_id is None
-                else await uow.transactions.get(transaction_id)
-            )
+        """A posting and its kept answer, in one unit of work; a refusal under the account's
+        lock keeps its answer in it too (the unit of work holds the key)."""
+        async with self._uow() as uow:
+            await idempotency.check(uow, claim)
+            stored = await uow.transactions.get(transaction_id) if look_up_first else None
+            number = request.account_number
             if stored is not None:
                 posted = request.replay(stored, transaction_id, self._clock())
+                # The port's one lock, before the answer is kept: the posting's account.
+                await uow.accounts.get_for_update(number)
             else:
-                account, now = await lock_open_account(
-                    uow, request.account_number, self._clock, actor=request.actor
-                )
-                transaction = await self._stage(uow, account, transaction_id, request, now)
+                locked = await uow.accounts.get_for_update(number)
+                now = self._clock()
+                try:
+                    account = require_open_account(locked, number, actor=request.actor)
+                    if sweep and account.holds_due(now):
+                        raise _HoldsDue()
+                    transaction = await self._stage(uow, account, transaction_id, request, now)
+                except LedgerError as refusal:
+                    await idempotency.refuse(uow, claim, refusal)
                 posted = PostedTransaction(transaction, created=True)
-            await keyed.idempotency.keep(uow, command.idempotency, posted)
+            await idempotency.keep(uow, claim, posted)
             await uow.commit()
         return posted
 
-    def _keyed_units(self) -> _KeyedUnits:
-        if self._keyed is None:
-            raise RuntimeError("PostTransaction was made without `keyed`: it takes no claims.")
+    def _keyed_idempotency(self) -> Idempotency:
         if self._idempotency is None:
+            if self._keyed is None:
+                raise RuntimeError("PostTransaction was made without `keyed`: it takes no claims.")
             self._idempotency = Idempotency(self._keyed, self._clock)
-        return _KeyedUnits(self._keyed, self._idempotency)
-
-
-@dataclass(frozen=True, slots=True)
-class _KeyedUnits:
-    """What a posting with an idempotency claim runs on."""
-
-    uow: UnitOfWorkFactory
-    idempotency: Idempotency
+        return self._idempotency

@@ -4,7 +4,9 @@ the group's writing, keeps two groups that share an account apart, and hands out
 A process writes up to MAX_GROUPS_IN_FLIGHT groups at once, each on a writer (a kept
 connection) of its own: while one waits for its commit's flush, the next one's postings run.
 A group that shares an account with one in flight waits for it in the process, gathering
-meanwhile, rather than on the row lock in the database, holding a connection.
+meanwhile, rather than on the row lock in the database, holding a connection. Likewise a
+member whose idempotency key a group of this process holds (its earlier attempt's, which left
+it) waits until that group has ended: two groups of one process never bring one key.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ from bank_adapters.sql.grouped.group import Group
 from bank_adapters.sql.grouped.group_writer import lock_write_and_commit
 from bank_adapters.sql.grouped.id_reservations import IdReservations
 from bank_adapters.sql.grouped.kept_connection import KeptConnection
-from bank_adapters.sql.grouped.transaction_lookups import BatchedTransactionLookups
+from bank_adapters.sql.grouped.transaction_lookups import (
+    BatchedKeptAnswerLookups,
+    BatchedTransactionLookups,
+)
 from bank_adapters.sql.observation import UNOBSERVED, StoreObserver
 from bank_domain.account import Account
 from bank_domain.errors import StorageUnavailable
 from bank_domain.events import Event
+from bank_domain.idempotency import IdempotencyKey, KeptRequest
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.journal import JournalEntry
 from bank_domain.transaction import Transaction
@@ -66,8 +72,15 @@ class GroupCommitter:
         self._reservations = IdReservations()
         self._tasks: set[asyncio.Task[None]] = set()
         self._lookups = BatchedTransactionLookups(KeptConnection(engine, observer=observer))
+        self._kept_lookups = BatchedKeptAnswerLookups(KeptConnection(engine, observer=observer))
+        self._groups_by_key: dict[IdempotencyKey, Group] = {}
 
     # --- What a member asks for, in the port's order ---------------------------------------------
+
+    async def get_kept(self, key: IdempotencyKey) -> KeptRequest | None:
+        """The answer kept for an idempotency key (a member's claim), committed before the
+        look-up's batch was read; the key is taken later, by the group (``join``)."""
+        return await self._kept_lookups.get(key)
 
     def begin_lookup(self) -> int:
         return self._reservations.begin_lookup()
@@ -82,15 +95,24 @@ class GroupCommitter:
             await writing.until_ended()
         return await self._lookups.get(transaction_id)
 
-    async def join(self, number: AccountNumber) -> Group:
+    async def join(self, number: AccountNumber, key: IdempotencyKey | None = None) -> Group:
         """Joins the gathering group (starting one if none), and waits until it has the lock
-        of the account's row. The member leaves the group with ``Group.leave``."""
+        of the account's row, and of ``key`` (the member's claimed idempotency key): raises
+        IdempotencyKeyInUse or KeyAnsweredMeanwhile (``Group.require_key``), having left the
+        group, when the key was not the member's to use. The member leaves the group with
+        ``Group.leave``."""
+        if key is not None:
+            while (holding := self._groups_by_key.get(key)) and not holding.has_ended():
+                await holding.until_ended()
         group = self._gathering
         if group is None or group.size >= self._max_group_size:
             group = self._start_group()
-        group.admit(number)
+        group.admit(number, key)
+        if key is not None:
+            self._groups_by_key[key] = group
         try:
             await group.until_locked()
+            group.require_key(key)
         except BaseException:
             group.leave()
             raise
@@ -103,6 +125,7 @@ class GroupCommitter:
         accounts: list[Account],
         entries: list[JournalEntry],
         events: list[Event],
+        kept: list[KeptRequest],
         looked_up_at: int | None,
     ) -> None:
         """Gives the group a member's changes, once their ids are claimed; a group that has
@@ -112,7 +135,7 @@ class GroupCommitter:
         self._reservations.reserve(
             [transaction.transaction_id for transaction in transactions], group, looked_up_at
         )
-        group.hand_over(transactions, accounts, entries, events)
+        group.hand_over(transactions, accounts, entries, events, kept)
 
     # --- The groups' lives -----------------------------------------------------------------------
 
@@ -126,6 +149,9 @@ class GroupCommitter:
 
     def _after_write(self, group: Group, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        for key in group.keys:
+            if self._groups_by_key.get(key) is group:
+                del self._groups_by_key[key]
         if not group.has_ended():  # cancelled before its first step: none of it ran
             self._end_failed(group, asyncio.CancelledError())
 
@@ -189,3 +215,4 @@ class GroupCommitter:
         for writer in writers:
             self._idle_writers.put_nowait(writer)
         await self._lookups.close()
+        await self._kept_lookups.close()

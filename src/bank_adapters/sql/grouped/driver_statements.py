@@ -14,10 +14,12 @@ from typing import Any, Final, cast
 import orjson
 from sqlalchemy import (
     Insert,
+    Integer,
     String,
     Subquery,
     Table,
     Update,
+    and_,
     any_,
     bindparam,
     func,
@@ -33,7 +35,13 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, ColumnElement
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from bank_adapters.sql.schema import accounts, events, journal_entries, transactions
+from bank_adapters.sql.schema import (
+    accounts,
+    events,
+    idempotency_keys,
+    journal_entries,
+    transactions,
+)
 
 
 class DriverStatement:
@@ -68,6 +76,49 @@ GET_TRANSACTIONS: Final = DriverStatement(
         transactions.c.transaction_id == any_(bindparam("transaction_ids", type_=ARRAY(String)))
     )
 )
+
+
+def _kept_for_keys(*columns: ColumnElement[Any]) -> ClauseElement:
+    """The given columns of the answers kept for the keys given as two arrays, ``scopes`` and
+    ``keys`` (a key's scope and its text at one place), each key by the primary key's index."""
+    given = (
+        func.unnest(
+            bindparam("scopes", type_=ARRAY(String)), bindparam("keys", type_=ARRAY(String))
+        )
+        .table_valued("scope", "idempotency_key")
+        .render_derived(name="given_keys")
+    )
+    kept = idempotency_keys.c
+    return select(*columns).join_from(
+        given,
+        idempotency_keys,
+        and_(kept.scope == given.c.scope, kept.idempotency_key == given.c.idempotency_key),
+    )
+
+
+GET_KEPT_ANSWERS: Final = DriverStatement(_kept_for_keys(*idempotency_keys.c))
+"""The answers kept for the given keys (``scopes`` and ``keys``): the grouped members' claims,
+looked up in batches (transaction_lookups.py)."""
+
+TRY_KEY_LOCKS: Final = DriverStatement(
+    select(func.pg_try_advisory_xact_lock(bindparam("space", type_=Integer), literal_column("k")))
+    .select_from(
+        func.unnest(bindparam("locks", type_=ARRAY(Integer)))
+        .table_valued("k", with_ordinality="ordinality")
+        .render_derived(name="given_locks")
+    )
+    .order_by(literal_column("ordinality"))
+)
+"""Tries, without waiting, the advisory lock of each of the group's keys (``space`` and each of
+``locks``: ``bank_adapters.sql.idempotency.advisory_lock_key``), in its transaction; one row a
+key, in the order given, true where it was taken (a lock the transaction holds already is taken
+again)."""
+
+KEYS_KEPT: Final = DriverStatement(
+    _kept_for_keys(idempotency_keys.c.scope, idempotency_keys.c.idempotency_key)
+)
+"""Which of the given keys have an answer kept: the group's check, in a statement after the
+one that took their locks, so that it sees every answer committed before it held them."""
 
 
 class RowsStatement(DriverStatement):
@@ -164,18 +215,22 @@ EVENT_COLUMNS_WRITTEN: Final = tuple(
 
 WRITE_GROUP: Final = RowsStatement(
     _insert(transactions, transactions.c.keys()).add_cte(
+        _insert(idempotency_keys, idempotency_keys.c.keys()).cte("answers_kept"),
         _insert(events, EVENT_COLUMNS_WRITTEN, in_given_order=True).cte("events_inserted"),
         _insert(journal_entries, journal_entries.c.keys()).cte("entries_inserted"),
         _update_accounts().cte("accounts_updated"),
     ),
-    (transactions, accounts, journal_entries, events),
+    (transactions, accounts, journal_entries, events, idempotency_keys),
     row_by_row=(accounts,),
 )
 """A group's whole write, one statement: its new transactions, its accounts' final rows (every
-column, the heads of their journals included), its journal entries and its events, each table's
-rows one JSON parameter (the accounts' an array of JSON texts, below). One round trip and one
-execution in PostgreSQL for the group, where a batch per table executed a statement per row; one
-text whatever the group's size, so one prepared statement and its generic plan serve every group.
+column, the heads of their journals included), its journal entries, its events and the answers
+kept for its members' idempotency keys, each table's rows one JSON parameter (the accounts' an
+array of JSON texts, below). A kept answer's key was locked and checked by the group before its
+member ran (group_writer.py), so its row cannot meet another: it never fails the group. One
+round trip and one execution in PostgreSQL for the group, where a batch per table executed a
+statement per row; one text whatever the group's size, so one prepared statement and its
+generic plan serve every group.
 The rows go as JSON rather than an array a column: asyncpg checks every element of an array in
 Python, which cost the server's Python as much as the batches had (docs/JOURNAL.md, Writing).
 
@@ -194,7 +249,8 @@ Python, which cost the server's Python as much as the batches had (docs/JOURNAL.
   given (``ORDER BY ordinality``): their ids follow it, as the feed's order within the group.
 - PostgreSQL runs the main statement first, then the WITH parts, the last listed first (seen
   on PostgreSQL 15; its documentation promises no order). They are listed so that the four
-  run as the four batches did before: transactions, accounts, entries, events. The order shows
+  run as the four batches did before: transactions, accounts, entries, events (then the kept
+  answers, which no batch had). The order shows
   only in which error a group that breaks two rules at once reports (a transaction id taken
   already before anything else); foreign keys are checked once all four have run.
 """

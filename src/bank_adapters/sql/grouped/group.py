@@ -3,6 +3,10 @@
 The committer and the writer move a group through its life (gathering, locked, settled,
 ended); its members take turns on its locked rows and hand over their changes. Each of these
 is a method here, so that nobody else writes into a group's state.
+
+A member with an idempotency key brings it when it joins: the writer takes the keys' locks in
+the group's transaction with the accounts' (group_writer.py), and a member whose key another
+process holds, or answered since the member's claim looked, learns it before its turn, alone.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from bank_domain.account import Account
+from bank_domain.errors import IdempotencyKeyInUse
 from bank_domain.events import Event
+from bank_domain.idempotency import IdempotencyKey, KeptRequest, KeyAnsweredMeanwhile
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.journal import JournalEntry
 from bank_domain.transaction import Transaction
@@ -26,6 +32,7 @@ class Changes(NamedTuple):
     accounts: list[Account]
     entries: list[JournalEntry]
     events: list[Event]
+    kept: list[KeptRequest]
 
 
 class Group:
@@ -42,6 +49,10 @@ class Group:
         self._new_transactions: list[Transaction] = []
         self._entries: list[JournalEntry] = []
         self._events: list[Event] = []
+        self._kept: list[KeptRequest] = []
+        self._keys: list[IdempotencyKey] = []
+        self._keys_in_use: set[IdempotencyKey] = set()
+        self._keys_answered: set[IdempotencyKey] = set()
         self._written = False
 
     # --- Membership --------------------------------------------------------------------------
@@ -50,8 +61,12 @@ class Group:
     def size(self) -> int:
         return self._members
 
-    def admit(self, number: AccountNumber) -> None:
+    def admit(self, number: AccountNumber, key: IdempotencyKey | None = None) -> None:
+        """A member for the account, with the idempotency key it claimed (the committer lets
+        no two members of its groups in flight bring one key)."""
         self._numbers.add(number)
+        if key is not None:
+            self._keys.append(key)
         self._members += 1
         self._settled.clear()
 
@@ -68,6 +83,14 @@ class Group:
     async def until_locked(self) -> None:
         # Shielded: a member that gives up must not cancel what the other members wait for.
         await asyncio.shield(self._locked)
+
+    def require_key(self, key: IdempotencyKey | None) -> None:
+        """Once locked: raises IdempotencyKeyInUse if another process holds the member's key,
+        KeyAnsweredMeanwhile if an answer was kept for it since the member's claim looked."""
+        if key in self._keys_in_use:
+            raise IdempotencyKeyInUse()
+        if key in self._keys_answered:
+            raise KeyAnsweredMeanwhile()
 
     async def take_turn(self, number: AccountNumber) -> Account | None:
         """Waits for the members before on this account, and returns its row as they left it;
@@ -87,6 +110,7 @@ class Group:
         accounts: list[Account],
         entries: list[JournalEntry],
         events: list[Event],
+        kept: list[KeptRequest],
     ) -> None:
         """A member's changes. Its account's row, as handed over, is what the next member on
         the account reads: its balance and where its journal ends, so the next entry follows
@@ -96,6 +120,7 @@ class Group:
         self._new_transactions.extend(transactions)
         self._entries.extend(entries)
         self._events.extend(events)
+        self._kept.extend(kept)
         for account in accounts:
             self._accounts[account.number] = account
             self._changed_accounts[account.number] = account
@@ -116,6 +141,19 @@ class Group:
     def numbers_in_lock_order(self) -> list[str]:
         return sorted(number.value for number in self._numbers)
 
+    @property
+    def keys(self) -> list[IdempotencyKey]:
+        """The idempotency keys its members claimed, in the order they joined."""
+        return list(self._keys)
+
+    def keys_checked(
+        self, in_use: Iterable[IdempotencyKey], answered: Iterable[IdempotencyKey]
+    ) -> None:
+        """Before ``rows_locked``: the keys whose locks another process holds, and those whose
+        lock was taken but whose answer another has kept meanwhile."""
+        self._keys_in_use = set(in_use)
+        self._keys_answered = set(answered)
+
     def rows_locked(self, accounts: Iterable[Account]) -> None:
         for account in accounts:
             self._accounts[account.number] = account
@@ -133,6 +171,7 @@ class Group:
             list(self._changed_accounts.values()),
             self._entries,
             self._events,
+            self._kept,
         )
 
     def new_transaction_ids(self) -> list[TransactionId]:

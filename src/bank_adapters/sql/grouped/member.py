@@ -2,9 +2,13 @@
 
 Its reads come from the group's locked rows, its writes are staged, and ``commit()`` hands them
 to the group and waits until the group is durable; leaving without a commit hands over nothing.
-It serves ``PostingUnitOfWork`` in the order that port states (look-ups, then one lock, then
-the changes, then the commit), and refuses any other order at once: out of order, a call could
-wait for a group that waits for the caller.
+It serves ``PostingUnitOfWork`` in the order that port states (the claim of an idempotency key,
+then look-ups, then one lock, then the changes, the claimed key's answer among them, then the
+commit), and refuses any other order at once: out of order, a call could wait for a group that
+waits for the caller.
+
+The claim only looks the key's answer up (batched, as look-ups are); the key is taken with the
+lock, by the group, in its transaction (group_writer.py), where the answer is written too.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from bank_adapters.sql.grouped.committer import GroupCommitter
 from bank_adapters.sql.grouped.group import Group
 from bank_domain.account import Account
 from bank_domain.events import Event
+from bank_domain.idempotency import IdempotencyKey, KeptRequest
 from bank_domain.identifiers import AccountNumber, TransactionId
 from bank_domain.journal import JournalEntry
 from bank_domain.transaction import Transaction
@@ -38,7 +43,9 @@ class GroupMemberUnitOfWork:
         self.accounts = MemberAccounts(self)
         self.transactions = MemberTransactions(self)
         self.events = MemberEvents(self)
+        self.idempotency = MemberIdempotency(self)
         self._step = _Step.NOT_ENTERED
+        self._key: IdempotencyKey | None = None
         self._looked_up_at: int | None = None
         self._group: Group | None = None
         self._locked_number: AccountNumber | None = None  # None: no such account
@@ -46,11 +53,22 @@ class GroupMemberUnitOfWork:
         self._staged_transactions: list[Transaction] = []
         self._staged_entries: list[JournalEntry] = []
         self._staged_events: list[Event] = []
+        self._staged_kept: list[KeptRequest] = []
 
     async def __aenter__(self) -> Self:
         self._expect(_Step.NOT_ENTERED, "enters its `async with` once")
         self._step = _Step.LOOKING_UP
         return self
+
+    async def claim(self, key: IdempotencyKey) -> KeptRequest | None:
+        self._expect(_Step.LOOKING_UP, "claims its idempotency key first, and once")
+        if self._key is not None or self._looked_up_at is not None:
+            raise RuntimeError(
+                "A grouped posting claims its idempotency key first, and once "
+                "(the order of PostingUnitOfWork)."
+            )
+        self._key = key
+        return await self._committer.get_kept(key)
 
     async def look_up(self, transaction_id: TransactionId) -> Transaction | None:
         self._expect(_Step.LOOKING_UP, "looks transactions up before it locks its account")
@@ -62,7 +80,7 @@ class GroupMemberUnitOfWork:
         self._expect(_Step.LOOKING_UP, "locks exactly one account, after its look-ups")
         self._step = _Step.LOCKED
         try:
-            self._group = await self._committer.join(number)
+            self._group = await self._committer.join(number, self._key)
         except BaseException:
             self._step = _Step.ENDED
             raise
@@ -94,6 +112,14 @@ class GroupMemberUnitOfWork:
             )
         self._staged_events.append(event)
 
+    def stage_kept(self, kept: KeptRequest) -> None:
+        self._expect(_Step.LOCKED, "keeps its answer after locking its account")
+        if kept.key != self._key or self._staged_kept:
+            raise RuntimeError(
+                "A grouped posting keeps one answer, for the idempotency key it claimed."
+            )
+        self._staged_kept.append(kept)
+
     async def commit(self) -> None:
         self._expect(_Step.LOCKED, "commits once, after locking its account")
         group = self._group
@@ -104,6 +130,7 @@ class GroupMemberUnitOfWork:
             list(self._staged_accounts.values()),
             self._staged_entries,
             self._staged_events,
+            self._staged_kept,
             self._looked_up_at,
         )
         self._end()
@@ -127,7 +154,7 @@ class GroupMemberUnitOfWork:
     def _end(self) -> None:
         self._step = _Step.ENDED
         self._staged_accounts, self._staged_transactions = {}, []
-        self._staged_entries, self._staged_events = [], []
+        self._staged_entries, self._staged_events, self._staged_kept = [], [], []
         if self._looked_up_at is not None:
             self._committer.end_lookup(self._looked_up_at)
             self._looked_up_at = None
@@ -173,3 +200,16 @@ class MemberEvents:
 
     async def add(self, event: Event) -> None:
         self._member.stage_event(event)
+
+
+class MemberIdempotency:
+    """The member's ``idempotency``: the claim first, the answer kept after the lock."""
+
+    def __init__(self, member: GroupMemberUnitOfWork) -> None:
+        self._member = member
+
+    async def claim(self, key: IdempotencyKey) -> KeptRequest | None:
+        return await self._member.claim(key)
+
+    async def add(self, kept: KeptRequest) -> None:
+        self._member.stage_kept(kept)
