@@ -28,6 +28,7 @@ from typing import Annotated, Final, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Request, Response
 from pydantic.json_schema import SkipJsonSchema
+from starlette.types import Scope
 
 from bank_domain.actors import Actor
 from bank_domain.errors import IDEMPOTENCY_KEY_FIELD, InvalidValue, LedgerError, StorageUnavailable
@@ -55,12 +56,6 @@ _KEPT_HEADERS: Final = ("content-type", "location", "etag")
 _UNKEPT_STATUSES: Final = frozenset({401, 403, 422})
 
 Result = TypeVar("Result")
-
-
-def has_idempotency_key(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether a request names an Idempotency-Key (for the posting fast path, which leaves
-    such requests to the route)."""
-    return any(name == _RAW_HEADER for name, _ in headers)
 
 
 def is_kept(status: int) -> bool:
@@ -135,8 +130,8 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def _key_of(request: Request, actor: Actor) -> IdempotencyKey | None:
-    given = [value for name, value in request.scope["headers"] if name == _RAW_HEADER]
+def _key_of(headers: list[tuple[bytes, bytes]], actor: Actor) -> IdempotencyKey | None:
+    given = [value for name, value in headers if name == _RAW_HEADER]
     if not given:
         return None
     if len(given) > 1:
@@ -162,11 +157,21 @@ async def idempotency_claims(
 ) -> IdempotencyClaims:
     """The request's key, read from its headers (``idempotency_key`` is what OpenAPI shows:
     the header is read here, given twice it is a 422)."""
-    key = _key_of(request, actor_of_request(request.scope))
+    if not any(name == _RAW_HEADER for name, _ in request.scope["headers"]):
+        return IdempotencyClaims(None, "")
+    actor = actor_of_request(request.scope)
+    body = await request.body()
+    return claims_of(request.scope, actor, request.method, request.url.path, body)
+
+
+def claims_of(scope: Scope, actor: Actor, method: str, path: str, body: bytes) -> IdempotencyClaims:
+    """A request's key (None without one; a malformed one, or one given twice, a 422) and its
+    fingerprint: for the route's dependency above, and the posting fast path, which reads the
+    body itself."""
+    key = _key_of(scope["headers"], actor)
     if key is None:
         return IdempotencyClaims(None, "")
-    body = await request.body()
-    return IdempotencyClaims(key, fingerprint(request.method, request.url.path, body))
+    return IdempotencyClaims(key, fingerprint(method, path, body))
 
 
 IdempotencyDep = Annotated[IdempotencyClaims, Depends(idempotency_claims)]

@@ -6,8 +6,9 @@ answers that one route directly, with the pieces the FastAPI route uses too: the
 (bank_web.authentication, first), the request reader (bank_web.body_reader), the ledger from
 the same container, the response builder (bank_web.responses) and the problem responses. The
 FastAPI route stays registered: it is what `/openapi.json` describes, and every other request
-still goes through FastAPI, postings with an ``Idempotency-Key`` included (bank_web.idempotency:
-their answers are kept, which the route does).
+still goes through FastAPI. A posting with an ``Idempotency-Key`` is answered here too, as the
+route answers it (bank_web.idempotency: its claim, read after the body as the route's
+dependency reads it, and its replay): careful clients send a key with every posting.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from __future__ import annotations
 from typing import Final
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bank_domain.api_keys import Scope as KeyScope
+from bank_domain.idempotency import IdempotentReplay
 from bank_web.body_reader import read_body, refuse_repeated_query_parameters
 from bank_web.containers import Container
-from bank_web.idempotency import has_idempotency_key
+from bank_web.idempotency import claims_of, replayed
 from bank_web.problems import expected_problem
 from bank_web.request_bodies import TransactionCreate
 from bank_web.responses import posting_response
@@ -42,21 +45,22 @@ class TransactionPostingFastPath:
             or scope["path"] != POSTING_PATH
             or scope["method"] != "POST"
             or scope.get("root_path")
-            # The route keeps answers for idempotency keys; postings without one stay here.
-            or has_idempotency_key(scope["headers"])
         ):
             await self._app(scope, receive, send)
             return
         request = Request(scope, receive)
+        response: Response
         try:
             # First, before the body is read: one cached look-up (bank_web.authentication).
             actor = await self._container.authenticator().require(scope, POSTING_SCOPE)
             refuse_repeated_query_parameters(scope["query_string"])
             body = await request.body()
             posting = read_body(TransactionCreate, request.headers.get("content-type", ""), body)
-            response = posting_response(
-                await self._container.ledger().post_transaction(posting.command(actor))
-            )
+            claims = claims_of(scope, actor, "POST", POSTING_PATH, body)
+            command = posting.command(actor, claims.claim(posting_response))
+            response = posting_response(await self._container.ledger().post_transaction(command))
+        except IdempotentReplay as replay:
+            response = replayed(replay)
         except Exception as error:
             problem = await expected_problem(request, error)
             if problem is None:

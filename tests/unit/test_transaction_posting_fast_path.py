@@ -180,6 +180,52 @@ def test_the_lane_and_the_route_answer_a_retry_alike(
     assert answers[0][1][2:] == ('"1"', "/v1/transactions/retry-me-1")
 
 
+KEYED_BODIES: list[bytes] = [
+    b'{"account_number": "1234567890", "amount": 12.50, "transaction_type": "deposit"}',
+    b'{"account_number": "1234567890", "amount": 1e9, "transaction_type": "withdrawal"}',
+    b'{"account_number": "0000000000", "amount": 1, "transaction_type": "deposit"}',
+    b'{"account_number": "1234567890", "amount": 1.005, "transaction_type": "deposit"}',
+    b"{not json",
+    (
+        b'{"transaction_id": "keyed-1", "account_number": "1234567890", "amount": 5,'
+        b' "transaction_type": "deposit"}'
+    ),
+]
+KEYS: list[list[str]] = [["key-1"], ["not ok"], ["key-1", "key-2"], ["k" * 256]]
+
+
+@pytest.mark.parametrize("keys", KEYS, ids=["key", "malformed", "twice", "too-long"])
+@pytest.mark.parametrize("content", KEYED_BODIES)
+def test_the_lane_and_the_route_answer_keyed_postings_alike(
+    clients: tuple[TestClient, TestClient], content: bytes, keys: list[str]
+) -> None:
+    """A posting with an Idempotency-Key, then its repeat, then the key with another body:
+    the same answers (kept, replayed, refused) whichever path serves them."""
+    headers = [("content-type", "application/json"), *(("idempotency-key", k) for k in keys)]
+    other = b'{"account_number": "1234567890", "amount": 3, "transaction_type": "deposit"}'
+    answers = []
+    for client in clients:
+        first = client.post("/v1/transactions", content=content, headers=headers)
+        again = client.post("/v1/transactions", content=content, headers=headers)
+        reused = client.post("/v1/transactions", content=other, headers=headers)
+        if again.headers.get("idempotent-replayed") == "true":
+            assert again.content == first.content
+        answers.append(
+            [
+                (
+                    a.status_code,
+                    _comparable(a.json()),
+                    sorted(a.headers),
+                    a.headers.get("idempotent-replayed"),
+                    a.headers.get("etag"),
+                )
+                for a in (first, again, reused)
+            ]
+        )
+        answers[-1].append(client.get(f"/v1/accounts/{ACCOUNT}").json()["balance"])
+    assert answers[0] == answers[1]
+
+
 def test_the_lane_and_the_route_record_the_same_actor_and_request_id(
     clients: tuple[TestClient, TestClient],
 ) -> None:
