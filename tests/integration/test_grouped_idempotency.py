@@ -6,6 +6,7 @@ member away alone, before it stages anything; the rest of its group goes on."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from bank_adapters.sql import SqlStore
 from bank_adapters.sql.grouped.committer import GroupCommitter
 from bank_adapters.sql.grouped.member import GroupMemberUnitOfWork
 from bank_domain import (
+    DuplicateTransactionId,
     InsufficientFunds,
     Ledger,
     OpenAccountCommand,
@@ -286,3 +288,36 @@ async def test_the_claim_comes_first_and_keeps_only_its_own_answer(
             await uow.idempotency.add(kept)
         await uow.commit()
     assert await _kept(postgres_store, key) == kept
+
+
+async def test_a_transaction_id_posted_before_is_answered_and_kept_by_the_group(
+    postgres_store: SqlStore,
+) -> None:
+    """A keyed posting whose transaction_id is stored already: the same fields are the stored
+    transaction (200, kept), other fields a 409 ``duplicate_transaction_id`` (kept too); both
+    under the account's lock, in the group, and replayed after."""
+    ledger = grouped_ledger(postgres_store)
+    number = await _open(ledger)
+    stored = await ledger.post_transaction(
+        PostTransactionCommand(number, "4.00", "deposit", transaction_id="grouped-id-1")
+    )
+    same, other = _key(), _key()
+
+    def with_id(amount: str, key: IdempotencyKey) -> PostTransactionCommand:
+        return dataclasses.replace(_keyed(number, amount, key), transaction_id="grouped-id-1")
+
+    repeated = await ledger.post_transaction(with_id("4.00", same))
+    assert not repeated.created
+    assert repeated.transaction.transaction_id == stored.transaction.transaction_id
+    with pytest.raises(DuplicateTransactionId):
+        await ledger.post_transaction(with_id("5.00", other))
+    for key, answer in [
+        (same, _answer(repeated)),
+        (other, KeptAnswer(409, b"duplicate_transaction_id")),
+    ]:
+        kept = await _kept(postgres_store, key)
+        assert kept is not None
+        assert kept.answer == answer
+    with pytest.raises(IdempotentReplay):
+        await ledger.post_transaction(with_id("5.00", other))
+    assert await _balance(ledger, number) == Decimal("4.00")

@@ -256,9 +256,9 @@ class PostTransaction:
     ) -> PostedTransaction:
         """Runs ``_post_and_keep`` again after what it may meet on the way: holds due (once
         they are recorded, up to _SWEEPS times, the last time without looking), another
-        posting with the id committed between our look-up and our insert, or the look-up
-        found it with other fields (once more: it is found this time), and the key answered
-        by another process since the claim looked (once more: its answer is replayed)."""
+        posting with the id committed between our look-up and our insert (once more: it is
+        found this time), and the key answered by another process since the claim looked
+        (once more: its answer is replayed)."""
         request = PostingRequest.parse(command, self._clock)
         given_id = command.transaction_id is not None
         transaction_id = (
@@ -306,9 +306,12 @@ class PostTransaction:
             stored = await uow.transactions.get(transaction_id) if look_up_first else None
             number = request.account_number
             if stored is not None:
-                posted = request.replay(stored, transaction_id, self._clock())
                 # The port's one lock, before the answer is kept: the posting's account.
                 await uow.accounts.get_for_update(number)
+                try:
+                    posted = request.replay(stored, transaction_id, self._clock())
+                except LedgerError as refusal:  # the id was used with other fields
+                    await idempotency.refuse(uow, claim, refusal)
             else:
                 locked = await uow.accounts.get_for_update(number)
                 now = self._clock()
