@@ -17,6 +17,12 @@ A posting's ``commit()`` returns only once its group is durable. If the group fa
 every posting in it fails with StorageUnavailable and nothing of the group is stored, so a
 client's retry is safe.
 
+A posting with an idempotency key takes the same path: its claim is looked up in a batch, its
+group takes the key's advisory lock in its transaction (after 1) and checks, in a statement of
+its own, that no answer was kept for the key meanwhile, and the answer is a row of the group's
+write (3), committed with the posting. A member whose key is not its to use is turned away
+alone, before it stages anything (group_writer.py says how).
+
 The files, each one job, importing only down this list (a contract in pyproject.toml keeps
 them free of import circles):
 
@@ -27,7 +33,7 @@ them free of import circles):
 - ``id_reservations.py``: which ids are being written, and which were written too recently
   for a look-up still in use to have seen them.
 - ``group.py``: one group's state, changed only through its methods.
-- ``transaction_lookups.py``: look-ups by id, batched into one query.
+- ``transaction_lookups.py``: look-ups by id, and of kept answers by key, batched into queries.
 - ``kept_connection.py`` and ``driver_statements.py``: the connections and statements above
   (``WRITE_GROUP``, the group's write, says how it is built and why).
 """
