@@ -27,6 +27,7 @@ from bank_domain.idempotency import (
     IdempotentReplay,
     KeptAnswer,
     KeptRequest,
+    KeyAnsweredMeanwhile,
 )
 from bank_domain.use_cases.idempotency import ForgetExpiredIdempotencyKeys
 
@@ -195,3 +196,57 @@ def test_a_key_is_one_to_255_visible_ascii_characters() -> None:
     for value in bad:
         with pytest.raises(LedgerError):
             IdempotencyKey("master", value)
+
+
+async def test_a_key_answered_since_the_claim_makes_the_posting_start_over_and_replay(
+    store: InMemoryStore, clock: SteppingClock
+) -> None:
+    ledger = Ledger(store.unit_of_work, clock)
+    number = number_of(await open_account(ledger))
+    theirs = KeptRequest(KEY, "f1", KeptAnswer(201, b"theirs"), clock.now)
+    made: list[str] = []
+
+    def postings() -> InMemoryUnitOfWork:
+        uow = store.unit_of_work()
+        lock = uow.accounts.get_for_update
+
+        async def lock_then_find_it_answered(locked: AccountNumber) -> Any:
+            if not made:
+                store.kept_requests[KEY] = theirs
+                made.append("raised")
+                raise KeyAnsweredMeanwhile()
+            return await lock(locked)
+
+        uow.accounts.get_for_update = lock_then_find_it_answered  # type: ignore[method-assign,assignment]
+        return uow
+
+    keyed = Ledger(store.unit_of_work, clock, postings=postings)
+    with pytest.raises(IdempotentReplay) as replay:
+        await keyed.post_transaction(_deposit(number, _claim()))
+    assert replay.value.answer == KeptAnswer(201, b"theirs")
+    assert made == ["raised"]
+    assert await balance_of(ledger, number) == 0
+    assert store.claimed_keys == set()
+
+
+async def test_a_refusal_under_the_lock_is_kept_in_the_postings_own_unit_of_work(
+    store: InMemoryStore, clock: SteppingClock
+) -> None:
+    """The posting's unit of work holds the key (on PostgreSQL, its group does until it ends):
+    the refusal's answer is kept there, and no other unit of work is made to keep it."""
+    number = number_of(await open_account(Ledger(store.unit_of_work, clock)))
+    others: list[bool] = []
+
+    def whole(*, read_only: bool = False) -> InMemoryUnitOfWork:
+        others.append(read_only)
+        return store.unit_of_work(read_only=read_only)
+
+    keyed = Ledger(whole, clock, postings=store.posting_unit_of_work)
+    others.clear()
+    withdrawal = PostTransactionCommand(number, "5.00", "withdrawal", idempotency=_claim())
+    with pytest.raises(LedgerError) as refused:
+        await keyed.post_transaction(withdrawal)
+    assert refused.value.code == "insufficient_funds"
+    assert others == []
+    assert store.kept_requests[KEY].answer == KeptAnswer(409, b"insufficient_funds")
+    assert store.claimed_keys == set()
