@@ -96,7 +96,9 @@ async def test_a_keyed_posting_and_its_answer_are_written_by_its_group(
     it, moving no money; a refusal under the account's lock is kept with its group too."""
     ledger = grouped_ledger(postgres_store)
     number = await _open(ledger)
-    key, refused_key = _key(), _key()
+    # Every visible ASCII character, JSON's and SQL's own among them.
+    key = IdempotencyKey("master", "".join(map(chr, range(0x21, 0x7F))) + uuid.uuid4().hex)
+    refused_key = _key()
     unkeyed = [PostTransactionCommand(number, "1.00", "deposit") for _ in range(10)]
     posted, refused, *others = await asyncio.gather(
         ledger.post_transaction(_keyed(number, "5.00", key)),
