@@ -58,24 +58,26 @@ class Money:
 
     @classmethod
     def zero(cls) -> Money:
-        return cls(Decimal("0.00"))
+        return _ZERO
 
     @classmethod
     def from_cents(cls, cents: int) -> Money:
-        return cls(Decimal(cents).scaleb(-2))
+        if not isinstance(cents, int):
+            raise TypeError("Money.from_cents takes a whole number of cents")
+        return _exact(Decimal(cents).scaleb(-2))
 
     @property
     def cents(self) -> int:
         return int(self.amount.scaleb(2))
 
     def __add__(self, other: Money) -> Money:
-        return Money(self.amount + other.amount)
+        return _exact(self.amount + other.amount)
 
     def __sub__(self, other: Money) -> Money:
-        return Money(self.amount - other.amount)
+        return _exact(self.amount - other.amount)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount)
+        return _exact(-self.amount)
 
     def is_negative(self) -> bool:
         return self.amount < 0
@@ -111,3 +113,17 @@ def overdraft_limit(value: object) -> Money:
     """An account's overdraft limit: how far below zero its balance may go; from 0 to
     MAX_AMOUNT, the bounds of an amount."""
     return deposit_amount(value, "overdraft_limit")
+
+
+def _exact(amount: Decimal) -> Money:
+    """Money of an amount that is exact to the cent by construction: a sum, difference or
+    negation of two amounts held to the cent (their exponent, -2, is kept: decimal's 28 digits
+    hold any sum below MAX_BALANCE's bounds exactly), or whole cents scaled. It skips the
+    checks of ``__post_init__``, which a posting would otherwise run a dozen times over values
+    already checked (a sixth of the domain's calls per posting)."""
+    money = object.__new__(Money)
+    object.__setattr__(money, "amount", amount)
+    return money
+
+
+_ZERO: Final = Money(Decimal("0.00"))

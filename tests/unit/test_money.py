@@ -229,3 +229,24 @@ def test_amount_text_is_plain_ascii_decimal_notation(text: str) -> None:
 def test_only_ascii_white_space_may_surround_an_amount_written_as_text(value: str) -> None:
     with pytest.raises(InvalidValue):
         Money.parse(value)
+
+
+_CENTS = st.integers(min_value=-int(MAX_BALANCE * 100), max_value=int(MAX_BALANCE * 100))
+
+
+@given(_CENTS, _CENTS)
+def test_arithmetic_skips_no_rule_that_the_checked_constructor_keeps(a: int, b: int) -> None:
+    """Sums, differences, negations and cents are made without the constructor's checks: each
+    must equal what the checked constructor makes of the same amount, to the cent."""
+    left, right = Money.from_cents(a), Money.from_cents(b)
+    for made, cents in ((left + right, a + b), (left - right, a - b), (-left, -a), (left, a)):
+        checked = Money(Decimal(cents) / 100)
+        assert made == checked
+        assert made.amount.as_tuple().exponent == -2
+        assert str(made.amount) == str(checked.amount)
+        assert made.cents == cents
+
+
+def test_cents_are_whole() -> None:
+    with pytest.raises(TypeError):
+        Money.from_cents(1.5)  # type: ignore[arg-type]
