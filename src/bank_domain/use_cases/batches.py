@@ -56,7 +56,10 @@ class PostedBatch:
 class _Item:
     index: int
     transaction_id: TransactionId | None
-    """The client's; None to generate one."""
+    """The client's; None when it gave none."""
+    new_id: TransactionId
+    """The id a new transaction of this item takes: the client's, or one made for it before
+    the batch takes its locks."""
     request: PostingRequest
 
 
@@ -125,9 +128,12 @@ class PostBatch(ClaimingUseCase):
         answers: list[PostedTransaction] = []
         previous: datetime | None = None
         seen_at = now
-        for item in items:
-            request, tid = item.request, item.transaction_id
-            with _refused_as(item.index):
+        index = 0
+        # One handler for the whole loop, not a context manager an item: this runs under the
+        # locks of every account of the batch, where each microsecond is everyone's.
+        try:
+            for item in items:
+                index, request, tid = item.index, item.request, item.transaction_id
                 if tid is not None and tid in stored:
                     answers.append(request.replay(stored[tid], tid, seen_at))
                     continue
@@ -138,9 +144,11 @@ class PostBatch(ClaimingUseCase):
                 previous = now
                 number = request.account_number
                 account = require_open_account(locked.get(number), number, actor=request.actor)
-                transaction = request.new_transaction(tid or TransactionId.generate(), now)
+                transaction = request.new_transaction(item.new_id, now)
                 account.accept(transaction, now)
-            answers.append(PostedTransaction(transaction, created=True))
+                answers.append(PostedTransaction(transaction, created=True))
+        except LedgerError as error:
+            raise ItemRefused(index, error) from None
         return answers
 
 
@@ -175,5 +183,5 @@ def _parse(command: PostBatchCommand, clock: Clock) -> list[_Item]:
                 )
         if tid is not None:
             first_use[tid] = index
-        items.append(_Item(index, tid, request))
+        items.append(_Item(index, tid, tid or TransactionId.generate(), request))
     return items
