@@ -20,8 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bank_adapters.sql import SqlStore
 from bank_adapters.sql.engine import PoolSettings
-from bank_adapters.sql.grouped.driver_statements import GET_TRANSACTIONS, LOCK_ACCOUNTS
+from bank_adapters.sql.grouped.driver_statements import (
+    GET_TRANSACTIONS,
+    KEYS_KEPT,
+    LOCK_ACCOUNTS,
+    TRY_KEY_LOCKS,
+)
 from bank_adapters.sql.grouped.kept_connection import KeptConnection
+from bank_adapters.sql.idempotency import ADVISORY_LOCK_SPACE
 
 pytestmark = pytest.mark.postgres
 
@@ -168,3 +174,55 @@ async def test_a_writer_reuses_plans_while_kept_and_makes_them_anew_at_each_take
 
     assert "Seq Scan" in nodes_of(stale), "the generic plan made on the small table is reused"
     assert "Seq Scan" not in nodes_of(fresh), f"made anew at the take: {nodes_of(fresh)}"
+
+
+def add_kept_answers(first: int, last: int) -> str:
+    return f"""INSERT INTO idempotency_keys
+        SELECT 'master', 'plan-' || n, 'f', 201, '[]', '\\x00'::bytea, now()
+        FROM generate_series({first}, {last}) AS n"""
+
+
+async def test_a_groups_check_of_kept_answers_is_planned_for_the_table_as_it_is(
+    postgres_store_url: str, postgres_store: SqlStore
+) -> None:
+    """A writer reuses generic plans, but kept answers grow by one a keyed posting: the group's
+    check of its keys (KEYS_KEPT) must not keep a plan made while they were few. The statement
+    that takes the keys' locks makes the rest of the group's transaction plan every statement
+    for its parameters, and the writer's session reuses plans again after it."""
+    one_connection = SqlStore.from_url(postgres_store_url, PoolSettings(size=1, max_overflow=0))
+    writer = KeptConnection(one_connection.engine, reuse_plans=True)
+    keys = ("{master,master}", "{plan-1,plan-2}")
+    explain = f"EXPLAIN (FORMAT JSON) EXECUTE keys_kept('{keys[0]}', '{keys[1]}')"
+    try:
+        async with postgres_store.engine.begin() as setup:
+            driver = await driver_of(setup)
+            await driver.execute(add_kept_answers(1, 10))
+            await driver.execute("ALTER TABLE idempotency_keys SET (autovacuum_enabled = off)")
+            await driver.execute("ANALYZE idempotency_keys")
+        driver = await writer.driver()
+        await driver.execute(f"PREPARE keys_kept AS {KEYS_KEPT.sql}")
+        for _ in range(6):  # past the first five: from here the generic plan is reused
+            await driver.execute(f"BEGIN; EXECUTE keys_kept('{keys[0]}', '{keys[1]}'); COMMIT")
+        async with postgres_store.engine.begin() as grow:
+            await (await driver_of(grow)).execute(add_kept_answers(11, 60_000))
+        async with driver.transaction():
+            stale = await driver.fetchval(explain)
+            await driver.fetch(TRY_KEY_LOCKS.sql, ADVISORY_LOCK_SPACE, [1, 2])
+            fresh = await driver.fetchval(explain)
+        mode_after = await driver.fetchval("SHOW plan_cache_mode")
+        await driver.execute("DEALLOCATE keys_kept")
+    finally:
+        await writer.close()
+        await one_connection.dispose()
+        async with postgres_store.engine.begin() as cleanup:
+            await (await driver_of(cleanup)).execute(
+                "ALTER TABLE idempotency_keys RESET (autovacuum_enabled)"
+            )
+
+    def nodes_of(explained: Any) -> list[str]:
+        plan = json.loads(explained) if isinstance(explained, str) else explained
+        return scans(plan[0]["Plan"])
+
+    assert "Seq Scan" in nodes_of(stale), "the generic plan made on the small table is reused"
+    assert "Seq Scan" not in nodes_of(fresh), f"planned for 60,000 answers: {nodes_of(fresh)}"
+    assert mode_after == "auto", "the writer's session reuses plans again after the group"
