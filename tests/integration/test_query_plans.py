@@ -77,6 +77,19 @@ def scans(plan: dict[str, Any]) -> list[str]:
     return [plan["Node Type"], *(node for child in plan.get("Plans", []) for node in scans(child))]
 
 
+def nodes_of(explained: Any) -> list[str]:
+    """The node types of an ``EXPLAIN (FORMAT JSON)`` answer, depth first."""
+    # SQLAlchemy's asyncpg dialect decodes json on its connections; a bare one would not.
+    plan = json.loads(explained) if isinstance(explained, str) else explained
+    return scans(plan[0]["Plan"])
+
+
+async def restore_autovacuum(store: SqlStore, table: str) -> None:
+    """Undoes a test's ``ALTER TABLE ... SET (autovacuum_enabled = off)``."""
+    async with store.engine.begin() as cleanup:
+        await (await driver_of(cleanup)).execute(f"ALTER TABLE {table} RESET (autovacuum_enabled)")
+
+
 @pytest.mark.parametrize("connection", [kept_driver, pooled_driver], ids=["kept", "pooled"])
 async def test_a_look_up_prepared_on_a_small_table_uses_the_index_once_it_has_grown(
     postgres_store: SqlStore,
@@ -110,13 +123,9 @@ async def test_a_look_up_prepared_on_a_small_table_uses_the_index_once_it_has_gr
             explained = await driver.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE look_up('{ids}')")
             await driver.execute("DEALLOCATE look_up")
     finally:
-        async with postgres_store.engine.begin() as cleanup:
-            driver = await driver_of(cleanup)
-            await driver.execute("ALTER TABLE transactions RESET (autovacuum_enabled)")
+        await restore_autovacuum(postgres_store, "transactions")
 
-    # SQLAlchemy's asyncpg dialect decodes json on its connections; a bare one would not.
-    plan = json.loads(explained) if isinstance(explained, str) else explained
-    nodes = scans(plan[0]["Plan"])
+    nodes = nodes_of(explained)
     assert "Seq Scan" not in nodes, f"{GROWN:,} rows read one by one for 32 ids: {nodes}"
 
 
@@ -163,14 +172,7 @@ async def test_a_writer_reuses_plans_while_kept_and_makes_them_anew_at_each_take
     finally:
         await writer.close()
         await one_connection.dispose()
-        async with postgres_store.engine.begin() as cleanup:
-            await (await driver_of(cleanup)).execute(
-                "ALTER TABLE accounts RESET (autovacuum_enabled)"
-            )
-
-    def nodes_of(explained: Any) -> list[str]:
-        plan = json.loads(explained) if isinstance(explained, str) else explained
-        return scans(plan[0]["Plan"])
+        await restore_autovacuum(postgres_store, "accounts")
 
     assert "Seq Scan" in nodes_of(stale), "the generic plan made on the small table is reused"
     assert "Seq Scan" not in nodes_of(fresh), f"made anew at the take: {nodes_of(fresh)}"
@@ -214,14 +216,7 @@ async def test_a_groups_check_of_kept_answers_is_planned_for_the_table_as_it_is(
     finally:
         await writer.close()
         await one_connection.dispose()
-        async with postgres_store.engine.begin() as cleanup:
-            await (await driver_of(cleanup)).execute(
-                "ALTER TABLE idempotency_keys RESET (autovacuum_enabled)"
-            )
-
-    def nodes_of(explained: Any) -> list[str]:
-        plan = json.loads(explained) if isinstance(explained, str) else explained
-        return scans(plan[0]["Plan"])
+        await restore_autovacuum(postgres_store, "idempotency_keys")
 
     assert "Seq Scan" in nodes_of(stale), "the generic plan made on the small table is reused"
     assert "Seq Scan" not in nodes_of(fresh), f"planned for 60,000 answers: {nodes_of(fresh)}"
