@@ -90,9 +90,8 @@ def server_log_config(level: str, log_format: str = "text") -> dict[str, Any]:
         config["formatters"] = {"default": json_lines, "access": json_lines}
     else:
         config["formatters"]["default"]["fmt"] = "%(levelprefix)s [%(request_id)s] %(message)s"
-        config["formatters"]["access"]["fmt"] = (
-            '%(levelprefix)s [%(request_id)s] %(client_addr)s - "%(request_line)s" %(status_code)s'
-        )
+        # uvicorn's line with the id, in one step (bank_web.access_line).
+        config["formatters"]["access"] = {"()": "bank_web.access_line.AccessLineFormatter"}
     for handler in config["handlers"].values():
         handler["filters"] = ["request_id"]
     config["loggers"]["bank_web"] = {

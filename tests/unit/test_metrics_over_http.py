@@ -132,3 +132,13 @@ def test_metrics_need_no_key(client: TestClient) -> None:
     answer = TestClient(client.app).get("/metrics")
     assert answer.status_code == 200
     assert "bank_postings_total" in answer.text
+
+
+def test_a_request_refused_for_its_host_is_counted(client: TestClient) -> None:
+    refused = client.get(f"/v1/accounts/{ACCOUNT}", headers={"host": "evil.example"})
+    assert refused.status_code == 400
+
+    samples = _samples(client)
+
+    # Refused before any router ran: no route matched it.
+    assert samples['bank_http_requests_total{method="GET",route="unmatched",status="400"}'] == 1

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from bank_web import cli
+from bank_web.access_line import ACCESS_LINE_FORMAT
 from bank_web.app import create_app
 from bank_web.edge import AllowedHosts
 from bank_web.request_ids import RequestIdFilter, current_request_id, server_log_config
@@ -183,7 +184,8 @@ def test_log_records_outside_a_request_show_a_dash() -> None:
 
 def test_the_server_log_config_shows_the_id_on_every_line() -> None:
     config = server_log_config("warning")
-    assert "%(request_id)s" in config["formatters"]["access"]["fmt"]
+    assert config["formatters"]["access"] == {"()": "bank_web.access_line.AccessLineFormatter"}
+    assert "%(request_id)s" in ACCESS_LINE_FORMAT
     assert "%(request_id)s" in config["formatters"]["default"]["fmt"]
     assert all(handler["filters"] == ["request_id"] for handler in config["handlers"].values())
     assert config["loggers"]["bank_web"]["level"] == "WARNING"
