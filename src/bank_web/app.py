@@ -17,7 +17,7 @@ from bank_web.expiry_sweeper import expiry_sweeper
 from bank_web.idempotency import expired_keys_removed, install_idempotency
 from bank_web.openapi import install_openapi
 from bank_web.problems import UnexpectedErrors, install_problem_handlers
-from bank_web.request_outcomes import RequestObserver, RequestOutcomes
+from bank_web.request_outcomes import RequestObserver
 from bank_web.routes.accounts import accounts
 from bank_web.routes.api_keys import api_keys
 from bank_web.routes.audit import audit
@@ -117,10 +117,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     observers: list[RequestObserver] = [container.metrics().record]
     if settings.log_format == "json" and settings.access_log:
         observers.append(log_request)
-    # Outside UnexpectedErrors, so that its 500s are seen as what the client got.
-    app.add_middleware(RequestOutcomes, observers=observers)
-    # Outermost: its id and headers go on every answer, UnexpectedErrors' 500 included.
-    app.add_middleware(RequestEdge, allowed_hosts=settings.allowed_hosts)
+    # Outermost: its id and headers go on every answer, and its observers see every status
+    # as the client got it, UnexpectedErrors' 500 included.
+    app.add_middleware(RequestEdge, allowed_hosts=settings.allowed_hosts, observers=observers)
     return app
 
 

@@ -10,7 +10,10 @@ One raw ASGI middleware, cheap per request (the posting fast path runs inside it
   of everything that serves the request (problem bodies, log lines);
 - answers under ``/v1`` carry ``Cache-Control: no-store`` and ``X-Content-Type-Options:
   nosniff``: they hold customers' data, which no cache may keep, and are never to be read as
-  anything but their declared type.
+  anything but their declared type;
+- what became of the request (bank_web.request_outcomes: its route, status and duration) is
+  handed to the observers (the metrics, the JSON access log) once the answer is sent, its own
+  refusals and UnexpectedErrors' 500s included, as the client got them.
 
 The headers are added as the answer starts, so they are on every answer: the routes', the
 posting fast path's, the body limit's 413 and UnexpectedErrors' 500 alike.
@@ -18,11 +21,13 @@ posting fast path's, the body limit's 413 and UnexpectedErrors' 500 alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from time import perf_counter
 from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bank_web.idempotency import REPLAYED_RAW_HEADER
 from bank_web.problems import problem_response
 from bank_web.request_ids import (
     REQUEST_ID_HEADER,
@@ -30,6 +35,7 @@ from bank_web.request_ids import (
     reset_request_id,
     set_request_id,
 )
+from bank_web.request_outcomes import RequestObserver, outcome_of
 
 API_PREFIX: Final = "/v1"
 _API_HEADERS: Final = (
@@ -80,14 +86,21 @@ class AllowedHosts:
 class RequestEdge:
     """ASGI middleware; must be the app's outermost, so that it wraps UnexpectedErrors too."""
 
-    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        allowed_hosts: Iterable[str],
+        observers: Sequence[RequestObserver] = (),
+    ) -> None:
         self._app = app
         self._allowed_hosts = AllowedHosts(allowed_hosts)
+        self._observers = tuple(observers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        started = perf_counter()
         host: bytes | None = None
         given_id: bytes | None = None
         hosts = given_ids = 0
@@ -105,10 +118,16 @@ class RequestEdge:
         extra: list[tuple[bytes, bytes]] = [(REQUEST_ID_HEADER, request_id.encode("ascii"))]
         if path == API_PREFIX or path.startswith("/v1/"):
             extra += _API_HEADERS
+        status = 500  # what the client gets if nothing below starts an answer
+        replayed = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status, replayed
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *extra]
+                headers = message.get("headers", ())
+                status = message["status"]
+                replayed = REPLAYED_RAW_HEADER in headers
+                message["headers"] = [*headers, *extra]
             await send(message)
 
         token = set_request_id(request_id)
@@ -121,4 +140,7 @@ class RequestEdge:
                 return
             await self._app(scope, receive, send_with_headers)
         finally:
+            outcome = outcome_of(scope, status, perf_counter() - started, replayed=replayed)
+            for observe in self._observers:
+                observe(outcome)
             reset_request_id(token)
