@@ -13,6 +13,10 @@ which ``bank-api serve`` gives uvicorn in place of its own, adds:
   connection closed, counted as the bytes arrive, so at most the limit and one read (256 KiB)
   are ever held.
 
+It also sends a response's head and body in one write (``CoalescingTransport``): uvicorn writes
+the head as the answer starts and the body after, two system calls and two TCP segments where
+one does, on the posting path a few per cent of a worker's CPU (bench/README.md).
+
 The refusals are problem+json, like the API's, but carry no request id: they come before the
 app, which gives ids. The protocol overrides uvicorn's parser callbacks and its
 ``send_400_response``; ``tests/integration/edge/test_server_limits.py`` holds it to the
@@ -75,12 +79,49 @@ def _problem(status: HTTPStatus, code: str, detail: str) -> bytes:
     )
 
 
+class CoalescingTransport:
+    """A transport that sends each write together with the one after it, when that one comes in
+    the same turn of the event loop: a response's head with its body (uvicorn writes them one
+    after the other, with nothing awaited between). A write that nothing follows in its turn is
+    sent as the turn ends, and before the connection is closed. Everything but ``write`` and
+    ``close`` is the wrapped transport's own."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            self._held = bytes(data)
+            self._loop.call_soon(self._send_held)
+            return
+        self._held = None
+        self._transport.write(held + data)
+
+    def close(self) -> None:
+        self._send_held()
+        self._transport.close()
+
+    def _send_held(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 TOO_LARGE_CODE: Final = "request_header_too_large"
 TIMEOUT_CODE: Final = "request_timeout"
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with a deadline and a size and field cap on each head."""
+    """uvicorn's httptools protocol, with a deadline and a size and field cap on each head, that
+    sends each response's head and body in one write."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -97,7 +138,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # its head is complete.
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         self._start_head_clock()
 
     def connection_lost(self, exc: Exception | None) -> None:
