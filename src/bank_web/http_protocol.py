@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol with the limits on a request's head that uvicorn lacks.
+"""uvicorn's httptools protocol with the limits on a request's head and a connection's requests
+that uvicorn lacks.
 
 uvicorn (0.54) with httptools reads a request's head for as long as the client takes, of any
 size and any number of fields: one client sending its headers a byte at a time holds a
@@ -12,6 +13,13 @@ which ``bank-api serve`` gives uvicorn in place of its own, adds:
   sent) and on its number of fields (``BANK_HEADER_FIELDS_LIMIT``); over either, a 431 and the
   connection closed, counted as the bytes arrive, so at most the limit and one read (256 KiB)
   are ever held.
+
+A kept-alive connection is closed after ``BANK_REQUESTS_PER_CONNECTION`` requests (the last
+answer says ``Connection: close``), as nginx's ``keepalive_requests`` does. With several worker
+processes on one listening socket, whichever worker wakes first accepts a whole burst of new
+connections and keeps them for their life: seen here, 23 of 32, and once all 32, on one worker
+while the other idled. A client that reconnects is accepted by a worker that is free to accept,
+so the connections spread over the workers again.
 
 It also sends a response's head and body in one write (``CoalescingTransport``): uvicorn writes
 the head as the answer starts and the body after, two system calls and two TCP segments where
@@ -41,6 +49,7 @@ class HeadLimits(NamedTuple):
     timeout_seconds: float
     max_bytes: int
     max_fields: int
+    requests_per_connection: int
 
 
 @functools.cache
@@ -49,7 +58,10 @@ def head_limits() -> HeadLimits:
     ``bank-api serve`` checked before starting it)."""
     settings = Settings()
     return HeadLimits(
-        settings.header_timeout_seconds, settings.header_limit_bytes, settings.header_fields_limit
+        settings.header_timeout_seconds,
+        settings.header_limit_bytes,
+        settings.header_fields_limit,
+        settings.requests_per_connection,
     )
 
 
@@ -120,8 +132,9 @@ TIMEOUT_CODE: Final = "request_timeout"
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with a deadline and a size and field cap on each head, that
-    sends each response's head and body in one write."""
+    """uvicorn's httptools protocol, with a deadline and a size and field cap on each head and a
+    cap on the requests of a connection, that sends each response's head and body in one
+    write."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -133,6 +146,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_too_large = False
         self._in_head = False
         """Between a request's first byte and the end of its head."""
+        self._requests_left = self._limits.requests_per_connection
 
     # The clock: runs from the connection's opening (or a next request's first byte) until
     # its head is complete.
@@ -158,6 +172,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._stop_head_clock()
         super().on_headers_complete()
+        self._requests_left -= 1
+        if self._requests_left <= 0 and self.cycle is not None:
+            # Answered with "Connection: close", then closed (as uvicorn's shutdown does).
+            self.cycle.keep_alive = False
 
     def _start_head_clock(self) -> None:
         self._head_clock = self.loop.call_later(self._limits.timeout_seconds, self._head_timed_out)

@@ -97,6 +97,13 @@ class Settings(BaseSettings):
         gt=0,
         description="An idle kept-alive connection is closed after this many seconds.",
     )
+    requests_per_connection: int = Field(
+        default=100,
+        gt=0,
+        description="A kept-alive connection is closed after this many requests (its last "
+        "answer says Connection: close), so that clients reconnecting spread over the worker "
+        "processes (nginx's keepalive_requests).",
+    )
     backlog: int = Field(
         default=2048,
         gt=0,

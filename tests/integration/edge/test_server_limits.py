@@ -27,6 +27,7 @@ from tests.support.server import ServerProcess, free_port
 HEADER_TIMEOUT_SECONDS: Final = 1.0
 CONCURRENCY_LIMIT: Final = 6
 KEEP_ALIVE_SECONDS: Final = 1
+REQUESTS_PER_CONNECTION: Final = 3
 KIBIBYTE: Final = 1024
 MEBIBYTE: Final = 1024 * KIBIBYTE
 ROUTE: Final = "/v1/accounts"
@@ -41,6 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "BANK_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_SECONDS),
         "BANK_CONCURRENCY_LIMIT": str(CONCURRENCY_LIMIT),
         "BANK_KEEP_ALIVE_SECONDS": str(KEEP_ALIVE_SECONDS),
+        "BANK_REQUESTS_PER_CONNECTION": str(REQUESTS_PER_CONNECTION),
     }
     with ServerProcess("memory://", folder / "server.log", environment=environment) as running:
         yield running
@@ -168,6 +170,23 @@ def test_an_idle_kept_alive_connection_is_closed(server: ServerProcess) -> None:
     assert time.monotonic() - started < KEEP_ALIVE_SECONDS + 3
 
 
+def test_a_connection_is_closed_after_its_last_request(server: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", _port(server)), WAIT_SECONDS) as connection:
+        for _ in range(REQUESTS_PER_CONNECTION - 1):
+            connection.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            kept = _one_answer(connection)
+            assert _status(kept) == 200, kept
+            assert b"connection: close" not in kept.lower(), kept
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        last = _one_answer(connection)
+        assert _status(last) == 200, last
+        assert b"\r\nconnection: close\r\n" in last.lower(), last
+        started = time.monotonic()
+        assert connection.recv(65536) == b""
+    # Closed at once, not after the idle timeout.
+    assert time.monotonic() - started < KEEP_ALIVE_SECONDS
+
+
 def test_a_request_over_the_concurrency_limit_is_503(server: ServerProcess) -> None:
     # Idle connections count: uvicorn answers 503 once this many are open.
     idle = [
@@ -198,6 +217,7 @@ def test_a_request_over_the_concurrency_limit_is_503(server: ServerProcess) -> N
         ("BANK_CONCURRENCY_LIMIT", "1"),
         ("BANK_KEEP_ALIVE_SECONDS", "0"),
         ("BANK_BACKLOG", "lots"),
+        ("BANK_REQUESTS_PER_CONNECTION", "0"),
     ],
 )
 def test_a_limit_out_of_its_bounds_is_refused_at_start_in_one_line(
