@@ -19,7 +19,9 @@ answer says ``Connection: close``), as nginx's ``keepalive_requests`` does. With
 processes on one listening socket, whichever worker wakes first accepts a whole burst of new
 connections and keeps them for their life: seen here, 23 of 32, and once all 32, on one worker
 while the other idled. A client that reconnects is accepted by a worker that is free to accept,
-so the connections spread over the workers again.
+so the connections spread over the workers again. The default, 1,000, is nginx's: at 100, the
+benchmark's 2-worker rows were no better within the machine's noise (bench/README.md), and
+every reconnection costs a handshake.
 
 It also sends a response's head and body in one write (``CoalescingTransport``): uvicorn writes
 the head as the answer starts and the body after, two system calls and two TCP segments where

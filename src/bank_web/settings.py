@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         description="An idle kept-alive connection is closed after this many seconds.",
     )
     requests_per_connection: int = Field(
-        default=100,
+        default=1000,
         gt=0,
         description="A kept-alive connection is closed after this many requests (its last "
         "answer says Connection: close), so that clients reconnecting spread over the worker "
