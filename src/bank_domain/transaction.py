@@ -317,6 +317,6 @@ class Transaction:
 
 
 _TRANSACTION_FIELDS: Final = tuple(field.name for field in dataclasses.fields(Transaction))
+"""In the order of Transaction's constructor."""
 _transaction_fields_of: Final = operator.attrgetter(*_TRANSACTION_FIELDS)
 """A transaction's fields' values in order, read in one call."""
-"""In the order of Transaction's constructor."""

@@ -47,19 +47,19 @@ from bank_web.problems import PROBLEM_MEDIA_TYPE
 from bank_web.settings import Settings
 
 
-class HeadLimits(NamedTuple):
-    timeout_seconds: float
-    max_bytes: int
-    max_fields: int
+class ConnectionLimits(NamedTuple):
+    head_timeout_seconds: float
+    head_max_bytes: int
+    head_max_fields: int
     requests_per_connection: int
 
 
 @functools.cache
-def head_limits() -> HeadLimits:
+def connection_limits() -> ConnectionLimits:
     """This server process's limits, read once from its settings (the environment, which
     ``bank-api serve`` checked before starting it)."""
     settings = Settings()
-    return HeadLimits(
+    return ConnectionLimits(
         settings.header_timeout_seconds,
         settings.header_limit_bytes,
         settings.header_fields_limit,
@@ -140,7 +140,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._limits = head_limits()
+        self._limits = connection_limits()
         self._head_clock: asyncio.TimerHandle | None = None
         self._head_bytes = 0
         self._head_fields = 0
@@ -180,7 +180,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.cycle.keep_alive = False
 
     def _start_head_clock(self) -> None:
-        self._head_clock = self.loop.call_later(self._limits.timeout_seconds, self._head_timed_out)
+        self._head_clock = self.loop.call_later(
+            self._limits.head_timeout_seconds, self._head_timed_out
+        )
 
     def _stop_head_clock(self) -> None:
         if self._head_clock is not None:
@@ -196,7 +198,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 _problem(
                     HTTPStatus.REQUEST_TIMEOUT,
                     TIMEOUT_CODE,
-                    f"The request's head did not arrive within {self._limits.timeout_seconds:g} s.",
+                    "The request's head did not arrive within "
+                    f"{self._limits.head_timeout_seconds:g} s.",
                 )
             )
         self.transport.close()
@@ -214,7 +217,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
         if (
             self._head_clock is not None
-            and self._head_bytes > self._limits.max_bytes
+            and self._head_bytes > self._limits.head_max_bytes
             and not self.transport.is_closing()
         ):
             self._head_too_large = True
@@ -228,14 +231,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_fields += 1
         # As sent: the name, ": ", the value and CRLF.
         self._count_head(len(name) + len(value) + 4)
-        if self._head_fields > self._limits.max_fields:
+        if self._head_fields > self._limits.head_max_fields:
             self._head_too_large = True
             raise HeadTooLarge
         super().on_header(name, value)
 
     def _count_head(self, size: int) -> None:
         self._head_parsed_bytes += size
-        if self._head_parsed_bytes > self._limits.max_bytes:
+        if self._head_parsed_bytes > self._limits.head_max_bytes:
             self._head_too_large = True
             raise HeadTooLarge
 
@@ -248,8 +251,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             _problem(
                 HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
                 TOO_LARGE_CODE,
-                f"A request's head is at most {self._limits.max_bytes} bytes and "
-                f"{self._limits.max_fields} header fields.",
+                f"A request's head is at most {self._limits.head_max_bytes} bytes and "
+                f"{self._limits.head_max_fields} header fields.",
             )
         )
         self.transport.close()

@@ -129,6 +129,28 @@ async def test_a_look_up_prepared_on_a_small_table_uses_the_index_once_it_has_gr
     assert "Seq Scan" not in nodes, f"{GROWN:,} rows read one by one for 32 ids: {nodes}"
 
 
+@asynccontextmanager
+async def plan_reusing_writer(
+    url: str, store: SqlStore, table: str, small_rows: str
+) -> AsyncIterator[tuple[SqlStore, KeptConnection]]:
+    """A writer that reuses generic plans, on a store of one pooled connection, over ``table``
+    with ``small_rows`` added, analyzed, and its autovacuum off (its statistics stay those of
+    the small table); the store closed and autovacuum back on after."""
+    one_connection = SqlStore.from_url(url, PoolSettings(size=1, max_overflow=0))
+    writer = KeptConnection(one_connection.engine, reuse_plans=True)
+    try:
+        async with store.engine.begin() as setup:
+            driver = await driver_of(setup)
+            await driver.execute(small_rows)
+            await driver.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = off)")
+            await driver.execute(f"ANALYZE {table}")
+        yield one_connection, writer
+    finally:
+        await writer.close()
+        await one_connection.dispose()
+        await restore_autovacuum(store, table)
+
+
 def add_accounts(first: int, last: int) -> str:
     return f"""INSERT INTO accounts
         SELECT n::text, 'Plan ' || n, 'checking', 'active', 0, now(), now(), 1, NULL
@@ -142,16 +164,11 @@ async def test_a_writer_reuses_plans_while_kept_and_makes_them_anew_at_each_take
     group's executions cost more than running them), so a plan may be as old as the writer's
     take: each take discards the plans made before it, and a pooled connection plans every
     execution again once the writer hands it back."""
-    one_connection = SqlStore.from_url(postgres_store_url, PoolSettings(size=1, max_overflow=0))
-    writer = KeptConnection(one_connection.engine, reuse_plans=True)
     first, small, grown = 2_000_000_001, 2_000_000_010, 2_000_060_000
     numbers = "{" + ",".join(str(n) for n in range(first, first + 4)) + "}"
-    try:
-        async with postgres_store.engine.begin() as setup:
-            driver = await driver_of(setup)
-            await driver.execute(add_accounts(first, small))
-            await driver.execute("ALTER TABLE accounts SET (autovacuum_enabled = off)")
-            await driver.execute("ANALYZE accounts")
+    async with plan_reusing_writer(
+        postgres_store_url, postgres_store, "accounts", add_accounts(first, small)
+    ) as (one_connection, writer):
         driver = await writer.driver()
         assert await driver.fetchval("SHOW plan_cache_mode") == "auto"
         await driver.execute(f"PREPARE lock_accounts AS {LOCK_ACCOUNTS.sql}")
@@ -169,10 +186,6 @@ async def test_a_writer_reuses_plans_while_kept_and_makes_them_anew_at_each_take
         driver = await writer.driver()
         fresh = await driver.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE lock_accounts('{numbers}')")
         await driver.execute("DEALLOCATE lock_accounts")
-    finally:
-        await writer.close()
-        await one_connection.dispose()
-        await restore_autovacuum(postgres_store, "accounts")
 
     assert "Seq Scan" in nodes_of(stale), "the generic plan made on the small table is reused"
     assert "Seq Scan" not in nodes_of(fresh), f"made anew at the take: {nodes_of(fresh)}"
@@ -191,16 +204,11 @@ async def test_a_groups_check_of_kept_answers_is_planned_for_the_table_as_it_is(
     check of its keys (KEYS_KEPT) must not keep a plan made while they were few. The statement
     that takes the keys' locks makes the rest of the group's transaction plan every statement
     for its parameters, and the writer's session reuses plans again after it."""
-    one_connection = SqlStore.from_url(postgres_store_url, PoolSettings(size=1, max_overflow=0))
-    writer = KeptConnection(one_connection.engine, reuse_plans=True)
     keys = ("{master,master}", "{plan-1,plan-2}")
     explain = f"EXPLAIN (FORMAT JSON) EXECUTE keys_kept('{keys[0]}', '{keys[1]}')"
-    try:
-        async with postgres_store.engine.begin() as setup:
-            driver = await driver_of(setup)
-            await driver.execute(add_kept_answers(1, 10))
-            await driver.execute("ALTER TABLE idempotency_keys SET (autovacuum_enabled = off)")
-            await driver.execute("ANALYZE idempotency_keys")
+    async with plan_reusing_writer(
+        postgres_store_url, postgres_store, "idempotency_keys", add_kept_answers(1, 10)
+    ) as (_, writer):
         driver = await writer.driver()
         await driver.execute(f"PREPARE keys_kept AS {KEYS_KEPT.sql}")
         for _ in range(6):  # past the first five: from here the generic plan is reused
@@ -213,10 +221,6 @@ async def test_a_groups_check_of_kept_answers_is_planned_for_the_table_as_it_is(
             fresh = await driver.fetchval(explain)
         mode_after = await driver.fetchval("SHOW plan_cache_mode")
         await driver.execute("DEALLOCATE keys_kept")
-    finally:
-        await writer.close()
-        await one_connection.dispose()
-        await restore_autovacuum(postgres_store, "idempotency_keys")
 
     assert "Seq Scan" in nodes_of(stale), "the generic plan made on the small table is reused"
     assert "Seq Scan" not in nodes_of(fresh), f"planned for 60,000 answers: {nodes_of(fresh)}"
