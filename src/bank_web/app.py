@@ -64,8 +64,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The store, the ledger and what checks keys live as long as the process, and so does
+        # every module they load (SQLAlchemy, the driver, Alembic): made now, they are frozen
+        # with the rest below. Made by the first request, in a worker that imported only the
+        # app, they were walked by every full collection: 40 to 70 ms each (bench/README.md).
+        container.ledger()
+        container.authenticator()
         # Everything loaded so far lives as long as the process: keep it out of the collector's
-        # full passes, which otherwise walk it all and stall every request for tens of ms.
+        # full passes, which otherwise walk it all and stall every request for tens of ms. The
+        # garbage goes first: frozen, it would never be collected.
+        gc.collect()
         gc.freeze()
         try:
             async with (
