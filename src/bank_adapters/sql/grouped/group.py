@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from bank_domain.account import Account
@@ -142,9 +142,10 @@ class Group:
         return sorted(number.value for number in self._numbers)
 
     @property
-    def keys(self) -> list[IdempotencyKey]:
-        """The idempotency keys its members claimed, in the order they joined."""
-        return list(self._keys)
+    def keys(self) -> Sequence[IdempotencyKey]:
+        """The idempotency keys its members claimed, in the order they joined (none joins once
+        the group is being written)."""
+        return self._keys
 
     def keys_checked(
         self, in_use: Iterable[IdempotencyKey], answered: Iterable[IdempotencyKey]

@@ -22,6 +22,7 @@ another answer for one of them.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from bank_adapters.sql.errors import storage_errors
@@ -77,7 +78,7 @@ async def _begin(writer: KeptConnection, driver: Any) -> tuple[Any, Any]:
     return driver, await writer.begin(driver)
 
 
-async def _take_keys(driver: Any, group: Group, keys: list[IdempotencyKey]) -> None:
+async def _take_keys(driver: Any, group: Group, keys: Sequence[IdempotencyKey]) -> None:
     locks = [advisory_lock_key(key) for key in keys]
     taken = [row[0] for row in await driver.fetch(TRY_KEY_LOCKS.sql, ADVISORY_LOCK_SPACE, locks)]
     held = [key for key, was_taken in zip(keys, taken, strict=True) if was_taken]
