@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -313,9 +313,36 @@ def _session_stats(session: int) -> Iterator[tuple[Path, list[str]]]:
             yield stat.parent, fields
 
 
+def _ticks(fields: list[str]) -> int:
+    """User and system CPU ticks from the fields of a /proc/<pid>/stat after the name."""
+    return int(fields[11]) + int(fields[12])
+
+
 def _cpu_seconds(session: int) -> float:
     """CPU time used so far by the live processes of a session (the server and its workers)."""
-    ticks = sum(int(fields[11]) + int(fields[12]) for _, fields in _session_stats(session))
+    ticks = sum(_ticks(fields) for _, fields in _session_stats(session))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    """CPU time used so far by one process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return _ticks(fields) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds(counts: Callable[[str], bool]) -> float:
+    """CPU time used so far by PostgreSQL's live processes whose command line (``postgres:
+    ...``, its NULs as spaces) ``counts`` accepts."""
+    ticks = 0
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (process / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if not (command.startswith("postgres: ") and counts(command)):
+                continue
+            fields = (process / "stat").read_text().rpartition(")")[2].split()
+        except (OSError, UnicodeDecodeError):
+            continue
+        ticks += _ticks(fields)
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -323,17 +350,7 @@ def _database_cpu_seconds(url: str) -> float:
     """CPU time used so far by PostgreSQL's live backends connected to the database of a URL
     (their command line reads `postgres: ... <user> <database> <client> <state>`)."""
     name = f" {urlsplit(url).path.lstrip('/')} "
-    ticks = 0
-    for process in Path("/proc").glob("[0-9]*"):
-        try:
-            command = (process / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            if not (command.startswith("postgres: ") and name in command):
-                continue
-            fields = (process / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return postgres_cpu_seconds(lambda command: name in command)
 
 
 def _rss_mb(session: int) -> float:
@@ -868,6 +885,18 @@ def _print_soak(soak: SoakPass, options: argparse.Namespace) -> None:
         )
 
 
+def _print_checks(checks: list[Check], busiest: float) -> None:
+    """Each check's verdict, and a warning when other work kept the CPU busy (``busiest``:
+    the highest busy share seen while the benchmark rested before a load)."""
+    for check in checks:
+        print(f"check {'ok' if check.ok else 'FAILED'}: {check.name}: {check.detail}")
+    if busiest > BUSY_WARNING:
+        print(
+            f"warning: up to {busiest:.0%} of the CPU was busy with other work while the"
+            " benchmark rested before a load: the numbers are noisy"
+        )
+
+
 def _soak(options: argparse.Namespace, stamp: str, log: Path) -> int:
     started = {"at": stamp, "load_average": os.getloadavg()[0]}
     passes = [_soak_pass(options, log, True)]
@@ -881,14 +910,7 @@ def _soak(options: argparse.Namespace, stamp: str, log: Path) -> int:
         ]
         checks.append(soak.verdict)
     print()
-    for check in checks:
-        print(f"check {'ok' if check.ok else 'FAILED'}: {check.name}: {check.detail}")
-    busiest = max(r.busy_before for soak in passes for r in soak.rounds)
-    if busiest > BUSY_WARNING:
-        print(
-            f"warning: up to {busiest:.0%} of the CPU was busy with other work while the"
-            " benchmark rested before a load: the numbers are noisy"
-        )
+    _print_checks(checks, max(r.busy_before for soak in passes for r in soak.rounds))
     report = {
         "started": started,
         "finished_load_average": os.getloadavg()[0],
@@ -952,14 +974,7 @@ def main() -> int:
     rows = _table(phases, options)
     _print_table(rows, options)
     print()
-    for check in checks:
-        print(f"check {'ok' if check.ok else 'FAILED'}: {check.name}: {check.detail}")
-    busiest = max(phase.busy_before for phase in phases)
-    if busiest > BUSY_WARNING:
-        print(
-            f"warning: up to {busiest:.0%} of the CPU was busy with other work while the"
-            " benchmark rested before a load: the numbers are noisy"
-        )
+    _print_checks(checks, max(phase.busy_before for phase in phases))
     report = {
         "started": started,
         "finished_load_average": os.getloadavg()[0],

@@ -56,12 +56,24 @@ def _open_accounts(base_url: str) -> None:
 def _wrk(base_url: str) -> dict[str, float]:
     finished = subprocess.run(
         [
-            "wrk", "-t2", "-c32", f"-d{SECONDS}s", "--latency",
-            "-s", str(REPOSITORY / "bench" / "posting.lua"), base_url, "--",
-            str(FIRST_ACCOUNT), str(FIRST_ACCOUNT + ACCOUNTS - 1), "edge",
+            "wrk",
+            "-t2",
+            "-c32",
+            f"-d{SECONDS}s",
+            "--latency",
+            "-s",
+            str(REPOSITORY / "bench" / "posting.lua"),
+            base_url,
+            "--",
+            str(FIRST_ACCOUNT),
+            str(FIRST_ACCOUNT + ACCOUNTS - 1),
+            "edge",
         ],
         env={**os.environ, "BANK_MASTER_KEY": MASTER_KEY},
-        capture_output=True, text=True, timeout=SECONDS + 60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=SECONDS + 60,
+        check=True,
     )
     match = RESULT.search(finished.stdout)
     assert match, finished.stdout
@@ -98,7 +110,9 @@ def main() -> None:
                 for round_number in range(ROUNDS):
                     for kind, url in (("direct", api.base_url), ("haproxy", proxy.base_url)):
                         result = _wrk(url)
-                        rate = (result["status_2xx"] + result["status_409"]) / (result["duration_us"] / 1e6)
+                        rate = (result["status_2xx"] + result["status_409"]) / (
+                            result["duration_us"] / 1e6
+                        )
                         rates[kind].append(rate)
                         print(f"round {round_number + 1} {kind}: {rate:,.0f} postings/s, {result}")
         direct, hop = statistics.median(rates["direct"]), statistics.median(rates["haproxy"])

@@ -87,27 +87,26 @@ def _server_processes_cpu_seconds() -> float:
     checkpointer, the background writer): with the database's backends, what PostgreSQL spends
     on the load. (Other databases' backends are left out: they come and go with the other
     users of the shared server, and a process that exits takes its count with it.)"""
-    ticks = 0
-    for process in Path("/proc").glob("[0-9]*"):
-        try:
-            command = (process / "cmdline").read_bytes().decode(errors="replace")
-            if not (command.startswith("postgres: ") and command.rstrip("\0 ").endswith(AUX)):
-                continue
-            fields = (process / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _pid_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return b.postgres_cpu_seconds(lambda command: command.rstrip().endswith(AUX))
 
 
 def _wal(db: b.Postgres) -> dict[str, float]:
     row = db.rows(f"SELECT {', '.join(WAL_COLUMNS)} FROM pg_stat_wal")[0]
     return dict(zip(WAL_COLUMNS, map(float, row), strict=True))
+
+
+def _readings(db: b.Postgres, session: int, bouncer: PgBouncer) -> tuple[Any, ...]:
+    """What a load is measured by, read before it and after: the CPU seconds of the API, the
+    database's backends, the server's own processes and PgBouncer; the machine's CPU times;
+    the server's WAL counters."""
+    return (
+        b._cpu_seconds(session),
+        b._database_cpu_seconds(db.url),
+        _server_processes_cpu_seconds(),
+        b.pid_cpu_seconds(bouncer.pid),
+        b._cpu_times(),
+        _wal(db),
+    )
 
 
 def _connections(db: b.Postgres, bouncer: b.Postgres, way: str) -> int:
@@ -146,23 +145,9 @@ def _load(
         warmups = []
         if options.warmup > 0:
             warmups.append(b._wrk(base, options.warmup, spread, f"scaling {tag} warm-up", None))
-        before = (
-            b._cpu_seconds(session),
-            b._database_cpu_seconds(db.url),
-            _server_processes_cpu_seconds(),
-            _pid_cpu_seconds(bouncer.pid),
-            b._cpu_times(),
-            _wal(db),
-        )
+        before = _readings(db, session, bouncer)
         load = b._wrk(base, options.duration, spread, f"scaling {tag}", None)
-        after = (
-            b._cpu_seconds(session),
-            b._database_cpu_seconds(db.url),
-            _server_processes_cpu_seconds(),
-            _pid_cpu_seconds(bouncer.pid),
-            b._cpu_times(),
-            _wal(db),
-        )
+        after = _readings(db, session, bouncer)
         admin = b.Postgres(f"postgresql://postgres@127.0.0.1:{bouncer.port}/pgbouncer")
         connections = _connections(db, admin, way)
     seconds = load.duration_us / 1e6
