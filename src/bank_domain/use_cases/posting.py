@@ -211,27 +211,27 @@ class PostTransaction:
                 stored = await uow.transactions.get(transaction_id)
                 if stored is not None:
                     return request.replay(stored, transaction_id, self._clock())
-            number = request.account_number
-            account = require_open_account(
-                await uow.accounts.get_for_update(number), number, actor=request.actor
-            )
-            now = self._clock()
-            if sweep and account.holds_due(now):
-                raise _HoldsDue()
-            transaction = await self._stage(uow, account, transaction_id, request, now)
+            locked = await uow.accounts.get_for_update(request.account_number)
+            transaction = await self._stage(uow, locked, transaction_id, request, sweep=sweep)
             await uow.commit()
         return PostedTransaction(transaction, created=True)
 
     async def _stage(
         self,
         uow: PostingUnitOfWork,
-        account: Account,
+        locked: Account | None,
         transaction_id: TransactionId,
         request: PostingRequest,
-        now: datetime,
+        *,
+        sweep: bool,
     ) -> Transaction:
-        """Lets the locked account accept the new transaction, and stages both and the
-        posting's event."""
+        """Lets the locked account (None: there is no such account) accept the new
+        transaction, and stages both and the posting's event; raises _HoldsDue first, when
+        ``sweep`` and the account has holds due."""
+        account = require_open_account(locked, request.account_number, actor=request.actor)
+        now = self._clock()
+        if sweep and account.holds_due(now):
+            raise _HoldsDue()
         transaction = request.new_transaction(transaction_id, now)
         version = account.version
         account.accept(transaction, transaction.timestamp)
@@ -314,12 +314,10 @@ class PostTransaction:
                     await idempotency.refuse(uow, claim, refusal)
             else:
                 locked = await uow.accounts.get_for_update(number)
-                now = self._clock()
                 try:
-                    account = require_open_account(locked, number, actor=request.actor)
-                    if sweep and account.holds_due(now):
-                        raise _HoldsDue()
-                    transaction = await self._stage(uow, account, transaction_id, request, now)
+                    transaction = await self._stage(
+                        uow, locked, transaction_id, request, sweep=sweep
+                    )
                 except LedgerError as refusal:
                     await idempotency.refuse(uow, claim, refusal)
                 posted = PostedTransaction(transaction, created=True)
