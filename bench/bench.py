@@ -301,12 +301,17 @@ def _server(url: str, workers: int, log: Path, level: str | None) -> Iterator[tu
             process.wait()
 
 
+def _stat_fields(stat: Path) -> list[str]:
+    """The fields of a /proc/<pid>/stat after the process's name (which may hold spaces)."""
+    return stat.read_text().rpartition(")")[2].split()
+
+
 def _session_stats(session: int) -> Iterator[tuple[Path, list[str]]]:
     """/proc/<pid> and the fields of its stat after the name, for each live process of a
     session (the server and its workers)."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rpartition(")")[2].split()
+            fields = _stat_fields(stat)
         except OSError:
             continue
         if int(fields[3]) == session:
@@ -314,7 +319,7 @@ def _session_stats(session: int) -> Iterator[tuple[Path, list[str]]]:
 
 
 def _ticks(fields: list[str]) -> int:
-    """User and system CPU ticks from the fields of a /proc/<pid>/stat after the name."""
+    """User and system CPU ticks from a stat's fields (``_stat_fields``)."""
     return int(fields[11]) + int(fields[12])
 
 
@@ -326,8 +331,7 @@ def _cpu_seconds(session: int) -> float:
 
 def pid_cpu_seconds(pid: int) -> float:
     """CPU time used so far by one process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return _ticks(fields) / os.sysconf("SC_CLK_TCK")
+    return _ticks(_stat_fields(Path(f"/proc/{pid}/stat"))) / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu_seconds(counts: Callable[[str], bool]) -> float:
@@ -339,7 +343,7 @@ def postgres_cpu_seconds(counts: Callable[[str], bool]) -> float:
             command = (process / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             if not (command.startswith("postgres: ") and counts(command)):
                 continue
-            fields = (process / "stat").read_text().rpartition(")")[2].split()
+            fields = _stat_fields(process / "stat")
         except (OSError, UnicodeDecodeError):
             continue
         ticks += _ticks(fields)
